@@ -1,0 +1,164 @@
+"""Every workaround we apply to moto lives here, and only here (tested in tests/functional/test_moto_patches.py).
+
+moto is pinned exactly (requirements/dev.txt) because these reach into its internals:
+
+1. ``StartSyncExecution`` is not routed by moto's Step Functions responses (it answers 404). moto's
+   interpreter already has ``SyncExecution``, which evaluates the state machine in the calling thread;
+   we add the missing route and build that execution the way ``start_execution`` builds its async one.
+2. With ``lambda.use_docker = False``, Lambda invocations reach ``LambdaSimpleBackend.invoke``, which only
+   echoes. We replace that one method with a router that calls the real ``functions/*/app.py`` handlers
+   in-process, and reports failures exactly as Lambda does (``X-Amz-Function-Error: Unhandled``).
+3. The Step Functions interpreter must be switched on (``stepfunctions.execute_state_machine``).
+
+Clients of the local StartSyncExecution need ``Config(inject_host_prefix=False)`` so botocore does not
+prepend ``sync-`` to the loopback host.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+MOTO_CONFIG: dict[str, Any] = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+_lock = threading.Lock()
+_handlers: dict[str, Handler] = {}
+_installed = False
+
+
+@dataclass
+class LocalLambdaContext:
+    """The subset of the Lambda context object our handlers and Powertools read."""
+
+    function_name: str
+    aws_request_id: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    timeout_ms: int = 30_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_ms
+
+
+def register_handler(function_name: str, handler: Handler) -> None:
+    """Route invocations of ``function_name`` (name or ARN, any qualifier) to ``handler``."""
+    with _lock:
+        _handlers[function_name] = handler
+
+
+def clear_handlers() -> None:
+    with _lock:
+        _handlers.clear()
+
+
+def _function_name(name_or_arn: str) -> str:
+    # arn:aws:lambda:region:account:function:NAME[:qualifier]
+    if name_or_arn.startswith("arn:"):
+        parts = name_or_arn.split(":")
+        return parts[6] if len(parts) > 6 else name_or_arn
+    return name_or_arn.split(":")[0]
+
+
+def _invoke(
+    self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+) -> bytes:
+    name = _function_name(function_name)
+    with _lock:
+        handler = _handlers.get(name)
+    if handler is None:
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps(
+            {"errorType": "ResourceNotFoundException", "errorMessage": f"no local handler for {name}"}
+        ).encode()
+    raw = body.decode() if isinstance(body, bytes) else (body or "{}")
+    event = json.loads(raw) if raw else {}
+    context = LocalLambdaContext(
+        function_name=name,
+        aws_request_id=str(uuid.uuid4()),
+        invoked_function_arn=f"arn:aws:lambda:{self.region_name}:{self.account_id}:function:{name}",
+    )
+    try:
+        result = handler(event, context)
+    except Exception as exc:  # noqa: BLE001 - this is Lambda's own "Unhandled" contract
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps(
+            {
+                "errorType": type(exc).__name__,
+                "errorMessage": str(exc)[:1000],
+                "stackTrace": traceback.format_exception_only(exc)[-1:],
+            }
+        ).encode()
+    return json.dumps(result, default=str).encode()
+
+
+def _start_sync_execution(self: Any) -> Any:
+    """``StepFunctionResponse.start_sync_execution``: run an EXPRESS machine to completion in-thread."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.parser.api import StateMachineType
+    from moto.stepfunctions.parser.backend.execution import SyncExecution
+
+    arn = self._get_param("stateMachineArn")
+    name = self._get_param("name") or str(uuid.uuid4())
+    execution_input = self._get_param("input", if_none="{}")
+    backend = self.stepfunction_backend
+    state_machine = backend.describe_state_machine(arn)
+    # moto quirk: StateMachine.sm_type is hard-coded "STANDARD"; the requested type lives in .type
+    if getattr(state_machine, "type", "STANDARD") != "EXPRESS":
+        from moto.stepfunctions.exceptions import ValidationException
+
+        raise ValidationException("StartSyncExecution is only supported for EXPRESS state machines")
+    json.loads(execution_input)  # invalid JSON input is rejected before anything runs
+    clone = copy.deepcopy(
+        state_machine,
+        {id(state_machine.executions): [], id(state_machine.backend): state_machine.backend},
+    )
+    execution = SyncExecution(
+        name=name,
+        sm_type=StateMachineType.EXPRESS,
+        role_arn=clone.roleArn,
+        exec_arn=f"arn:{backend.partition}:states:{backend.region_name}:{backend.account_id}"
+        f":express:{state_machine.name}:{name}:{uuid.uuid4()}",
+        account_id=backend.account_id,
+        region_name=backend.region_name,
+        state_machine=clone,
+        start_date=datetime.datetime.now(tz=datetime.UTC),
+        cloud_watch_logging_session=None,
+        input_data=execution_input,
+        trace_header=None,
+        activity_store={},
+    )
+    execution.start()  # SyncExecutionWorker evaluates the whole program in this thread
+    output = dict(execution.to_start_sync_execution_output())
+    return ActionResult(output)
+
+
+def install() -> None:
+    """Apply every patch, once per process. Must run in the process that hosts the moto server."""
+    global _installed  # noqa: PLW0603
+    with _lock:
+        if _installed:
+            return
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+        from moto.core.config import default_user_config
+        from moto.stepfunctions.responses import StepFunctionResponse
+
+        LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
+        StepFunctionResponse.start_sync_execution = _start_sync_execution  # type: ignore[attr-defined]
+        for key, value in MOTO_CONFIG.items():
+            default_user_config.setdefault(key, {}).update(value)
+        _installed = True
