@@ -1,0 +1,1 @@
+"""Thin boto3-backed implementations of the ports the pure core needs."""

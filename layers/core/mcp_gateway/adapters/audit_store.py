@@ -1,0 +1,187 @@
+"""The audit trail's storage: DynamoDB (append-only, hash-chained per day) plus one JSON line per record in the
+audit CloudWatch log group.
+
+- Records are keyed ``pk = request_id, sk = "outcome"`` and written with ``attribute_not_exists(pk)``, so a
+  duplicate write (a retry, a replay from the dead-letter queue) is a harmless no-op.
+- Each day has a chain head item ``pk = "CHAIN#<day>", sk = "head"`` holding the last seq and hash. A record
+  and its head move together in one transaction, guarded by the previous seq (optimistic concurrency), so
+  the chain never forks. Gateway roles cannot UpdateItem/DeleteItem this table (explicit deny in template).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import threading
+import time
+import uuid
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..domain.audit_chain import link
+from ..domain.errors import AuditError
+from .aws import error_code
+
+MAX_CHAIN_ATTEMPTS = 40
+
+
+INDEXED = ("user_email", "ts", "prompt_hmac", "action", "service", "resource", "decision", "reason", "chain_day", "seq")
+
+
+def to_item(record: dict[str, Any], ttl: int) -> dict[str, Any]:
+    """The exact chained record as one JSON attribute (what the hash covers), plus the attributes the indexes
+    need, projected alongside (omitted when empty: index keys cannot be empty strings)."""
+    item: dict[str, Any] = {
+        "pk": {"S": str(record["request_id"])},
+        "sk": {"S": "outcome"},
+        "record": {"S": json.dumps(record, separators=(",", ":"), sort_keys=True, ensure_ascii=False)},
+        "expires_at": {"N": str(ttl)},
+    }
+    for name in INDEXED:
+        value = record.get(name)
+        if isinstance(value, bool) or value is None or value == "":
+            continue
+        item[name] = {"N": str(value)} if isinstance(value, int) else {"S": str(value)}
+    return item
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """The stored record. Index attributes that disagree with it are reported by ``audit verify``."""
+    record: dict[str, Any] = json.loads(item["record"]["S"])
+    return record
+
+
+def projection_mismatches(item: dict[str, Any]) -> list[str]:
+    record = from_item(item)
+    out = []
+    for name in INDEXED:
+        stored = item.get(name)
+        value = record.get(name)
+        if stored is None:
+            if value not in (None, "") and not isinstance(value, bool):
+                out.append(name)
+            continue
+        if str(next(iter(stored.values()))) != str(value):
+            out.append(name)
+    return out
+
+
+class AuditStore:
+    def __init__(self, dynamodb: Any, logs: Any, table: str, log_group: str, retention_days: int = 90) -> None:
+        self.ddb = dynamodb
+        self.logs = logs
+        self.table = table
+        self.log_group = log_group
+        self.retention_days = retention_days
+        self._stream: str | None = None
+        self._lock = threading.Lock()
+        self._instance = uuid.uuid4().hex[:12]
+
+    # --- DynamoDB ------------------------------------------------------------------------------------
+    def exists(self, request_id: str) -> bool:
+        resp = self.ddb.get_item(
+            TableName=self.table, Key={"pk": {"S": request_id}, "sk": {"S": "outcome"}}, ConsistentRead=True
+        )
+        return "Item" in resp
+
+    def _head(self, day: str) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(
+            TableName=self.table, Key={"pk": {"S": f"CHAIN#{day}"}, "sk": {"S": "head"}}, ConsistentRead=True
+        )
+        item = resp.get("Item")
+        if not item:
+            return None
+        return {"seq": int(item["seq"]["N"]), "record_hash": item["record_hash"]["S"], "chain_day": day}
+
+    def write(self, record: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """Append one outcome record. Returns (written, chained_record); written is False for a duplicate."""
+        day = str(record["ts"])[:10]
+        ttl = int(time.time()) + self.retention_days * 86_400 + 86_400
+        for attempt in range(MAX_CHAIN_ATTEMPTS):
+            head = self._head(day)
+            chained = link(head, dict(record), day)
+            item = to_item(chained, ttl)
+            head_item = {
+                "pk": {"S": f"CHAIN#{day}"},
+                "sk": {"S": "head"},
+                "seq": {"N": str(chained["seq"])},
+                "record_hash": {"S": chained["record_hash"]},
+                "request_id": {"S": record["request_id"]},
+            }
+            head_put: dict[str, Any] = {"TableName": self.table, "Item": head_item}
+            if head is None:
+                head_put["ConditionExpression"] = "attribute_not_exists(pk)"
+            else:
+                head_put["ConditionExpression"] = "seq = :prev"
+                head_put["ExpressionAttributeValues"] = {":prev": {"N": str(head["seq"])}}
+            try:
+                self.ddb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": item,
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                        {"Put": head_put},
+                    ]
+                )
+                return True, chained
+            except ClientError as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise AuditError(f"audit table write failed: {error_code(exc)[:64]}") from None
+                reasons = [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return False, chained  # this request's outcome is already recorded: idempotent no-op
+                if self.exists(record["request_id"]):
+                    return False, chained
+                time.sleep(random.uniform(0, min(0.2, 0.005 * (2**attempt))))  # noqa: S311 - jitter only
+        raise AuditError("audit chain is too contended; record not written")
+
+    def chain_records(self, day: str) -> list[dict[str, Any]]:
+        """Every outcome record of one chain day, via the chain index."""
+        records: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "by-chain",
+            "KeyConditionExpression": "chain_day = :d",
+            "ExpressionAttributeValues": {":d": {"S": day}},
+        }
+        while True:
+            resp = self.ddb.query(**kwargs)
+            records.extend(from_item(i) for i in resp.get("Items", []) if "record" in i)
+            if "LastEvaluatedKey" not in resp:
+                return records
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    # --- CloudWatch Logs -------------------------------------------------------------------------------
+    def _ensure_stream(self) -> str:
+        with self._lock:
+            if self._stream is None:
+                name = f"{dt.datetime.now(dt.UTC):%Y/%m/%d}/audit/{self._instance}"
+                try:
+                    self.logs.create_log_stream(logGroupName=self.log_group, logStreamName=name)
+                except ClientError as exc:
+                    if error_code(exc) != "ResourceAlreadyExistsException":
+                        raise
+                self._stream = name
+            return self._stream
+
+    def log_line(self, record: dict[str, Any]) -> None:
+        stream = self._ensure_stream()
+        line = json.dumps(record, default=str, separators=(",", ":"), sort_keys=True)
+        self.logs.put_log_events(
+            logGroupName=self.log_group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": int(record.get("epoch_ms") or time.time() * 1000), "message": line}],
+        )
+
+    def append(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The whole audit write: chained DynamoDB record first, then the log line (once)."""
+        written, chained = self.write(record)
+        if written:
+            self.log_line(chained)
+        return chained

@@ -1,0 +1,34 @@
+"""Secrets from Secrets Manager through Powertools Parameters (cached, bounded max-age)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+
+from ..domain.errors import ConfigError
+
+MAX_AGE_SECONDS = 300
+
+
+def get_secret_text(arn: str) -> str:
+    try:
+        value = parameters.get_secret(arn, max_age=MAX_AGE_SECONDS)
+    except Exception:  # noqa: BLE001 - any failure to read a secret must fail closed, without details
+        raise ConfigError("a required secret could not be read") from None
+    if isinstance(value, bytes):
+        value = value.decode()
+    if not isinstance(value, str) or not value:
+        raise ConfigError("a required secret is empty")
+    return value
+
+
+def get_secret_json(arn: str) -> dict[str, Any]:
+    try:
+        data = json.loads(get_secret_text(arn))
+    except json.JSONDecodeError:
+        raise ConfigError("a required secret is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ConfigError("a required secret is not a JSON object")
+    return data

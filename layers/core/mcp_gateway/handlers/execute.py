@@ -1,0 +1,340 @@
+"""Execute step: the only code whose role can read data. It runs one already-authorized action, redacts the
+result (secrets always; PII per policy and group) and caps it under the Step Functions payload limit.
+
+It never raises for an AWS-side failure: it returns ``status: error`` with a reason code, so the outcome is
+audited like any other. Unredacted data never leaves this function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..adapters.aws import error_code, session_client
+from ..domain.errors import ReasonCode
+from ..domain.iam import group_tag
+from ..domain.redaction import RedactionConfig, Redactor
+
+ClientFactory = Callable[[str, dict[str, Any]], Any]
+
+ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "ResourceNotFoundException", "NotFound", "404"}
+BINARY_SAMPLE = 4096
+
+
+def _merge(total: dict[str, int], counts: dict[str, int]) -> None:
+    for k, v in counts.items():
+        total[k] = total.get(k, 0) + v
+
+
+def looks_binary(data: bytes) -> bool:
+    sample = data[:BINARY_SAMPLE]
+    if b"\x00" in sample:
+        return True
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the sample's end is still text
+        return exc.start < len(sample) - 4
+    return False
+
+
+class Executor:
+    def __init__(self, clients: ClientFactory, clock: Callable[[], float] = time.time) -> None:
+        self.clients = clients
+        self.clock = clock
+        self._redactors: dict[str, Redactor] = {}
+        self._lock = threading.Lock()
+
+    def _redactor(self, limits: dict[str, Any]) -> Redactor:
+        key = json.dumps([limits.get("pii_classes"), limits.get("customer_id_patterns")], sort_keys=True)
+        with self._lock:
+            red = self._redactors.get(key)
+            if red is None:
+                red = Redactor(
+                    RedactionConfig(
+                        pii_classes=frozenset(limits.get("pii_classes") or ()),
+                        customer_id_patterns=tuple(limits.get("customer_id_patterns") or ()),
+                    )
+                )
+                self._redactors[key] = red
+            return red
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        started = self.clock()
+        request = event.get("request") or {}
+        limits = event.get("limits") or {}
+        try:
+            out = self._run(request, limits)
+        except ClientError as exc:
+            code = error_code(exc)
+            reason = (
+                ReasonCode.AWS_ACCESS_DENIED
+                if code in ACCESS_DENIED
+                else ReasonCode.NOT_FOUND
+                if code in NOT_FOUND
+                else ReasonCode.EXECUTION_ERROR
+            )
+            out = {"status": "error", "reason": reason.value, "message": f"AWS answered {code[:64]}"}
+        except (BotoCoreError, ValueError, KeyError, TypeError) as exc:
+            out = {"status": "error", "reason": ReasonCode.EXECUTION_ERROR.value, "message": type(exc).__name__}
+        out["duration_ms"] = round((self.clock() - started) * 1000, 2)
+        return out
+
+    def _run(self, request: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
+        tool = request.get("tool", "")
+        params = dict(request.get("parameters") or {})
+        client = self.clients(str(request["service"]), request.get("principal") or {})
+        redactor = self._redactor(limits)
+        pii = not bool(limits.get("see_pii", False))
+        max_bytes = int(limits.get("max_result_bytes", 200_000))
+        handler = getattr(self, f"_tool_{tool}", None)
+        if handler is None:
+            return {"status": "error", "reason": ReasonCode.UNKNOWN_TOOL.value, "message": "no executor for tool"}
+        if tool == "call_aws":
+            result: dict[str, Any] = handler(client, params, redactor, pii, max_bytes, limits, operation=str(request["operation"]))
+        else:
+            result = handler(client, params, redactor, pii, max_bytes, limits)
+        return result
+
+    # --- tools -------------------------------------------------------------------------------------------
+    def _tool_list_buckets(self, client: Any, params: dict[str, Any], red: Redactor, pii: bool, cap: int, _l: Any) -> dict[str, Any]:
+        resp = client.list_buckets()
+        buckets = [{"name": b["Name"], "created": b["CreationDate"].isoformat()} for b in resp.get("Buckets", [])]
+        return _shaped({"buckets": buckets}, red, pii, cap)
+
+    def _tool_list_objects(self, client: Any, params: dict[str, Any], red: Redactor, pii: bool, cap: int, _l: Any) -> dict[str, Any]:
+        resp = client.list_objects_v2(**params)
+        data = {
+            "bucket": params["Bucket"],
+            "objects": [
+                {"key": o["Key"], "size": o["Size"], "last_modified": o["LastModified"].isoformat()}
+                for o in resp.get("Contents", [])
+            ],
+            "common_prefixes": [p["Prefix"] for p in resp.get("CommonPrefixes", [])],
+            "page_token": resp.get("NextContinuationToken"),
+        }
+        out = _shaped(data, red, pii, cap)
+        if data["page_token"]:
+            out["continuation"] = {"page_token": data["page_token"]}
+        return out
+
+    def _tool_get_object(self, client: Any, params: dict[str, Any], red: Redactor, pii: bool, cap: int, limits: dict[str, Any]) -> dict[str, Any]:
+        resp = client.get_object(**params)
+        body: bytes = resp["Body"].read()
+        total = _total_size(resp.get("ContentRange"), resp.get("ContentLength", len(body)))
+        first = int(str(params.get("Range", "bytes=0-")).split("=")[1].split("-")[0] or 0)
+        meta = {
+            "bucket": params["Bucket"],
+            "key": params["Key"],
+            "content_type": resp.get("ContentType", ""),
+            "size": total,
+            "offset": first,
+            "length": len(body),
+        }
+        counts: dict[str, int] = {}
+        if looks_binary(body):
+            meta["binary"] = True
+            meta["text"] = None
+            used = len(body)
+        else:
+            used, redacted = _fit_text(body, red, pii, cap - 2048)
+            meta["binary"] = False
+            meta["text"] = redacted.text
+            meta["length"] = used
+            counts = dict(redacted.counts)
+        next_offset = first + used
+        out: dict[str, Any] = {
+            "status": "ok",
+            "data": meta,
+            "redactions": counts,
+            "bytes_returned": used,
+            "truncated": next_offset < total,
+        }
+        if next_offset < total:
+            out["continuation"] = {"offset": next_offset, "remaining_bytes": total - next_offset}
+        return _cap(out, cap)
+
+    def _tool_call_aws(self, client: Any, params: dict[str, Any], red: Redactor, pii: bool, cap: int, _l: Any, *, operation: str = "") -> dict[str, Any]:
+        from botocore import xform_name
+
+        method = getattr(client, xform_name(operation), None)
+        if method is None:
+            return {"status": "error", "reason": ReasonCode.INVALID_INPUT.value, "message": "unknown operation"}
+        resp = dict(method(**params))
+        resp.pop("ResponseMetadata", None)
+        body = resp.pop("Body", None)
+        if body is not None and hasattr(body, "read"):
+            resp["Body"] = "<streaming body omitted; use get_object>"
+        data = json.loads(json.dumps(resp, default=str))
+        return _shaped(data, red, pii, cap)
+
+    def _tool_put_object(self, client: Any, params: dict[str, Any], red: Redactor, pii: bool, cap: int, _l: Any) -> dict[str, Any]:
+        body = str(params.pop("Body")).encode("utf-8")
+        resp = client.put_object(Body=body, **params)
+        data = {"bucket": params["Bucket"], "key": params["Key"], "bytes": len(body), "etag": resp.get("ETag", "")}
+        return _shaped(data, red, pii, cap)
+
+    def _tool_filter_log_events(self, client: Any, params: dict[str, Any], red: Redactor, pii: bool, cap: int, _l: Any) -> dict[str, Any]:
+        resp = client.filter_log_events(**params)
+        counts: dict[str, int] = {}
+        events = []
+        size = 0
+        next_token = resp.get("nextToken")
+        truncated = False
+        for ev in resp.get("events", []):
+            redacted = red.redact_text(ev.get("message", ""), pii=pii)
+            _merge(counts, dict(redacted.counts))
+            item = {
+                "timestamp": ev.get("timestamp"),
+                "log_stream": ev.get("logStreamName", ""),
+                "message": redacted.text,
+                "event_id": ev.get("eventId", ""),
+            }
+            size += len(json.dumps(item))
+            if size > cap:
+                truncated = True
+                break
+            events.append(item)
+        data = {"log_group": params["logGroupName"], "events": events, "page_token": next_token}
+        out: dict[str, Any] = {
+            "status": "ok",
+            "data": data,
+            "redactions": counts,
+            "bytes_returned": size,
+            "truncated": truncated,
+        }
+        if truncated and events:
+            # resume after the last event returned: narrow the window to its timestamp (no loss, may repeat
+            # events sharing that exact millisecond; event_id lets the agent de-duplicate)
+            out["continuation"] = {"start_time_ms": events[-1]["timestamp"], "after_event_id": events[-1]["event_id"]}
+        elif next_token:
+            out["continuation"] = {"page_token": next_token}
+        return out
+
+    def _tool_get_metric_data(self, client: Any, params: dict[str, Any], red: Redactor, pii: bool, cap: int, _l: Any) -> dict[str, Any]:
+        resp = client.get_metric_data(**params)
+        series = [
+            {
+                "id": r["Id"],
+                "label": r.get("Label", ""),
+                "timestamps": [t.isoformat() for t in r.get("Timestamps", [])],
+                "values": r.get("Values", []),
+                "status": r.get("StatusCode", ""),
+            }
+            for r in resp.get("MetricDataResults", [])
+        ]
+        return _shaped({"series": series}, red, pii, cap)
+
+
+def _utf8_boundary(data: bytes, n: int) -> int:
+    """Largest cut <= n that does not split a UTF-8 character (prefers the end of a line)."""
+    n = max(0, min(n, len(data)))
+    if n == len(data):
+        return n
+    newline = data.rfind(b"\n", 0, n)
+    if newline >= n // 2:
+        return newline + 1
+    while n > 0 and (data[n] & 0xC0) == 0x80:
+        n -= 1
+    return n
+
+
+def _fit_text(body: bytes, red: Redactor, pii: bool, budget: int) -> tuple[int, Any]:
+    """Redact the longest prefix of ``body`` whose redacted, JSON-encoded text fits ``budget``.
+
+    Returns (bytes of the original consumed, redaction result). Offsets stay exact in original bytes, so the
+    next page starts precisely where this one stopped: nothing lost, nothing duplicated.
+    """
+    n = len(body)
+    for _ in range(8):
+        redacted = red.redact_text(body[:n].decode("utf-8", errors="replace"), pii=pii)
+        size = len(json.dumps(redacted.text))
+        if size <= budget or n == 0:
+            return n, redacted
+        n = _utf8_boundary(body, int(n * budget / size * 0.95))
+    n = _utf8_boundary(body, budget // 8)
+    return n, red.redact_text(body[:n].decode("utf-8", errors="replace"), pii=pii)
+
+
+def _total_size(content_range: str | None, length: int) -> int:
+    if content_range and "/" in content_range:
+        tail = content_range.rsplit("/", 1)[1]
+        if tail.isdigit():
+            return int(tail)
+    return int(length)
+
+
+def _shaped(data: Any, red: Redactor, pii: bool, cap: int) -> dict[str, Any]:
+    clean, counts = red.redact_value(data, pii=pii)
+    out = {
+        "status": "ok",
+        "data": clean,
+        "redactions": dict(counts),
+        "bytes_returned": len(json.dumps(clean, default=str)),
+        "truncated": False,
+    }
+    return _cap(out, cap)
+
+
+def _cap(out: dict[str, Any], cap: int) -> dict[str, Any]:
+    """Keep the whole result under the cap (the workflow's payload limit is 256 KB)."""
+    encoded = json.dumps(out, default=str)
+    if len(encoded) <= cap:
+        return out
+    out["data"] = {"truncated_json": encoded[: max(0, cap - 512)]}
+    out["truncated"] = True
+    return out
+
+
+class AssumedRoleClients:
+    """Clients for the data role, assumed per user with SourceIdentity = e-mail and session tags, so
+    CloudTrail names the human. Cached per user until shortly before the credentials expire."""
+
+    def __init__(self, base_session: Any, role_arn: str, region: str) -> None:
+        self.base = base_session
+        self.role_arn = role_arn
+        self.region = region
+        self._cache: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, service: str, principal: dict[str, Any]) -> Any:
+        import boto3
+
+        if not self.role_arn:
+            return session_client(self.base, service, self.region)
+        email = str(principal.get("email", "unknown"))
+        now = time.time()
+        with self._lock:
+            cached = self._cache.get(email)
+        if cached is None or cached[0] - 60 < now:
+            sts = session_client(self.base, "sts", self.region)
+            tags = [
+                {"Key": "gateway-user", "Value": email[:256]},
+                {"Key": "gateway-token-id", "Value": str(principal.get("token_id", ""))[:256] or "-"},
+            ]
+            # Group membership as session tags: IAM grants group-override actions only to tagged sessions.
+            tags += [{"Key": group_tag(g), "Value": "true"} for g in list(principal.get("groups") or [])[:40]]
+            creds = sts.assume_role(
+                RoleArn=self.role_arn,
+                RoleSessionName="mcpgw-" + hashlib.sha256(email.encode()).hexdigest()[:16],
+                SourceIdentity=email[:64],
+                DurationSeconds=900,
+                Tags=tags,
+            )["Credentials"]
+            session = boto3.session.Session(
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+                region_name=self.region,
+            )
+            cached = (creds["Expiration"].timestamp(), session)
+            with self._lock:
+                self._cache[email] = cached
+        return session_client(cached[1], service, self.region)

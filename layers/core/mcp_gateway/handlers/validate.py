@@ -1,0 +1,242 @@
+"""Validate step: one authorization decision for one canonical ActionRequest.
+
+Everything that can go wrong here ends in a DENY decision (never an exception that skips checks):
+a policy that failed to load, a malformed request, a missing HMAC key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..domain import ratelimit
+from ..domain.errors import GatewayError, PolicyError, ReasonCode
+from ..domain.models import ActionRequest, Decision, Outcome, Tier
+from ..domain.policy import Policy, deny_everything, evaluate
+from ..domain.redaction import RedactionConfig, Redactor
+
+MAX_SANITIZED_PARAM_BYTES = 16_384
+
+
+def prompt_hmac(key: bytes, intent: str) -> str:
+    if not intent:
+        return ""
+    return hmac.new(key, intent.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def redactor_for(policy: Policy | None) -> Redactor:
+    if policy is None:
+        return Redactor(RedactionConfig())
+    return Redactor(
+        RedactionConfig(
+            pii_classes=frozenset(policy.redaction.pii_classes),
+            customer_id_patterns=policy.redaction.customer_id_patterns,
+        )
+    )
+
+
+def _sanitized(redactor: Redactor, params: dict[str, Any]) -> dict[str, Any]:
+    clean, _ = redactor.redact_value(params, pii=True)
+    text = json.dumps(clean, default=str)
+    if len(text) > MAX_SANITIZED_PARAM_BYTES:
+        return {"_truncated": text[:MAX_SANITIZED_PARAM_BYTES]}
+    return clean if isinstance(clean, dict) else {"_value": clean}
+
+
+def _request_hash(request: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        {
+            "action": request.get("action"),
+            "resources": request.get("resources"),
+            "parameters": request.get("parameters"),
+            "requester": (request.get("principal") or {}).get("email"),
+            "request_id": request.get("request_id"),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Validator:
+    """Holds what a cold start loads: the policy (or why it failed) and the HMAC key."""
+
+    def __init__(self, policy: Policy | None, policy_error: str, hmac_key: bytes | None, clock: Any = time.time):
+        self.policy = policy
+        self.policy_error = policy_error
+        self.hmac_key = hmac_key
+        self.clock = clock
+        self.redactor = redactor_for(policy)
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        started = self.clock()
+        raw_request = event.get("request") if isinstance(event, dict) else None
+        raw_request = raw_request if isinstance(raw_request, dict) else {}
+        decision: Decision
+        request_out: dict[str, Any]
+        try:
+            request = ActionRequest.model_validate(raw_request)
+        except ValidationError:
+            request = None
+        if request is None:
+            decision = Decision(
+                outcome=Outcome.DENY,
+                reason=ReasonCode.INVALID_INPUT,
+                rule_id="input.schema",
+                message="the request did not match the canonical schema",
+            )
+            request_out = _safe_minimal(raw_request)
+        else:
+            if self.policy is None:
+                decision = deny_everything(self.policy_error or "policy unavailable")
+            elif self.hmac_key is None:
+                decision = Decision(
+                    outcome=Outcome.DENY,
+                    reason=ReasonCode.INTERNAL_ERROR,
+                    rule_id="config.hmac-key",
+                    message="the prompt HMAC key is unavailable",
+                )
+            else:
+                try:
+                    decision = evaluate(self.policy, request)
+                except GatewayError as exc:
+                    decision = Decision(outcome=Outcome.DENY, reason=exc.code, rule_id=exc.rule_id or "validate.error")
+            request_out = request.model_dump(mode="json", exclude={"intent"})
+            request_out["prompt_hmac"] = (
+                prompt_hmac(self.hmac_key, request.intent) if self.hmac_key is not None else ""
+            )
+            request_out["parameters_sanitized"] = _sanitized(self.redactor, request.parameters)
+        return self._output(request_out, decision, started)
+
+    def _output(self, request: dict[str, Any], decision: Decision, started: float) -> dict[str, Any]:
+        now = self.clock()
+        principal = request.get("principal") or {}
+        email = str(principal.get("email", "unknown"))
+        groups = tuple(principal.get("groups") or ())
+        policy = self.policy
+        tier = decision.tier or Tier.WRITE
+        if policy is not None:
+            tier_limit = policy.tier_limit(tier, groups)
+            global_limit = policy.rate_limits.global_per_user
+            fail_open = tier in policy.rate_limits.fail_open_tiers
+            limits: dict[str, Any] = {
+                "max_object_bytes": policy.data_limits.max_object_bytes,
+                "max_result_bytes": policy.data_limits.max_result_bytes,
+                "max_log_time_range_seconds": policy.data_limits.max_log_time_range_seconds,
+                "see_pii": policy.sees_pii(groups),
+                "pii_classes": list(policy.redaction.pii_classes),
+                "customer_id_patterns": list(policy.redaction.customer_id_patterns),
+            }
+            review_timeout = policy.review.timeout_seconds
+        else:
+            from ..domain.policy import RateTier
+
+            tier_limit = RateTier(limit=0)
+            global_limit = RateTier(limit=0)
+            fail_open = False
+            limits = {"max_object_bytes": 0, "max_result_bytes": 1024, "see_pii": False}
+            review_timeout = 900
+        decision_out = decision.model_dump(mode="json")
+        if decision.outcome is not Outcome.DENY:
+            decision_out["limits"] = {"tier_limit": tier_limit.limit, "window_seconds": tier_limit.window_seconds}
+        request_id = str(request.get("request_id", "invalid"))
+        rate = {
+            "tier_key": ratelimit.counter_key(email, tier, now, tier_limit.window_seconds),
+            "tier_limit": str(tier_limit.limit),
+            "tier_rule": f"rate.{tier.value}",
+            "tier_hint": f"wait {ratelimit.retry_after(now, tier_limit.window_seconds)} s before retrying",
+            "tier_limits": {
+                "tier": tier.value,
+                "limit": tier_limit.limit,
+                "window_seconds": tier_limit.window_seconds,
+                "retry_after_seconds": ratelimit.retry_after(now, tier_limit.window_seconds),
+            },
+            "global_key": ratelimit.counter_key(email, "all", now, global_limit.window_seconds),
+            "global_limit": str(global_limit.limit),
+            "global_hint": f"wait {ratelimit.retry_after(now, global_limit.window_seconds)} s before retrying",
+            "global_limits": {
+                "tier": "all",
+                "limit": global_limit.limit,
+                "window_seconds": global_limit.window_seconds,
+                "retry_after_seconds": ratelimit.retry_after(now, global_limit.window_seconds),
+            },
+            "expires_at": str(ratelimit.expires_at(now, max(tier_limit.window_seconds, global_limit.window_seconds))),
+            "fail_open": fail_open,
+        }
+        approval: dict[str, Any] = {}
+        if decision.outcome is Outcome.REVIEW:
+            approval = {
+                "approval_id": request_id,
+                "request_hash": _request_hash(request),
+                "expires_at": int(now) + review_timeout,
+                "timeout_seconds": review_timeout,
+            }
+        intent_item = {
+            "pk": {"S": request_id},
+            "sk": {"S": "intent"},
+            "kind": {"S": "intent"},
+            "requester": {"S": email},
+            "action": {"S": str(request.get("action", ""))},
+            "resources_json": {"S": json.dumps(request.get("resources") or [])[:4000]},
+            "prompt_hmac": {"S": str(request.get("prompt_hmac", "")) or "-"},
+            "at_ms": {"N": str(int(now * 1000))},
+        }
+        return {
+            "request": request,
+            "decision": decision_out,
+            "rate": rate,
+            "limits": limits,
+            "intent_item": intent_item,
+            "approval": approval,
+            "timings": {"validate_ms": round((self.clock() - started) * 1000, 2)},
+        }
+
+
+def _safe_minimal(raw: dict[str, Any]) -> dict[str, Any]:
+    """Identifying fields of a request that failed validation, bounded and typed, for the audit record."""
+    principal = raw.get("principal") if isinstance(raw.get("principal"), dict) else {}
+    assert isinstance(principal, dict)
+
+    def s(v: Any, n: int = 256) -> str:
+        return v[:n] if isinstance(v, str) else ""
+
+    rid = s(raw.get("request_id"), 80)
+    return {
+        "request_id": rid if rid.replace("-", "").replace("_", "").isalnum() and len(rid) >= 8 else "invalid-request",
+        "tool": s(raw.get("tool"), 64),
+        "service": s(raw.get("service"), 40),
+        "action": s(raw.get("action"), 140),
+        "resources": [],
+        "principal": {
+            "email": s(principal.get("email"), 320) or "unknown",
+            "groups": [],
+            "token_id": s(principal.get("token_id"), 64),
+        },
+        "parameters_sanitized": {},
+        "requested_at": raw.get("requested_at") if isinstance(raw.get("requested_at"), int | float) else 0,
+    }
+
+
+def build_validator(load_policy: Any, load_hmac_key: Any) -> Validator:
+    """Cold start: load the policy and key once; remember failures so every decision denies."""
+    policy: Policy | None = None
+    error = ""
+    try:
+        policy = load_policy()
+    except PolicyError as exc:
+        error = exc.message
+    except Exception as exc:  # noqa: BLE001 - anything else is also a policy failure: deny everything
+        error = f"policy failed to load: {type(exc).__name__}"
+    key: bytes | None
+    try:
+        key = load_hmac_key()
+    except Exception:  # noqa: BLE001 - decisions deny with config.hmac-key
+        key = None
+    return Validator(policy, error, key)

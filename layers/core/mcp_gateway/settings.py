@@ -1,0 +1,71 @@
+"""One Settings model per function, validated at cold start. A missing or malformed setting stops the
+function from serving (fail closed) with a ConfigError that names the variable, never its value."""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .domain.errors import ConfigError
+
+NonEmpty = Annotated[str, Field(min_length=1, max_length=2048)]
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, case_sensitive=True)
+
+    AWS_REGION: NonEmpty = "us-east-1"
+    POWERTOOLS_SERVICE_NAME: NonEmpty = "mcp-gateway"
+
+
+class ValidateSettings(_Base):
+    POLICY_PATH: str = ""  # empty: the policy bundled in the layer
+    PROMPT_HMAC_SECRET_ARN: NonEmpty
+    AUDIT_TABLE_NAME: NonEmpty
+    APPROVAL_TTL_DEFAULT_SECONDS: int = 900
+
+
+class ExecuteSettings(_Base):
+    DATA_ROLE_ARN: str = ""  # empty: use the function's own role (local mode)
+    TARGET_ACCOUNT_ID: str = ""
+    REDACTION_FINGERPRINT_SECRET_ARN: str = ""
+
+
+class AuditSettings(_Base):
+    AUDIT_TABLE_NAME: NonEmpty
+    AUDIT_LOG_GROUP_NAME: NonEmpty
+    AUDIT_RETENTION_DAYS: int = Field(default=90, ge=90, le=3653)
+
+
+class GatewaySettings(_Base):
+    REQUEST_STATE_MACHINE_ARN: NonEmpty
+    SESSION_KEYS_SECRET_ARN: NonEmpty
+    PROMPT_HMAC_SECRET_ARN: NonEmpty
+    IDP_ISSUER: NonEmpty
+    IDP_AUDIENCE: NonEmpty
+    IDP_JWKS_URL: NonEmpty
+    IDP_ALGORITHMS: str = "RS256,ES256"
+    IDP_GROUPS_CLAIM: str = "groups"
+    IDP_ALLOWED_CLIENT_IDS: str = ""
+    GATEWAY_RESOURCE_URL: str = ""  # the MCP resource URL (session-token audience); empty: the function URL
+    ALLOWED_HOSTS: str = ""  # comma-separated Host values (the function URL host); DNS-rebinding protection
+    ALLOWED_ORIGINS: str = ""
+    REQUIRED_GROUPS: str = ""  # comma-separated; a token lacking all of them gets 403
+    AUDIT_TABLE_NAME: NonEmpty
+    AUDIT_LOG_GROUP_NAME: NonEmpty
+    RESULTS_TABLE_NAME: str = ""
+    APPROVALS_TABLE_NAME: str = ""
+    TARGET_ACCOUNT_ID: str = "123456789012"
+
+
+T = TypeVar("T", bound=BaseSettings)
+
+
+def load(cls: type[T]) -> T:
+    try:
+        return cls()
+    except ValidationError as exc:
+        names = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
+        raise ConfigError(f"missing or invalid settings: {', '.join(names)}") from None
