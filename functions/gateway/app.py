@@ -1,0 +1,18 @@
+"""Gateway function: MCP server, token exchange and protected-resource metadata behind a function URL."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from mcp_gateway.gateway.wiring import build_gateway
+from mcp_gateway.observability import logger, metrics
+
+GATEWAY, SETTINGS = build_gateway()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    response = GATEWAY.handle(event, context)
+    metrics.add_metric(name=f"Http{response['statusCode']}", unit=MetricUnit.Count, value=1)
+    return response

@@ -1,0 +1,1 @@
+"""The gateway function: HTTP edge, authentication and the MCP server."""

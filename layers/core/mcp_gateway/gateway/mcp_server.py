@@ -1,0 +1,194 @@
+"""The MCP server: tools from the catalog, each call run through the request workflow.
+
+Built once per instance (the tool list and schemas); the Starlette app is built per invocation, as the
+streamable-HTTP session manager can only run once. The verified principal reaches tool calls through the
+ASGI scope state, set by the HTTP edge after authentication.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp.server.lowlevel import Server
+from pydantic import ValidationError
+
+from ..domain.catalog import TOOLS, ToolSpec, resolve
+from ..domain.errors import GatewayError, ReasonCode
+from ..domain.models import ActionRequest, CallContext, Principal
+
+Runner = Callable[[dict[str, Any]], dict[str, Any]]
+
+OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "request_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["ok", "pending", "denied", "throttled", "error"]},
+        "result": {"description": "the tool's data, redacted"},
+        "redactions": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "truncated": {"type": "boolean"},
+        "continuation": {"type": "object", "description": "arguments that continue from where this page stopped"},
+        "decision": {"type": "object"},
+        "approval": {"type": "object"},
+        "audit": {"type": "string"},
+    },
+    "required": ["request_id", "status"],
+}
+
+
+def new_request_id() -> str:
+    return f"req-{uuid.uuid4().hex}"
+
+
+def tool_definition(spec: ToolSpec) -> types.Tool:
+    schema = spec.input_model.model_json_schema()
+    schema["additionalProperties"] = False
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return types.Tool(
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
+        input_schema=schema,
+        output_schema=OUTPUT_SCHEMA,
+        annotations=types.ToolAnnotations(
+            title=spec.title,
+            read_only_hint=spec.annotations.read_only,
+            destructive_hint=spec.annotations.destructive,
+            idempotent_hint=spec.annotations.idempotent,
+            open_world_hint=spec.annotations.open_world,
+        ),
+    )
+
+
+def error_result(reason: ReasonCode | str, message: str, **extra: Any) -> types.CallToolResult:
+    code = reason.value if isinstance(reason, ReasonCode) else reason
+    payload = {"error": {"reason": code, "message": message, **extra}}
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=json.dumps(payload))],
+        is_error=True,
+    )
+
+
+def to_call_result(response: dict[str, Any]) -> types.CallToolResult:
+    status = response.get("status")
+    decision = response.get("decision") or {}
+    if status in ("ok", "pending"):
+        structured = {k: v for k, v in response.items() if v is not None}
+        text = json.dumps(structured, default=str)
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=text)],
+            structured_content=structured,
+            is_error=False,
+        )
+    reason = decision.get("reason") if status in ("denied", "throttled") else response.get("result_reason")
+    return error_result(
+        str(reason or decision.get("reason") or ReasonCode.EXECUTION_ERROR.value),
+        str(decision.get("message") or response.get("result_message") or status),
+        request_id=response.get("request_id"),
+        status=status,
+        rule_id=decision.get("rule_id", ""),
+        hint=decision.get("hint", ""),
+        limits=decision.get("limits") or {},
+    )
+
+
+def build_server(
+    run_workflow: Runner,
+    *,
+    region: str,
+    account: str,
+    clock: Callable[[], float] = time.time,
+    extra_tools: dict[str, Callable[[Principal, dict[str, Any]], Awaitable[types.CallToolResult]]] | None = None,
+    extra_definitions: list[types.Tool] | None = None,
+) -> Server[Any]:
+    definitions = [tool_definition(s) for s in TOOLS.values()] + list(extra_definitions or [])
+    extras = dict(extra_tools or {})
+
+    async def on_list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=definitions)
+
+    async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        principal = _principal(ctx)
+        if principal is None:  # the edge authenticates first; this is a second, independent guard
+            return error_result(ReasonCode.AUTH_MISSING, "not authenticated")
+        arguments = dict(params.arguments or {})
+        if params.name in extras:
+            return await extras[params.name](principal, arguments)
+        meta = _meta_dict(params)
+        intent = arguments.get("intent") or meta.get("intent") or meta.get("prompt") or ""
+        if isinstance(intent, str) and intent and "intent" not in arguments:
+            arguments["intent"] = intent
+        now = clock()
+        try:
+            parsed, action = resolve(params.name, arguments, region, account, _utc(now))
+        except ValidationError as exc:
+            errors = [
+                {"field": ".".join(str(p) for p in e["loc"]), "type": e["type"]} for e in exc.errors()[:10]
+            ]
+            return error_result(ReasonCode.INVALID_INPUT, "arguments do not match the tool's schema", errors=errors)
+        except GatewayError as exc:
+            reason = ReasonCode.UNKNOWN_TOOL if params.name not in TOOLS else exc.code
+            return error_result(reason, exc.message)
+        request = ActionRequest(
+            request_id=new_request_id(),
+            tool=params.name,
+            service=action.service,
+            operation=action.operation,
+            action=action.action,
+            parameters=action.api_params,
+            resources=action.resources,
+            intent=parsed.intent,
+            principal=principal,
+            context=_call_context(ctx),
+            requested_at=now,
+        )
+        payload = {"request": request.model_dump(mode="json")}
+        response = await anyio.to_thread.run_sync(run_workflow, payload)
+        return to_call_result(response)
+
+    return Server(
+        "mcp-aws-gateway",
+        version="0.1.0",
+        instructions=(
+            "Read-only AWS debugging tools behind a security gateway. Every call is checked against policy, "
+            "rate-limited and audited; state your reason in the `intent` argument. Make one explicit request "
+            "per action: chained or looping requests are refused. Results are redacted."
+        ),
+        on_list_tools=on_list_tools,
+        on_call_tool=on_call_tool,
+    )
+
+
+def _utc(now: float) -> Any:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(now, tz=dt.UTC)
+
+
+def _principal(ctx: Any) -> Principal | None:
+    request = getattr(ctx, "request", None)
+    state = getattr(request, "state", None)
+    principal = getattr(state, "principal", None)
+    return principal if isinstance(principal, Principal) else None
+
+
+def _call_context(ctx: Any) -> CallContext:
+    request = getattr(ctx, "request", None)
+    state = getattr(request, "state", None)
+    context = getattr(state, "call_context", None)
+    return context if isinstance(context, CallContext) else CallContext()
+
+
+def _meta_dict(params: types.CallToolRequestParams) -> dict[str, Any]:
+    meta = getattr(params, "meta", None)
+    if meta is None:
+        return {}
+    if hasattr(meta, "model_dump"):
+        dumped = meta.model_dump(by_alias=True)
+        return dumped if isinstance(dumped, dict) else {}
+    return dict(meta) if isinstance(meta, dict) else {}
