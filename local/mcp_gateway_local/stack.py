@@ -1,0 +1,540 @@
+"""The local stack (`make run`, and every functional/e2e test): moto in server mode as AWS, with the real state
+machines executing in it and Lambda invocations routed to the real ``functions/*/app.py`` handlers; a local
+IdP; the gateway and approval-callback functions behind loopback HTTP servers that speak function-URL events.
+
+Everything AWS-side is created from template.yaml. Nothing here is used by the deployed functions.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import io
+import json
+import os
+import secrets
+import socket
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from . import moto_patches
+from .idp import LocalIdP
+from .template import ROOT, Resolver, load_template
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+DEFAULT_STATE_DIR = ROOT / ".local"
+
+
+class PortInUseError(RuntimeError):
+    pass
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _check_port(host: str, port: int, what: str) -> int:
+    if port == 0:
+        return _free_port(host)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            raise PortInUseError(
+                f"port {port} on {host} is already in use (needed for the {what}). Stop whatever holds it, "
+                f"or choose another port, e.g. `make run {what.upper().replace(' ', '_')}_PORT=...`."
+            ) from None
+    return port
+
+
+@dataclass
+class StackInfo:
+    """What the CLI needs to talk to a running local stack (written to .local/stack.json)."""
+
+    moto_endpoint: str
+    gateway_url: str
+    mcp_url: str
+    callback_url: str
+    idp_issuer: str
+    idp_key_dir: str
+    idp_audience: str
+    idp_client_id: str
+    resources: dict[str, str] = field(default_factory=dict)
+    slack_signing_secret: str = ""
+    approvals_log: str = ""
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2))
+        path.chmod(0o600)
+
+    @classmethod
+    def load(cls, path: Path) -> StackInfo:
+        return cls(**json.loads(path.read_text()))
+
+
+# ------------------------------------------------------------------------------------------------------
+# Function URL adapter: HTTP request <-> Lambda function URL event (payload format 2.0)
+# ------------------------------------------------------------------------------------------------------
+def to_function_url_event(method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str, domain: str) -> dict[str, Any]:
+    parts = urlsplit(target)
+    lowered: dict[str, str] = {}
+    for k, v in headers.items():
+        key = k.lower()
+        lowered[key] = f"{lowered[key]},{v}" if key in lowered else v
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    try:
+        text = body.decode("utf-8")
+        is_b64 = False
+    except UnicodeDecodeError:
+        text = base64.b64encode(body).decode()
+        is_b64 = True
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": parts.path or "/",
+        "rawQueryString": parts.query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "local",
+            "domainName": domain,
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": parts.path or "/",
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": is_b64,
+    }
+    if query:
+        event["queryStringParameters"] = {k: v for k, v in query}
+    if body:
+        event["body"] = text
+    return event
+
+
+class FunctionUrlServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = False
+
+    def __init__(self, host: str, port: int, handler: Any, function_name: str) -> None:
+        self.function_handler = handler
+        self.function_name = function_name
+        super().__init__((host, port), _FunctionUrlRequestHandler)
+
+
+class _FunctionUrlRequestHandler(BaseHTTPRequestHandler):
+    server: FunctionUrlServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length > 6 * 1024 * 1024:
+            self._write(413, {"content-type": "application/json"}, b'{"error":"request_too_large"}')
+            return
+        body = self.rfile.read(length) if length else b""
+        host = f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        event = to_function_url_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0], host)
+        context = moto_patches.LocalLambdaContext(
+            function_name=self.server.function_name,
+            aws_request_id=str(uuid.uuid4()),
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.server.function_name}:live",
+        )
+        try:
+            result = self.server.function_handler(event, context)
+        except Exception:  # noqa: BLE001 - what a function URL answers for an unhandled error
+            self._write(502, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+            return
+        status = int(result.get("statusCode", 200))
+        headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+        raw = result.get("body") or ""
+        data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+        self._write(status, headers, data)
+
+    def _write(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        self.send_response(status)
+        for k, v in headers.items():
+            if k not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(k, v)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = _serve
+    do_POST = _serve
+    do_DELETE = _serve
+    do_PUT = _serve
+    do_OPTIONS = _serve
+
+
+class _IdpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, idp: LocalIdP) -> None:
+        self.idp = idp
+        self.fetches = 0
+        super().__init__((host, port), _IdpHandler)
+
+
+class _IdpHandler(BaseHTTPRequestHandler):
+    server: _IdpServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        issuer_path = urlsplit(self.server.idp.issuer).path
+        if path == f"{issuer_path}/.well-known/jwks.json":
+            self.server.fetches += 1
+            body, cache = self.server.idp.jwks(), "max-age=300"
+        elif path == f"{issuer_path}/.well-known/openid-configuration":
+            body, cache = self.server.idp.openid_configuration(), "max-age=300"
+        else:
+            self.send_response(404)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("cache-control", cache)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+# ------------------------------------------------------------------------------------------------------
+# The stack
+# ------------------------------------------------------------------------------------------------------
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        moto_port: int = 0,
+        gateway_port: int = 0,
+        callback_port: int = 0,
+        idp_port: int = 0,
+        state_dir: Path = DEFAULT_STATE_DIR,
+        stack_name: str = "mcp-gateway-local",
+        policy_path: str | Path | None = None,
+        demo_data: bool = True,
+        quiet: bool = True,
+    ) -> None:
+        self.host = host
+        self.ports = {"moto": moto_port, "gateway": gateway_port, "callback": callback_port, "idp": idp_port}
+        self.state_dir = Path(state_dir)
+        self.stack_name = stack_name
+        self.policy_path = str(policy_path) if policy_path else str(ROOT / "policy" / "gateway-policy.yaml")
+        self.with_demo_data = demo_data
+        self.quiet = quiet
+        self.resources: dict[str, str] = {}
+        self.functions: dict[str, ModuleType] = {}
+        self.function_env: dict[str, dict[str, str]] = {}
+        self._servers: list[Any] = []
+        self._moto: Any = None
+        self.info: StackInfo | None = None
+        self.template = load_template()
+        self.slack_signing_secret = ""
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> StackInfo:
+        for name, port in list(self.ports.items()):
+            self.ports[name] = _check_port(self.host, port, f"{name} server" if name != "moto" else "moto server")
+        moto_url = f"http://{self.host}:{self.ports['moto']}"
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's well-known dummy credentials
+                "AWS_SESSION_TOKEN": "testing",  # noqa: S105
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_ENDPOINT_URL": moto_url,
+                "MOTO_PORT": str(self.ports["moto"]),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_NAMESPACE": "McpGateway",
+            }
+        )
+        if self.quiet:
+            import logging
+
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        moto_patches.install()
+        from moto.server import ThreadedMotoServer
+
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.ports["moto"], verbose=False)
+        self._moto.start()
+        import urllib.request
+
+        urllib.request.urlopen(  # noqa: S310 - loopback
+            urllib.request.Request(f"{moto_url}/moto-api/config", data=json.dumps(moto_patches.MOTO_CONFIG).encode(), method="POST"),
+            timeout=10,
+        ).read()
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        idp_issuer = f"http://{self.host}:{self.ports['idp']}/idp"
+        self.idp = LocalIdP(idp_issuer, key_dir=self.state_dir / "idp")
+        idp_server = _IdpServer(self.host, self.ports["idp"], self.idp)
+        self._serve(idp_server)
+        self.idp_server = idp_server
+
+        self._provision()
+        if self.with_demo_data:
+            from .demo_data import seed
+
+            seed(self.client)
+
+        gateway = FunctionUrlServer(self.host, self.ports["gateway"], self.invoker("GatewayFunction"), self.physical("GatewayFunction"))
+        self._serve(gateway)
+        callback_handler = self.invoker("ApprovalCallbackFunction") if "ApprovalCallbackFunction" in self.functions else _not_deployed
+        callback = FunctionUrlServer(self.host, self.ports["callback"], callback_handler, "approval-callback")
+        self._serve(callback)
+
+        gateway_url = f"http://{self.host}:{self.ports['gateway']}"
+        self.info = StackInfo(
+            moto_endpoint=moto_url,
+            gateway_url=gateway_url,
+            mcp_url=f"{gateway_url}/mcp",
+            callback_url=f"http://{self.host}:{self.ports['callback']}/slack/interactions",
+            idp_issuer=idp_issuer,
+            idp_key_dir=str(self.state_dir / "idp"),
+            idp_audience=self.idp.audience,
+            idp_client_id=self.idp.client_id,
+            resources=dict(self.resources),
+            slack_signing_secret=self.slack_signing_secret,
+            approvals_log=str(self.state_dir / "approvals.jsonl"),
+        )
+        self.info.save(self.state_dir / "stack.json")
+        return self.info
+
+    def stop(self) -> None:
+        for server in reversed(self._servers):
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        moto_patches.clear_handlers()
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _serve(self, server: Any) -> None:
+        threading.Thread(target=server.serve_forever, name=type(server).__name__, daemon=True).start()
+        self._servers.append(server)
+
+    # --- AWS clients --------------------------------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=f"http://{self.host}:{self.ports['moto']}",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106
+            config=Config(inject_host_prefix=False, retries={"max_attempts": 2, "mode": "standard"}),
+        )
+
+    def physical(self, logical: str) -> str:
+        return self.resources[logical]
+
+    # --- provisioning from template.yaml ----------------------------------------------------------------------
+    def _provision(self) -> None:
+        tpl = self.template
+        resources: dict[str, Any] = tpl["Resources"]
+        resolver = Resolver(
+            tpl,
+            {
+                "IdpIssuer": self.idp.issuer,
+                "IdpAudience": self.idp.audience,
+                "IdpJwksUrl": self.idp.jwks_url,
+                "IdpAllowedClientIds": self.idp.client_id,
+            },
+            {"AWS::StackName": self.stack_name, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"},
+        )
+        self.resolver = resolver
+        by_type: dict[str, list[str]] = {}
+        for logical, spec in resources.items():
+            by_type.setdefault(spec["Type"], []).append(logical)
+
+        # Deterministic names/ARNs first, so every reference resolves regardless of creation order.
+        for logical in by_type.get("AWS::Serverless::Function", []):
+            name = f"{self.stack_name}-{logical}"
+            resolver.refs[logical] = name
+            resolver.attrs[(logical, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+            resolver.attrs[(f"{logical}Role", "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{name}-role"
+        for logical in by_type.get("AWS::Serverless::StateMachine", []):
+            name = f"{self.stack_name}-{logical}"
+            resolver.refs[logical] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+            resolver.attrs[(logical, "Name")] = name
+            resolver.attrs[(logical, "Arn")] = resolver.refs[logical]
+
+        kms = self.client("kms")
+        for logical in by_type.get("AWS::KMS::Key", []):
+            key = kms.create_key(Description=logical)["KeyMetadata"]
+            resolver.refs[logical] = key["KeyId"]
+            resolver.attrs[(logical, "Arn")] = key["Arn"]
+
+        ddb = self.client("dynamodb")
+        for logical in by_type.get("AWS::DynamoDB::Table", []):
+            props = resolver.resolve(resources[logical]["Properties"])
+            name = props.get("TableName") or f"{self.stack_name}-{logical}"
+            kwargs: dict[str, Any] = {
+                "TableName": name,
+                "KeySchema": props["KeySchema"],
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+            }
+            if props.get("GlobalSecondaryIndexes"):
+                kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            ddb.create_table(**kwargs)
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl:
+                ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+            resolver.refs[logical] = name
+            resolver.attrs[(logical, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+
+        logs = self.client("logs")
+        for logical in by_type.get("AWS::Logs::LogGroup", []):
+            props = resolver.resolve(resources[logical]["Properties"])
+            name = props["LogGroupName"]
+            logs.create_log_group(logGroupName=name)
+            if props.get("RetentionInDays"):
+                logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+            resolver.refs[logical] = name
+            resolver.attrs[(logical, "Arn")] = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
+
+        sqs = self.client("sqs")
+        for logical in by_type.get("AWS::SQS::Queue", []):
+            name = f"{self.stack_name}-{logical}"
+            url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            resolver.refs[logical] = url
+            resolver.attrs[(logical, "QueueName")] = name
+            resolver.attrs[(logical, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+
+        sm = self.client("secretsmanager")
+        for logical in by_type.get("AWS::SecretsManager::Secret", []):
+            arn = sm.create_secret(Name=f"{self.stack_name}/{logical}", SecretString=self._secret_value(logical))["ARN"]
+            resolver.refs[logical] = arn
+
+        iam = self.client("iam")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+        role_arn = iam.create_role(RoleName=f"{self.stack_name}-local-role", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+
+        # Functions: register the real handlers, each imported with its own environment (its cold start).
+        lam = self.client("lambda")
+        globals_env = ((tpl.get("Globals") or {}).get("Function") or {}).get("Environment", {}).get("Variables", {})
+        for logical in by_type.get("AWS::Serverless::Function", []):
+            props = resources[logical]["Properties"]
+            code_dir = ROOT / props["CodeUri"]
+            if not (code_dir / "app.py").exists():
+                continue
+            env = {k: str(v) for k, v in resolver.resolve({**globals_env, **(props.get("Environment") or {}).get("Variables", {})}).items()}
+            if logical == "ValidateFunction":
+                env["POLICY_PATH"] = self.policy_path
+            env.pop("DATA_ROLE_ARN", None) if logical == "ExecuteFunction" else None
+            name = resolver.refs[logical]
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w") as zf:
+                zf.writestr("app.py", "# code runs in-process in the local stack\n")
+            lam.create_function(
+                FunctionName=name, Runtime="python3.13", Role=role_arn, Handler="app.lambda_handler",
+                Code={"ZipFile": buf.getvalue()}, Timeout=int(props.get("Timeout", 30)),
+            )
+            self.function_env[logical] = env
+            self._load_function(logical)
+            self.resources[logical] = name
+
+        for logical in by_type.get("AWS::Serverless::StateMachine", []):
+            props = resources[logical]["Properties"]
+            definition = (ROOT / props["DefinitionUri"]).read_text()
+            subs = resolver.resolve(props.get("DefinitionSubstitutions") or {})
+            for key, value in subs.items():
+                definition = definition.replace("${" + key + "}", str(value))
+            self.client("stepfunctions").create_state_machine(
+                name=resolver.attrs[(logical, "Name")], definition=definition, roleArn=role_arn, type=props.get("Type", "STANDARD"),
+            )
+        for logical in list(resolver.refs):
+            self.resources.setdefault(logical, str(resolver.refs[logical]))
+
+    def _secret_value(self, logical: str) -> str:
+        if logical == "SessionKeysSecret":
+            from mcp_gateway.domain.tokens import SessionKeySet, generate_session_key
+
+            key = generate_session_key("local-1")
+            return SessionKeySet(active_kid="local-1", keys=(key,)).model_dump_json()
+        if logical == "SlackSecret":
+            self.slack_signing_secret = secrets.token_hex(16)
+            return json.dumps({"bot_token": "xoxb-local-" + secrets.token_hex(12), "signing_secret": self.slack_signing_secret, "channel": "C0LOCAL01"})
+        return secrets.token_urlsafe(48)
+
+    def _load_function(self, logical: str) -> None:
+        """Import functions/<dir>/app.py as a fresh module with its own environment: a cold start."""
+        props = self.template["Resources"][logical]["Properties"]
+        path = ROOT / props["CodeUri"] / "app.py"
+        module_name = f"_local_fn_{logical}_{uuid.uuid4().hex[:8]}"
+        env = self.function_env[logical]
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        self.functions[logical] = module
+        moto_patches.register_handler(self.resolver.refs[logical], module.lambda_handler)
+
+    def redeploy(self, logical: str, **env: str) -> None:
+        """Update a function's environment and cold-start it again (like UpdateFunctionConfiguration)."""
+        self.function_env[logical].update(env)
+        self._load_function(logical)
+
+    def invoker(self, logical: str) -> Any:
+        def invoke(event: dict[str, Any], context: Any) -> Any:
+            return self.functions[logical].lambda_handler(event, context)
+
+        return invoke
+
+
+def _not_deployed(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"statusCode": 404, "headers": {"content-type": "application/json"}, "body": '{"error":"not_deployed"}'}
