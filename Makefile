@@ -38,3 +38,57 @@ $(TOOLS)/.installed: requirements/tools.txt
 	@touch $@
 
 tools: $(TOOLS)/.installed
+
+# ------------------------------------------------------------------------------------------------
+# make run: the whole gateway on loopback (moto as AWS, local IdP, local Slack stand-in)
+# ------------------------------------------------------------------------------------------------
+PORT ?= 8080
+CALLBACK_PORT ?= 8081
+IDP_PORT ?= 8082
+MOTO_PORT ?= 5055
+
+run: venv
+	@$(BIN)/mcp-gateway run --port $(PORT) --callback-port $(CALLBACK_PORT) --idp-port $(IDP_PORT) --moto-port $(MOTO_PORT)
+
+# ------------------------------------------------------------------------------------------------
+# make test: every check, in order of speed
+# ------------------------------------------------------------------------------------------------
+PYTEST_FLAGS ?= -q -p no:cacheprovider
+
+test: venv tools lint types unit functional e2e template sam-build
+	@echo "make test: all checks passed"
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: venv
+	$(BIN)/mypy layers/core/mcp_gateway local/mcp_gateway_local
+	@for f in functions/*/app.py; do $(BIN)/mypy --no-error-summary $$f || exit 1; done
+
+unit: venv
+	$(BIN)/pytest tests/unit $(PYTEST_FLAGS)
+
+functional: venv
+	@if ls tests/functional/test_*.py >/dev/null 2>&1; then $(BIN)/pytest tests/functional $(PYTEST_FLAGS); fi
+
+e2e: venv
+	$(BIN)/pytest tests/e2e $(PYTEST_FLAGS)
+
+template: tools
+	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(TOOLS)/bin/sam validate --lint --template template.yaml
+	$(TOOLS)/bin/cfn-lint template.yaml
+
+sam-build: tools
+	@test -n "$(PY313_DIR)" || { echo "error: sam build needs python3.13 on PATH (the Lambda runtime)"; exit 1; }
+	PATH="$(PY313_DIR):$(CURDIR)/$(TOOLS)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam build --template template.yaml --build-dir .aws-sam/build >/dev/null
+	@test -f .aws-sam/build/template.yaml && echo "sam build: ok (no Docker)"
+
+deploy: sam-build
+	PATH="$(PY313_DIR):$(CURDIR)/$(TOOLS)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam deploy --guided --template-file .aws-sam/build/template.yaml
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

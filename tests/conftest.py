@@ -1,0 +1,112 @@
+"""Shared fixtures. The local stack (moto server + real state machines + real handlers + local IdP + function
+URL servers) is started once per test session (per xdist worker): moto keeps its state per process."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Async tests run on anyio's pytest plugin (asyncio backend), no per-test marker needed."""
+    import inspect
+
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.add_marker(pytest.mark.anyio)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from mcp_gateway_local.stack import LocalStack
+
+    local = LocalStack(state_dir=tmp_path_factory.mktemp("local-stack"))
+    local.start()
+    yield local
+    local.stop()
+
+
+class Session:
+    """A developer's session against the local stack: IdP token -> gateway session token -> MCP client."""
+
+    def __init__(self, stack: Any, email: str, groups: list[str]) -> None:
+        self.stack = stack
+        self.email = email
+        self.groups = groups
+        self.idp_token = stack.idp.mint(email, groups)
+        self.token = exchange(stack.info.gateway_url, self.idp_token)["access_token"]
+
+    @asynccontextmanager
+    async def client(self) -> AsyncIterator[Any]:
+        import httpx2
+        from mcp import Client
+        from mcp.client.streamable_http import streamable_http_client
+
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
+        async with Client(streamable_http_client(self.stack.info.mcp_url, http_client=http)) as client:
+            yield client
+
+
+def exchange(gateway_url: str, idp_token: str) -> dict[str, Any]:
+    resp = httpx.post(
+        f"{gateway_url}/oauth/token",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": idp_token,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        },
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def session_factory(stack: Any) -> Any:
+    def make(email: str = "alice@example.com", groups: list[str] | None = None) -> Session:
+        return Session(stack, email, groups or ["developers"])
+
+    return make
+
+
+def audit_records(stack: Any, request_id: str) -> dict[str, Any]:
+    """The audit table's items for one request (intent and outcome), decoded."""
+    ddb = stack.client("dynamodb")
+    items = ddb.query(
+        TableName=stack.physical("AuditTable"),
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": request_id}},
+        ConsistentRead=True,
+    )["Items"]
+    out: dict[str, Any] = {}
+    for item in items:
+        kind = item["sk"]["S"]
+        out[kind] = json.loads(item["record"]["S"]) if "record" in item else {k: list(v.values())[0] for k, v in item.items()}
+    return out
+
+
+def audit_log_lines(stack: Any, request_id: str) -> list[dict[str, Any]]:
+    logs = stack.client("logs")
+    group = stack.physical("AuditLogGroup")
+    events = logs.filter_log_events(logGroupName=group, filterPattern=f'"{request_id}"')["events"]
+    return [json.loads(e["message"]) for e in events]
+
+
+def unique_email(prefix: str) -> str:
+    return f"{prefix}-{time.time_ns()}@example.com"
