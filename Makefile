@@ -64,7 +64,7 @@ lint: venv
 
 types: venv
 	$(BIN)/mypy layers/core/mcp_gateway local/mcp_gateway_local
-	@for f in functions/*/app.py; do $(BIN)/mypy --no-error-summary $$f || exit 1; done
+	@for f in functions/*/app.py; do MYPYPATH=layers/core:local $(BIN)/mypy --no-error-summary $$f || exit 1; done
 
 unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_FLAGS)
@@ -76,7 +76,7 @@ e2e: venv
 	$(BIN)/pytest tests/e2e $(PYTEST_FLAGS)
 
 template: tools
-	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(TOOLS)/bin/sam validate --lint --template template.yaml
+	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(TOOLS)/bin/cfn-lint template.yaml
 
 sam-build: tools

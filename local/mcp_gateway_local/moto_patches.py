@@ -24,7 +24,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 MOTO_CONFIG: dict[str, Any] = {
     "stepfunctions": {"execute_state_machine": True},
@@ -159,6 +159,7 @@ def install() -> None:
 
         LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
         StepFunctionResponse.start_sync_execution = _start_sync_execution  # type: ignore[attr-defined]
+        config = cast(dict[str, Any], default_user_config)
         for key, value in MOTO_CONFIG.items():
-            default_user_config.setdefault(key, {}).update(value)
+            config.setdefault(key, {}).update(value)
         _installed = True

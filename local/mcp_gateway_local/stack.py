@@ -158,7 +158,7 @@ class _FunctionUrlRequestHandler(BaseHTTPRequestHandler):
             self._write(413, {"content-type": "application/json"}, b'{"error":"request_too_large"}')
             return
         body = self.rfile.read(length) if length else b""
-        host = f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        host = f"{self.server.server_address[0]!s}:{self.server.server_address[1]}"
         event = to_function_url_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0], host)
         context = moto_patches.LocalLambdaContext(
             function_name=self.server.function_name,

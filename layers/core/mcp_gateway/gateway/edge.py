@@ -16,7 +16,7 @@ import base64
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from mangum import Mangum
@@ -299,6 +299,6 @@ class Gateway:
                 scope["state"]["call_context"] = call_context
             await app(scope, receive, send)
 
-        handler = Mangum(with_principal, lifespan="on", api_gateway_base_path="/")
+        handler = Mangum(cast(Any, with_principal), lifespan="on", api_gateway_base_path="/")
         result: dict[str, Any] = handler(event, context)
         return result
