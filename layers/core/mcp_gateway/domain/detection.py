@@ -1,0 +1,577 @@
+"""Dangerous-pattern and chaining detection over the text an agent sends (pure, linear-time).
+
+The seed article's "Pattern Detection" ("delete", "terminate", "destroy" trigger scrutiny) and its fix for
+"AI Agents Tried Creative Exploits" (block "then", "after that", "for each", "loop through"; force one
+explicit request per action) as one small engine:
+
+- A :class:`PatternRule` is a list of words and phrases with an ``effect`` (``deny`` or ``review``) and a
+  ``kind`` (``pattern`` for dangerous intents, ``chaining`` for sequencing, iteration and fan-out).
+  The default rule set is :data:`DEFAULT_RULES`; ``policy/detection-rules.example.yaml`` is its generated
+  rendering (a unit test keeps the two equal).
+- :class:`Detector` compiles the rules once and scans a mapping of fields (argument name -> string,
+  plus ``"intent"``). Every field is expanded by :func:`normalize.tagged_variants` (canonical form,
+  decoded layers, leetspeak and camelCase forms) and matched.
+
+Matching. Rule terms are normalized exactly like the scanned text, so a term is a sequence of words.
+A term matches where a run of *whole consecutive words* of the normalized text, concatenated, equals the
+term with its spaces removed. That single rule gives:
+
+- word boundaries: "delete" matches "delete the bucket" but not "deleted", "undelete" or
+  "/aws/lambda/deleted-items"; "format the disk" does not match "information";
+- phrases across any separators: "drop table" matches "DROP_TABLE", "drop\\ntable", "drop.table";
+- the squashed form, aligned on word boundaries: "d.e.l.e.t.e", "d e l e t e", "de-lete", "del\\nete"
+  and "drop-table" all match, while "therefore achieve" does not match "foreach" (the run must start and
+  end on word boundaries);
+- payloads split across arguments: the fields are also joined (with a space, and with nothing), so
+  ``{"a": "del", "b": "ete"}`` and "for" + "each bucket" match, reported with field ``"<joined>"``.
+
+Terms written in scripts without spaces between words (Chinese, Japanese, Korean) match as substrings of
+the squashed text instead. The work per normalized string is O(n * w), w = the longest term (<= 80).
+
+Identifier fields. Resource names are realistic carriers of scary words ("/aws/lambda/delete-user-handler",
+"backups/deleted/", the S3 "DeleteRequests" metric) and are validated elsewhere against strict resource
+patterns. For fields named in ``identifier_fields`` (matched on the full name or on the last path segment,
+so ``objects[0].key`` counts as ``key``) whose value looks like a name (no whitespace or invisible
+stand-in for it), only ``chaining`` rules are reported; ``pattern`` hits are recorded as *explained*.
+An identifier value containing whitespace is prose in an identifier slot and is scanned like any other
+field. Identifiers take part in the joined scans, where a hit is reported unless an identifier explains
+it alone: ``{"intent": "del", "key": "ete"}`` is caught, ``{"intent": "show errors", "log_group":
+"/aws/lambda/delete-user-handler"}`` is not. Residual, by design: a verb that lies entirely inside an
+identifier is never reported, even when the intent carries a fragment of the same verb.
+
+Bounds. Each field is read up to ``MAX_INPUT_CHARS``, the joined text up to ``MAX_JOINED_CHARS``, and at
+most ``MAX_FIELDS`` fields; anything beyond is not scanned and yields an ``input.oversize`` deny finding,
+so the caller denies instead of trusting a partial scan.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import Field, StringConstraints, field_validator
+
+from .models import StrictModel
+from .normalize import MAX_INPUT_CHARS, normalize, tagged_variants
+
+MAX_FIELDS = 256
+MAX_JOINED_CHARS = 4 * MAX_INPUT_CHARS
+MAX_TERM_CHARS = 80
+OVERSIZE_RULE_ID = "input.oversize"
+JOINED_FIELD = "<joined>"
+
+Effect = Literal["deny", "review"]
+RuleKind = Literal["pattern", "chaining"]
+FindingKind = Literal["pattern", "chaining", "input"]
+Term = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TERM_CHARS)]
+RuleIdStr = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,80}$")]
+_FieldName = Annotated[str, StringConstraints(max_length=256)]
+
+
+def term_key(term: str) -> str:
+    """The form a term is matched in: normalized, spaces removed."""
+    return normalize(term).replace(" ", "")
+
+
+def _unspaced_script(key: str) -> bool:
+    """Terms in scripts written without spaces (CJK, kana, Hangul) match as substrings."""
+    return any(unicodedata.east_asian_width(c) in ("W", "F") for c in key)
+
+
+class PatternRule(StrictModel):
+    """Words and phrases that, found in a request's text, deny it or send it to human review."""
+
+    id: RuleIdStr
+    kind: RuleKind
+    effect: Effect
+    terms: tuple[Term, ...] = Field(min_length=1, max_length=1000)
+    description: str = Field(default="", max_length=1000)
+
+    @field_validator("terms")
+    @classmethod
+    def _terms_are_matchable(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
+        for term in terms:
+            if len(term_key(term)) < 2:
+                raise ValueError(f"term {term!r} normalizes to fewer than 2 letters or digits")
+        return terms
+
+
+class Finding(StrictModel):
+    """One rule term found in one field (or in the joined fields). Holds no request text."""
+
+    rule_id: RuleIdStr
+    kind: FindingKind
+    effect: Effect
+    term: Annotated[str, StringConstraints(max_length=MAX_TERM_CHARS)]
+    field: _FieldName
+    via: Annotated[str, StringConstraints(max_length=256)] = Field(
+        default="",
+        description='how the text was read: "plain", a decoder chain like "base64>url", "+leet"...',
+    )
+
+
+def _oversize(field: str) -> Finding:
+    return Finding(rule_id=OVERSIZE_RULE_ID, kind="input", effect="deny", term="", field=field[:256])
+
+
+_INDEX_SUFFIX = re.compile(r"\[\d+\]$")
+# Whitespace (or an invisible stand-in for it) in an identifier value means prose, not a resource name.
+_PROSE = re.compile("[\\s\u00ad\u180e\u200b-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]")
+
+
+def _is_identifier(name: str, identifiers: Collection[str]) -> bool:
+    if not identifiers:
+        return False
+    if name in identifiers:
+        return True
+    last = _INDEX_SUFFIX.sub("", name.rsplit(".", 1)[-1])
+    return last in identifiers
+
+
+_Hit = tuple[str, str]  # (rule id, term)
+
+
+class Detector:
+    """Compiled rules. Thread-safe and reusable: build once per policy, call :meth:`scan` per request."""
+
+    def __init__(self, rules: Sequence[PatternRule]) -> None:
+        ids = [rule.id for rule in rules]
+        if len(ids) != len(set(ids)):
+            raise ValueError("detection rule ids must be unique")
+        if OVERSIZE_RULE_ID in ids:
+            raise ValueError(f"{OVERSIZE_RULE_ID} is reserved")
+        self._rules = tuple(rules)
+        self._by_id = {rule.id: rule for rule in rules}
+        self._aligned: dict[str, list[_Hit]] = {}
+        self._substring: dict[str, list[_Hit]] = {}
+        for rule in rules:
+            for term in rule.terms:
+                key = term_key(term)
+                table = self._substring if _unspaced_script(key) else self._aligned
+                hits = table.setdefault(key, [])
+                if all(rule_id != rule.id for rule_id, _ in hits):  # one finding per rule and key
+                    hits.append((rule.id, term))
+        self._prefixes = frozenset(key[:2] for key in self._aligned)
+        self._max_key = max((len(k) for k in self._aligned), default=0)
+
+    @property
+    def rules(self) -> tuple[PatternRule, ...]:
+        return self._rules
+
+    # -- matching ---------------------------------------------------------------------------------
+
+    def match_normalized(self, normalized: str) -> set[str]:
+        """Term keys found in one normalized string (see the module docstring for the matching rule)."""
+        words = normalized.split()
+        squashed = "".join(words)
+        found = {key for key in self._substring if key in squashed}
+        if not self._aligned:
+            return found
+        starts = [0]
+        for word in words:
+            starts.append(starts[-1] + len(word))
+        aligned, prefixes, longest = self._aligned, self._prefixes, self._max_key
+        count = len(words)
+        for i in range(count):
+            begin = starts[i]
+            if squashed[begin : begin + 2] not in prefixes:
+                continue
+            for j in range(i + 1, count + 1):
+                end = starts[j]
+                if end - begin > longest:
+                    break
+                candidate = squashed[begin:end]
+                if candidate in aligned:
+                    found.add(candidate)
+        return found
+
+    def _hits(self, text: str, limit: int) -> dict[_Hit, str]:
+        """(rule id, term) -> how it was read, for one raw text and all its variants."""
+        hits: dict[_Hit, str] = {}
+        for how, normalized in tagged_variants(text, limit=limit):
+            for key in self.match_normalized(normalized):
+                for hit in self._aligned.get(key) or self._substring.get(key) or ():
+                    hits.setdefault(hit, how)
+        return hits
+
+    def _finding(self, hit: _Hit, field: str, via: str) -> Finding:
+        rule = self._by_id[hit[0]]
+        return Finding(
+            rule_id=rule.id, kind=rule.kind, effect=rule.effect, term=hit[1], field=field[:256], via=via
+        )
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def scan(self, fields: Mapping[str, str], *, identifier_fields: Collection[str] = ()) -> list[Finding]:
+        """Findings for a request's text fields, deduplicated and ordered (deny first).
+
+        Each field is scanned alone (identifier fields excepted, see the module docstring), then all
+        fields joined with a space and with nothing in between. Oversize input adds an
+        ``input.oversize`` deny finding. Never raises on any string content.
+        """
+        findings: list[Finding] = []
+        items = list(fields.items())
+        if len(items) > MAX_FIELDS:
+            findings.append(_oversize("<fields>"))
+            items = items[:MAX_FIELDS]
+        identifiers = frozenset(identifier_fields)
+        reported: set[_Hit] = set()
+        explained: set[_Hit] = set()
+        values: list[str] = []
+        for name, raw in items:
+            value = raw if isinstance(raw, str) else str(raw)
+            if len(value) > MAX_INPUT_CHARS:
+                findings.append(_oversize(str(name)))
+                value = value[:MAX_INPUT_CHARS]
+            values.append(value)
+            hits = self._hits(value, MAX_INPUT_CHARS)
+            as_identifier = _is_identifier(str(name), identifiers) and not _PROSE.search(value)
+            for hit, via in hits.items():
+                if as_identifier and self._by_id[hit[0]].kind != "chaining":
+                    explained.add(hit)
+                elif hit not in reported:
+                    reported.add(hit)
+                    findings.append(self._finding(hit, str(name), via))
+        if len(values) > 1:
+            if sum(len(v) for v in values) + len(values) > MAX_JOINED_CHARS:
+                findings.append(_oversize(JOINED_FIELD))
+            for separator in (" ", ""):
+                joined = separator.join(values)[:MAX_JOINED_CHARS]
+                for hit, via in self._hits(joined, MAX_JOINED_CHARS).items():
+                    if hit not in reported and hit not in explained:
+                        reported.add(hit)
+                        findings.append(self._finding(hit, JOINED_FIELD, f"joined:{via}"))
+        findings.sort(
+            key=lambda f: (f.effect != "deny", f.kind != "input", f.kind != "chaining", f.rule_id, f.field)
+        )
+        return findings
+
+    def scan_text(self, text: str) -> list[Finding]:
+        """Findings for one free-text string (reported with field ``"text"``)."""
+        return self.scan({"text": text})
+
+
+def worst_effect(findings: Iterable[Finding]) -> Effect | None:
+    """``"deny"`` if any finding denies, else ``"review"`` if any asks for review, else ``None``."""
+    effects = {f.effect for f in findings}
+    if "deny" in effects:
+        return "deny"
+    if "review" in effects:
+        return "review"
+    return None
+
+
+def flatten_fields(
+    parameters: Mapping[str, Any], *, max_depth: int = 6, max_items: int = MAX_FIELDS
+) -> dict[str, str]:
+    """Every scalar in nested JSON-like parameters as ``{"a.b[0].c": "value"}`` (strings, numbers, bools).
+
+    Bounded in depth and item count; a value beyond the bounds is replaced by an entry whose name ends in
+    ``"<truncated>"`` so that :meth:`Detector.scan` sees more than ``MAX_FIELDS`` fields and flags it.
+    """
+    out: dict[str, str] = {}
+
+    def walk(value: Any, name: str, depth: int) -> None:
+        if len(out) > max_items:
+            return
+        if isinstance(value, str):
+            out[name] = value
+        elif isinstance(value, bytes | bytearray):
+            out[name] = bytes(value).decode("utf-8", "replace")
+        elif isinstance(value, bool | int | float):
+            out[name] = str(value)
+        elif depth >= max_depth:
+            out[f"{name}.<truncated>"] = ""
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, f"{name}.{key}" if name else str(key), depth + 1)
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                walk(item, f"{name}[{index}]", depth + 1)
+
+    walk(parameters, "", 0)
+    if len(out) > max_items:
+        out = dict(list(out.items())[: max_items + 1])
+    return out
+
+
+# --- the default rules -------------------------------------------------------------------------------
+# Curated against tests/corpora: every adversarial case is caught, benign false positives stay <= 1%.
+# Single words match whole words only, so "deleted", "removed", "dropped", "killed", "terminated",
+# "disabled" and "information" never match. Words that are common nouns in SRE work ("drop" in traffic,
+# "shutdown" of a service, "format" of a log line, "next" page, "loop" in a consumer) are listed only
+# as phrases that carry the dangerous meaning.
+
+_DESTRUCTIVE_VERBS = (
+    "delete", "deleting", "deletion", "remove", "removing", "terminate", "terminating", "destroy",
+    "destroying", "drop the", "drop all", "drop it", "drop them", "drop every", "drop each", "purge",
+    "purging", "wipe", "wiping", "truncate", "truncating", "erase", "erasing", "shred", "shredding",
+    "kill", "nuke", "nuking", "obliterate", "annihilate", "eliminate", "expunge", "overwrite",
+    "overwriting", "disable", "detach", "revoke", "shut down the", "shut down all", "shut it down",
+    "shut them down", "tear down", "decommission",
+    "deregister", "uninstall", "unlink", "rm", "rmdir", "empty the bucket", "empty bucket",
+    "empty the table", "clear all", "clear out", "format the disk", "format the drive",
+    "format the volume", "reformat", "stop all", "stop the instance", "stop the instances",
+    "stop instances",
+)  # fmt: skip
+
+_DESTRUCTIVE_VERBS_I18N = (
+    # es
+    "borrar", "borra", "borre", "bórralo", "bórrala", "bórralos", "bórralas", "eliminar", "elimina",
+    "elimine", "elimínalo", "elimínala", "elimínalos", "elimínalas", "destruir", "destruye",
+    "destrúyelo", "destrúyelos", "suprimir", "suprime", "vaciar", "vacía",
+    # fr
+    "supprimer", "supprime", "supprimez", "effacer", "efface", "effacez", "détruire", "détruis",
+    "détruisez", "vider", "videz",
+    # de
+    "löschen", "lösche", "löscht", "entfernen", "entferne", "zerstören", "zerstöre", "vernichten",
+    "vernichte", "leeren",
+    # it
+    "cancellare", "cancella", "cancellate", "eliminare", "distruggere", "distruggi", "rimuovere",
+    "rimuovi", "svuotare", "svuota",
+    # pt
+    "apagar", "apague", "apaga", "excluir", "exclua", "exclui", "deletar", "remover",
+    "remova", "destrua",
+    # nl
+    "verwijderen", "verwijder", "wissen", "vernietigen", "vernietig",
+    # pl
+    "usunąć", "usuń", "usuwać", "skasuj", "skasować", "zniszcz", "zniszczyć", "wymaż",
+    # ru, uk
+    "удалить", "удали", "удалите", "уничтожить", "уничтожь", "стереть", "сотри", "очистить",
+    "видалити", "видали",
+    # sv, da, no, cs
+    "radera", "slette", "smazat", "smaž",
+    # zh, ja, ko
+    "删除", "删掉", "销毁", "清空", "移除", "削除", "消去", "破棄", "삭제", "제거",
+)  # fmt: skip
+
+_DESTRUCTIVE_COMMANDS = (
+    "rm -rf", "rm -fr", "rm -r", "no-preserve-root", "drop table", "drop database", "drop schema",
+    "drop collection", "truncate table", "delete from", "delete all", "delete everything",
+    "remove all", "remove everything", "destroy all", "destroy everything", "wipe all",
+    "wipe everything", "purge all", "purge everything", "terminate all", "terminate every",
+    "kill all", "nuke all", "nuke everything", "erase all", "erase everything",
+    "force delete", "force destroy", "format c:", "mkfs", "dd if=/dev", "s3 rb", "s3 rm",
+)  # fmt: skip
+
+_SECURITY_TAMPERING = (
+    "disable logging", "stop logging", "disable cloudtrail", "stop cloudtrail", "delete trail",
+    "disable mfa", "deactivate mfa", "create access key", "attach policy",
+    "attach-role-policy", "attach-user-policy", "put bucket policy",
+    "put bucket acl", "make public", "make it public", "make the bucket public", "public-read-write",
+    "grant public", "administrator access", "escalate privileges",
+    "privilege escalation",
+)  # fmt: skip
+
+_SECRET_HUNTING = (
+    "search for passwords", "search for password", "look for passwords", "find passwords",
+    "find all passwords", "grep for passwords", "grep password", "scan for secrets",
+    "search for secrets", "find secrets", "look for secrets", "search for credentials",
+    "find credentials", "look for credentials", "harvest credentials", "dump credentials",
+    "dump secrets", "extract credentials", "extract secrets", "extract passwords",
+    "search for api keys", "find api keys", "search for tokens", "aws_secret_access_key",
+    "private keys",
+)  # fmt: skip
+
+_EXFILTRATION = (
+    "exfiltrate", "exfiltrating", "exfiltration", "exfil", "pastebin", "ngrok", "requestbin",
+    "webhook.site", "transfer.sh", "interactsh", "burpcollaborator", "send them to", "send it all to",
+    "send everything to", "upload them to", "upload everything to", "post them to", "email them to",
+    "forward them to", "copy them to", "copy everything to", "to my server", "to an external",
+    "external server",
+)  # fmt: skip
+
+_PROMPT_INJECTION = (
+    "ignore previous instructions", "ignore all previous instructions", "ignore prior instructions",
+    "ignore the previous instructions", "ignore your instructions", "ignore all instructions",
+    "ignore the above", "disregard previous instructions", "disregard all previous",
+    "disregard the above", "forget your instructions", "forget previous instructions",
+    "system prompt", "developer mode", "jailbreak", "do anything now", "bypass the gateway",
+    "bypass the policy", "bypass security", "bypass the filter", "bypass approval", "skip approval",
+    "without approval", "without review", "no approval needed", "do not log", "don't log",
+    "disable audit", "disable the audit", "turn off logging", "override the policy", "override policy",
+    "admin override",
+)  # fmt: skip
+
+_SEQUENCING = (
+    "then", "and then", "after that", "afterwards", "afterward", "after which",
+    "thereafter", "subsequently", "next step", "in the next step", "once done",
+    "once that is done", "once finished", "when done", "when finished", "when that is done",
+    "and finally", "step 2", "step two", "second step", "and also",
+    # es, fr, de, it, pt, nl, pl, ru
+    "luego", "y luego", "después", "después de eso", "entonces", "ensuite", "puis", "et puis",
+    "après cela", "après ça", "danach", "dann", "und dann", "anschließend", "poi", "e poi", "dopo di che",
+    "quindi", "depois", "em seguida", "e depois", "daarna", "vervolgens", "następnie", "potem",
+    "затем", "потом", "после этого",
+    # zh, ja, ko
+    "然后", "之后", "接着", "随后", "その後", "次に", "それから", "그 다음", "그리고 나서",
+)  # fmt: skip
+
+_ITERATION = (
+    "for each", "for every", "for all of", "each of them", "each of these", "each one",
+    "every one of", "one by one", "one at a time", "loop through", "loop over", "loop across",
+    "in a loop", "iterate", "iterate over", "iterate through", "iterating", "repeat for",
+    "repeat this", "repeat the same", "repeat that", "do the same for", "same for all",
+    "same for every", "recursively", "xargs", "while true",
+    # es, fr, de, it, pt, nl, pl, ru
+    "para cada", "por cada", "uno por uno", "pour chaque", "un par un", "für jeden", "für jede",
+    "für jedes", "per ogni", "uno per uno", "um por um", "voor elke", "voor elk", "één voor één",
+    "dla każdego", "dla każdej", "po kolei", "для каждого", "для каждой", "по одному",
+    # zh, ja, ko
+    "每个", "每一个", "逐个", "遍历", "依次", "それぞれ", "一つずつ", "각각",
+)  # fmt: skip
+
+_FAN_OUT = (
+    "every bucket", "each bucket", "in all buckets", "across all buckets", "from all buckets",
+    "of all buckets", "through all buckets", "to all buckets", "all of the buckets", "every object",
+    "each object", "every file", "each file", "every key", "each key", "every log group",
+    "each log group", "every log stream", "each log stream", "every instance", "each instance",
+    "every table", "each table", "every account", "each account", "download all",
+    "download everything", "download every", "download each", "download the entire",
+    "download the whole", "dump all", "dump everything", "dump the entire", "dump the whole",
+    "copy all", "copy everything", "export all", "export everything", "grab all", "grab everything",
+    "s3 sync", "entire bucket", "whole bucket",
+)  # fmt: skip
+
+DEFAULT_RULES: tuple[PatternRule, ...] = (
+    PatternRule(
+        id="chain.sequencing",
+        kind="chaining",
+        effect="deny",
+        terms=_SEQUENCING,
+        description='Multi-step requests ("then", "after that"): one explicit request per action.',
+    ),
+    PatternRule(
+        id="chain.iteration",
+        kind="chaining",
+        effect="deny",
+        terms=_ITERATION,
+        description='Loops over resources ("for each", "loop through", "one by one", "recursively").',
+    ),
+    PatternRule(
+        id="chain.fan-out",
+        kind="chaining",
+        effect="deny",
+        terms=_FAN_OUT,
+        description='Bulk reads across resources ("every bucket", "download all", "dump everything").',
+    ),
+    PatternRule(
+        id="deny.destructive-commands",
+        kind="pattern",
+        effect="deny",
+        terms=_DESTRUCTIVE_COMMANDS,
+        description="Shell, SQL and bulk-destruction commands that no read-only request needs.",
+    ),
+    PatternRule(
+        id="deny.exfiltration",
+        kind="pattern",
+        effect="deny",
+        terms=_EXFILTRATION,
+        description="Sending data out of the account.",
+    ),
+    PatternRule(
+        id="deny.prompt-injection",
+        kind="pattern",
+        effect="deny",
+        terms=_PROMPT_INJECTION,
+        description="Instruction-override and gateway-bypass phrases typical of prompt injection.",
+    ),
+    PatternRule(
+        id="review.destructive-verbs",
+        kind="pattern",
+        effect="review",
+        terms=_DESTRUCTIVE_VERBS,
+        description='Destructive verbs ("delete", "terminate", "destroy"): a human looks first.',
+    ),
+    PatternRule(
+        id="review.destructive-verbs-i18n",
+        kind="pattern",
+        effect="review",
+        terms=_DESTRUCTIVE_VERBS_I18N,
+        description="The destructive verbs in es, fr, de, it, pt, nl, pl, ru, uk, sv, da, cs, zh, ja, ko.",
+    ),
+    PatternRule(
+        id="review.security-tampering",
+        kind="pattern",
+        effect="review",
+        terms=_SECURITY_TAMPERING,
+        description="Weakening logging, MFA, access policies or public access.",
+    ),
+    PatternRule(
+        id="review.secret-hunting",
+        kind="pattern",
+        effect="review",
+        terms=_SECRET_HUNTING,
+        description="Searching data for passwords, keys and credentials.",
+    ),
+)
+
+
+# --- YAML rendering (policy/detection-rules.example.yaml is generated from DEFAULT_RULES) -----------
+
+RULES_YAML_HEADER = """\
+# Default detection rules of the MCP security gateway (dangerous patterns and chaining).
+# GENERATED from mcp_gateway.domain.detection.DEFAULT_RULES - do not edit by hand; regenerate with
+#   .venv/bin/python -m mcp_gateway.domain.detection > policy/detection-rules.example.yaml
+# Paste the `detection:` list into the gateway policy to customize it. Terms are matched after
+# normalization (Unicode folding, decoding, leetspeak), on whole words; phrases match across any separators.
+"""
+
+
+def rules_to_data(rules: Sequence[PatternRule]) -> list[dict[str, Any]]:
+    """Plain data (for YAML/JSON) in a stable key order."""
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "effect": r.effect,
+            "description": r.description,
+            "terms": list(r.terms),
+        }
+        for r in rules
+    ]
+
+
+def rules_from_data(data: Any) -> tuple[PatternRule, ...]:
+    """Validate a list of rule mappings (e.g. the ``detection`` section of the policy file)."""
+    if not isinstance(data, list):
+        raise ValueError("detection rules must be a list")
+    return tuple(PatternRule.model_validate(item) for item in data)
+
+
+def render_rules_yaml(rules: Sequence[PatternRule]) -> str:
+    body = yaml.safe_dump(
+        {"detection": rules_to_data(rules)},
+        allow_unicode=True,
+        sort_keys=False,
+        width=100,
+        default_flow_style=False,
+    )
+    return RULES_YAML_HEADER + body
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates policy/detection-rules.example.yaml
+    import sys
+
+    sys.stdout.write(render_rules_yaml(DEFAULT_RULES))
+
+
+__all__ = [
+    "DEFAULT_RULES",
+    "JOINED_FIELD",
+    "MAX_FIELDS",
+    "MAX_JOINED_CHARS",
+    "OVERSIZE_RULE_ID",
+    "Detector",
+    "Finding",
+    "PatternRule",
+    "flatten_fields",
+    "render_rules_yaml",
+    "rules_from_data",
+    "rules_to_data",
+    "term_key",
+    "worst_effect",
+]

@@ -1,0 +1,405 @@
+"""Text normalization for the dangerous-pattern detector: one canonical form plus decoded layers.
+
+Attackers (usually prompt-injected agents) hide intents like "delete" or "for each bucket" behind
+Unicode tricks and encodings. Everything here is about turning such text back into something the
+detector can match with plain word lists:
+
+``normalize(text)``
+    The canonical form: lone surrogates, invisible characters (zero-width, bidi controls, tag
+    characters, soft hyphen, variation selectors, fillers) and non-whitespace control characters are
+    removed; NFKC folds fullwidth, mathematical, circled and superscript letters; NFKD plus removal of
+    every combining mark strips accents and "zalgo" overlays (consistently: rule terms are normalized
+    by the same function, so "löschen" and "loschen" meet); other scripts' decimal digits become ASCII;
+    Cyrillic, Greek, Armenian, Cherokee, Lisu, IPA and small-capital look-alikes fold to Latin
+    (``confusables_data``, the UTS #39 skeleton idea); the text is case-folded; and every run of
+    characters that are not letters or digits (whitespace, ``_ - . / \\ | + * : ; , ' " ` ~`` ...)
+    becomes one space.
+
+``squash(text)``
+    The canonical form with the separators removed ("d.e.l.e.t.e" -> "delete").
+
+``variants(text)``
+    The canonical form of the text and of every decoded layer (URL %xx and %uXXXX, HTML entities,
+    ``\\uXXXX``/``\\xXX``/octal escapes, base64 and base64url blobs and hex runs that decode to mostly
+    printable UTF-8, ASCII smuggled in Unicode tag characters or variation selectors, and right-to-left
+    override spans in their displayed order), recursively up to ``MAX_DECODE_DEPTH`` layers deep, each in
+    several forms: canonical, leetspeak-folded (two flavours: ``1``/``|`` as ``i`` and as ``l``, the latter
+    also folding capital ``I`` and ``rn``/``vv`` to ``l``/``m``/``w``), camelCase split
+    ("DeleteBucket" -> "delete bucket"), and with invisible characters read as spaces.
+
+Every function is pure, total (never raises on any ``str``) and bounded: inputs are cut at
+``MAX_INPUT_CHARS`` (callers flag longer inputs with :func:`is_oversize`), at most ``MAX_LAYERS``
+decoded layers are produced, and no normalized string grows past ``MAX_NORMALIZED_CHARS``. All regular
+expressions are linear (character classes and bounded repetitions of literals, no nested quantifiers).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+import unicodedata
+from collections.abc import Callable
+from urllib.parse import unquote
+
+from .confusables_data import CONFUSABLES
+
+MAX_INPUT_CHARS: int = 65_536
+"""Per field. Longer inputs are scanned truncated and must be flagged by the caller (deny)."""
+MAX_DECODE_DEPTH: int = 3
+"""How many encodings deep decoding goes (e.g. base64 of URL-encoded of HTML entities)."""
+MAX_LAYERS: int = 16
+"""At most this many texts (the input plus decoded layers) are produced per input."""
+MAX_NORMALIZED_CHARS: int = 4 * MAX_INPUT_CHARS
+"""NFKC can expand a character up to 18-fold; normalized text is cut here."""
+
+# --- character classes ------------------------------------------------------------------------------
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+# Invisible or layout-only characters used to split words without changing how they look.
+_INVISIBLE = re.compile(
+    "["
+    "\u00ad"  # soft hyphen
+    "\u034f"  # combining grapheme joiner
+    "\u061c"  # arabic letter mark
+    "\u115f\u1160\u3164\uffa0"  # hangul fillers
+    "\u17b4\u17b5"  # khmer inherent vowels
+    "\u180b-\u180f"  # mongolian variation selectors and vowel separator
+    "\u200b-\u200f"  # zero-width space/non-joiner/joiner, LRM, RLM
+    "\u202a-\u202e"  # bidi embeddings and overrides
+    "\u2060-\u206f"  # word joiner, invisible operators, bidi isolates, deprecated format characters
+    "\ufe00-\ufe0f"  # variation selectors
+    "\ufeff"  # zero-width no-break space / BOM
+    "\ufff9-\ufffb"  # interlinear annotation controls
+    "\U0001bca0-\U0001bca3"  # shorthand format controls
+    "\U0001d173-\U0001d17a"  # musical symbol format controls
+    "\U000e0000-\U000e0fff"  # tag characters and variation selectors supplement
+    "]"
+)
+# Control characters other than whitespace: removed. (\t \n \v \f \r \x1c-\x1f \x85 are whitespace.)
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+_SEPARATORS = re.compile(r"[\W_]+")
+_DROP_CATEGORIES = frozenset({"Mn", "Me", "Cf", "Cs", "Co", "Cn"})
+_CONFUSABLES_TABLE: dict[int, str] = {ord(k): v for k, v in CONFUSABLES.items()}
+
+_LEET_COMMON = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s"}
+_LEET_COMMON |= {"€": "e", "£": "l", "¡": "i", "!": "i"}
+_LEET_I: dict[int, str] = {ord(k): v for k, v in (_LEET_COMMON | {"1": "i", "|": "i"}).items()}
+# In the "l" flavour, capital I and its look-alikes are read as a lower-case L (UTS #39 does the same).
+_LEET_L: dict[int, str] = {
+    ord(k): v
+    for k, v in (
+        _LEET_COMMON | {"1": "l", "|": "l", "I": "l", "\u0399": "l", "\u0406": "l", "\u01c0": "l"}
+    ).items()
+}
+_LEET_TRIGGER = frozenset(_LEET_COMMON) | {"1", "|"}
+_LEET_L_TRIGGER = _LEET_TRIGGER | {"I", "\u0399", "\u0406", "\u01c0"}
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+# --- decoders ---------------------------------------------------------------------------------------
+
+_URL_ANY = re.compile(r"%(?:[0-9A-Fa-f]{2}|[uU][0-9A-Fa-f]{4})")
+_URL_U = re.compile(r"%[uU]([0-9A-Fa-f]{4})")
+_ESCAPE = re.compile(
+    r"\\(?:u\{([0-9A-Fa-f]{1,6})\}|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|x([0-9A-Fa-f]{2})|([0-3][0-7]{2}))"
+)
+_HTML_ENTITY = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9A-Fa-f]{1,8}|[A-Za-z][A-Za-z0-9]{1,31});?")
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
+_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?((?:[0-9A-Fa-f]{2}){4,})(?![0-9A-Za-z])")
+_HEX_SPACED = re.compile(r"(?<![0-9A-Za-z])((?:[0-9A-Fa-f]{2}[ :,-]){3,}[0-9A-Fa-f]{2})(?![0-9A-Za-z])")
+_RTL_OVERRIDE = re.compile("[\u202e\u2067]([^\u202c\u2069\n]*)")
+_TAG_TO_ASCII: dict[int, str] = {cp: chr(cp - 0xE0000) for cp in range(0xE0020, 0xE007F)}
+_VS_RUN = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]{3,}")
+
+
+def _printable(raw: bytes) -> str | None:
+    """``raw`` as text if it is valid UTF-8 that reads like text (mostly printable, some letters)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(text) < 3:
+        return None
+    printable = sum(1 for c in text if c.isprintable() or c in "\t\n\r")
+    letters = sum(1 for c in text if c.isalpha())
+    if printable < 0.9 * len(text) or letters < 2:
+        return None
+    return text
+
+
+def _join_surrogate_pairs(text: str) -> str:
+    """Escapes like ``\\ud83d\\ude00`` decode to surrogate pairs: join them; lone ones become U+FFFD."""
+    if not _SURROGATES.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _decode_url(text: str) -> str | None:
+    if not _URL_ANY.search(text):
+        return None
+    text = _URL_U.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return _join_surrogate_pairs(unquote(text, errors="replace"))
+
+
+def _decode_html(text: str) -> str | None:
+    if "&" not in text or not _HTML_ENTITY.search(text):
+        return None
+    return html.unescape(text)
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    for group, base in ((1, 16), (2, 16), (3, 16), (4, 16), (5, 8)):
+        digits = m.group(group)
+        if digits is not None:
+            cp = int(digits, base)
+            return chr(cp) if cp <= 0x10FFFF else m.group(0)
+    return m.group(0)  # pragma: no cover - the pattern always sets one group
+
+
+def _decode_escapes(text: str) -> str | None:
+    if "\\" not in text or not _ESCAPE.search(text):
+        return None
+    return _join_surrogate_pairs(_ESCAPE.sub(_escape_char, text))
+
+
+def _b64_text(blob: str) -> str | None:
+    blob = blob.rstrip("=")
+    if len(blob) % 4 == 1:
+        blob = blob[:-1]
+    std = blob.replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(std + "=" * (-len(std) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return _printable(raw)
+
+
+def _b64_blob(m: re.Match[str]) -> str:
+    token = m.group(0)
+    # A word glued in front (fields joined with nothing: "follow" + "ZGVs...") shifts the alignment:
+    # also try starting up to 12 characters later.
+    for start in range(min(13, len(token) - 7)):
+        text = _b64_text(token[start:])
+        if text is not None:
+            return f"{token[:start]} {text}" if start else text
+    return token
+
+
+def _decode_base64(text: str) -> str | None:
+    if not _BASE64.search(text):
+        return None
+    return _BASE64.sub(_b64_blob, text)
+
+
+def _hex_blob(m: re.Match[str]) -> str:
+    digits = re.sub(r"[ :,-]", "", m.group(1))
+    try:
+        raw = bytes.fromhex(digits)
+    except ValueError:
+        return m.group(0)
+    text = _printable(raw)
+    return m.group(0) if text is None else text
+
+
+def _decode_hex(text: str) -> str | None:
+    out = _HEX_RUN.sub(_hex_blob, text)
+    out = _HEX_SPACED.sub(_hex_blob, out)
+    return out
+
+
+def _decode_rtl_override(text: str) -> str | None:
+    """Right-to-left override spans in the order a human sees them (Trojan Source style)."""
+    if "\u202e" not in text and "\u2067" not in text:
+        return None
+    return _RTL_OVERRIDE.sub(lambda m: m.group(1)[::-1], text)
+
+
+def _decode_tags(text: str) -> str | None:
+    """ASCII smuggled as invisible Unicode tag characters (U+E0020..U+E007E)."""
+    if not any(0xE0020 <= ord(c) <= 0xE007E for c in text):
+        return None
+    return text.translate(_TAG_TO_ASCII)
+
+
+def _vs_run(m: re.Match[str]) -> str:
+    values = bytearray()
+    for c in m.group(0):
+        cp = ord(c)
+        values.append(cp - 0xFE00 if cp <= 0xFE0F else cp - 0xE0100 + 16)
+    text = _printable(bytes(values))
+    return m.group(0) if text is None else text
+
+
+def _decode_variation_selectors(text: str) -> str | None:
+    """Bytes smuggled as variation selectors (VS1..VS256 carry one byte each)."""
+    if not _VS_RUN.search(text):
+        return None
+    return _VS_RUN.sub(_vs_run, text)
+
+
+# (name, decoder, runs on the prepared text?) The first three need the invisible characters intact.
+_DECODERS: tuple[tuple[str, Callable[[str], str | None], bool], ...] = (
+    ("rtl", _decode_rtl_override, False),
+    ("tags", _decode_tags, False),
+    ("vs", _decode_variation_selectors, False),
+    ("url", _decode_url, True),
+    ("html", _decode_html, True),
+    ("escape", _decode_escapes, True),
+    ("base64", _decode_base64, True),
+    ("hex", _decode_hex, True),
+)
+
+# --- normalization ----------------------------------------------------------------------------------
+
+
+def _prepare(text: str, invisible: str = "") -> str:
+    """Remove surrogates and (or space out) invisible characters, drop controls, apply NFKC."""
+    text = _SURROGATES.sub("", text)
+    text = _INVISIBLE.sub(invisible, text)
+    text = _CONTROLS.sub("", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text[:MAX_NORMALIZED_CHARS]
+
+
+def _strip_marks(text: str) -> str:
+    """NFKD, then drop combining marks and invisible/unassigned code points; other-script digits -> ASCII."""
+    if text.isascii():
+        return text
+    out: list[str] = []
+    for c in unicodedata.normalize("NFKD", text):
+        if c.isascii():
+            out.append(c)
+            continue
+        category = unicodedata.category(c)
+        if category in _DROP_CATEGORIES:
+            continue
+        if category == "Nd":
+            out.append(str(unicodedata.decimal(c, 0)))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _finish(text: str) -> str:
+    """Prepared text -> canonical form (see the module docstring)."""
+    text = _strip_marks(text).translate(_CONFUSABLES_TABLE).casefold()
+    if not text.isascii():
+        text = _strip_marks(text).translate(_CONFUSABLES_TABLE)
+        text = unicodedata.normalize("NFC", text)  # recompose Hangul syllables decomposed by NFKD
+    return _SEPARATORS.sub(" ", text[:MAX_NORMALIZED_CHARS]).strip()
+
+
+def _leet_l(text: str) -> str:
+    return text.translate(_LEET_L).replace("rn", "m").replace("vv", "w")
+
+
+def _camel_split(text: str) -> str:
+    return _CAMEL.sub(" ", text)
+
+
+def normalize(text: str) -> str:
+    """The canonical form of ``text`` (truncated at ``MAX_INPUT_CHARS``). Idempotent."""
+    if not isinstance(text, str):  # defensive: callers are typed, inputs are hostile
+        text = str(text)
+    return _finish(_prepare(text[:MAX_INPUT_CHARS]))
+
+
+def squash(text: str) -> str:
+    """The canonical form with every separator removed: "d.e.l-e t_e" -> "delete"."""
+    return normalize(text).replace(" ", "")
+
+
+def is_oversize(text: str) -> bool:
+    """True when ``text`` is longer than the scanner reads; the caller must deny such input."""
+    return len(text) > MAX_INPUT_CHARS
+
+
+def decoded_layers(text: str, *, limit: int = MAX_INPUT_CHARS) -> list[tuple[str, str]]:
+    """``[(how, layer)]``: the (truncated) input as ``("plain", text)``, then every distinct decoded layer.
+
+    ``how`` names the decoders applied, outermost first ("base64>url"). Breadth-first, at most
+    ``MAX_DECODE_DEPTH`` decoders deep and ``MAX_LAYERS`` layers in total. A decoder that does not apply,
+    or yields nothing new, adds nothing.
+    """
+    start = _SURROGATES.sub("", text[:limit])
+    layers: list[tuple[str, str]] = [("plain", start)]
+    seen = {start}
+    frontier = [("", start)]
+    for _ in range(MAX_DECODE_DEPTH):
+        following: list[tuple[str, str]] = []
+        for how, layer in frontier:
+            prepared = _prepare(layer)
+            for name, decoder, on_prepared in _DECODERS:
+                if len(layers) >= MAX_LAYERS:
+                    return layers
+                decoded = decoder(prepared if on_prepared else layer)
+                if decoded is None:
+                    continue
+                decoded = _SURROGATES.sub("", decoded)[:limit]
+                if decoded in seen or decoded == prepared:
+                    continue
+                seen.add(decoded)
+                label = f"{how}>{name}" if how else name
+                layers.append((label, decoded))
+                following.append((label, decoded))
+        frontier = following
+        if not frontier:
+            break
+    return layers
+
+
+def normalized_forms(text: str) -> list[tuple[str, str]]:
+    """``[(form, normalized)]`` of one (undecoded) text: "", "split", "leet", "leet-l", "camel"."""
+    prepared = _prepare(text)
+    forms: list[tuple[str, str]] = [("", _finish(prepared))]
+    if _INVISIBLE.search(text):
+        forms.append(("split", _finish(_prepare(text, " "))))
+    chars = set(prepared)
+    if chars & _LEET_TRIGGER:
+        forms.append(("leet", _finish(prepared.translate(_LEET_I))))
+    if chars & _LEET_L_TRIGGER or "rn" in prepared or "vv" in prepared:
+        forms.append(("leet-l", _finish(_leet_l(prepared))))
+    if _CAMEL.search(prepared):
+        forms.append(("camel", _finish(_camel_split(prepared))))
+    return forms
+
+
+def tagged_variants(text: str, *, limit: int = MAX_INPUT_CHARS) -> list[tuple[str, str]]:
+    """``[(how, normalized)]`` for every decoded layer and every form, without duplicates.
+
+    ``how`` is "plain", a decoder chain ("base64>url") and/or a form ("plain+leet"). The first entry
+    is always ``("plain", normalize(text))``.
+    """
+    if not isinstance(text, str):
+        text = str(text)
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for how, layer in decoded_layers(text, limit=limit):
+        for form, normalized in normalized_forms(layer):
+            if normalized in seen:
+                continue
+            seen.add(normalized)
+            out.append((f"{how}+{form}" if form else how, normalized))
+    return out
+
+
+def variants(text: str) -> list[str]:
+    """The canonical form of ``text`` first, then those of its decoded layers and alternative forms."""
+    return [normalized for _, normalized in tagged_variants(text)]
+
+
+__all__ = [
+    "MAX_DECODE_DEPTH",
+    "MAX_INPUT_CHARS",
+    "MAX_LAYERS",
+    "MAX_NORMALIZED_CHARS",
+    "decoded_layers",
+    "is_oversize",
+    "normalize",
+    "normalized_forms",
+    "squash",
+    "tagged_variants",
+    "variants",
+]
