@@ -13,7 +13,7 @@ TOOLS := .venv-tools
 CHECKOV := .venv-checkov
 PIP_FLAGS := --disable-pip-version-check --quiet
 
-.PHONY: help venv tools run test lint types unit functional e2e template sam-build checkov bench deploy clean
+.PHONY: help venv tools checkov run test lint types unit functional e2e template sam-build checkov bench deploy clean
 
 help:
 	@echo "make run    start the whole gateway locally (moto as AWS, local IdP, local Slack)"
@@ -38,6 +38,13 @@ $(TOOLS)/.installed: requirements/tools.txt
 	@touch $@
 
 tools: $(TOOLS)/.installed
+
+# checkov lives in its own virtualenv (its pins conflict with the others)
+$(CHECKOV)/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(CHECKOV)/bin/pip install $(PIP_FLAGS) -r requirements/checkov.txt
+	@touch $@
 
 # ------------------------------------------------------------------------------------------------
 # make run: the whole gateway on loopback (moto as AWS, local IdP, local Slack stand-in)
@@ -78,6 +85,10 @@ e2e: venv
 template: tools
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(TOOLS)/bin/cfn-lint template.yaml
+	$(MAKE) --no-print-directory checkov
+
+checkov: $(CHECKOV)/.installed
+	$(CHECKOV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
 sam-build: tools
 	@test -n "$(PY313_DIR)" || { echo "error: sam build needs python3.13 on PATH (the Lambda runtime)"; exit 1; }
