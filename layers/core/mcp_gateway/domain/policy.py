@@ -170,7 +170,12 @@ class Policy(StrictModel):
     data_budgets: DataBudgets = DataBudgets()
     approvers: Approvers = Approvers()
     redaction: RedactionPolicy = RedactionPolicy()
-    identifier_fields: tuple[str, ...] = ("bucket", "key", "prefix", "log_group", "log_stream")
+    # Argument names whose values are resource identifiers: only chaining rules apply to them on their own
+    # (a log group called /aws/lambda/delete-user-handler is a name, not an instruction).
+    identifier_fields: tuple[str, ...] = (
+        "bucket", "key", "prefix", "log_group", "log_stream", "metric_name", "namespace", "dimensions",
+        "Bucket", "Key", "Prefix", "logGroupName", "logStreamName", "MetricName", "Namespace",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
