@@ -38,9 +38,19 @@ def test_the_vpc_has_no_internet_route(resources: dict[str, Any]) -> None:
         assert subnet["Properties"].get("MapPublicIpOnLaunch") is False, name
 
 
-def test_the_execute_function_sits_inside_the_isolated_vpc(resources: dict[str, Any]) -> None:
+def created_branch(value: Any) -> Any:
+    """The value a conditional takes when the stack creates its own isolated VPC (the default)."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        condition, when_created, _existing = value["Fn::If"]
+        assert condition == "CreateVpc"
+        return when_created
+    return value
+
+
+def test_the_execute_function_sits_inside_the_isolated_vpc(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    assert template["Parameters"]["ExistingVpcId"]["Default"] == "", "the default creates the isolated VPC"
     execute = resources["ExecuteFunction"]["Properties"]
-    subnets = execute["VpcConfig"]["SubnetIds"]
+    subnets = created_branch(execute["VpcConfig"]["SubnetIds"])
     assert subnets, "ExecuteFunction must have subnets"
     for ref in subnets:
         subnet = resources[ref["Ref"]]
@@ -49,7 +59,7 @@ def test_the_execute_function_sits_inside_the_isolated_vpc(resources: dict[str, 
     for sg in execute["VpcConfig"]["SecurityGroupIds"]:
         egress = resources[sg["Ref"]]["Properties"]["SecurityGroupEgress"]
         assert all(rule["FromPort"] == 443 and rule["ToPort"] == 443 for rule in egress)
-        assert all(rule.get("CidrIp") != "0.0.0.0/0" for rule in egress)
+        assert all(created_branch(rule.get("CidrIp")) == {"Fn::GetAtt": ["Vpc", "CidrBlock"]} for rule in egress)
 
 
 def test_only_the_execute_function_can_reach_data(resources: dict[str, Any]) -> None:
