@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 from aws_lambda_powertools import Logger, Metrics
 
 from .domain.redaction import RedactionConfig, Redactor
 from .logging_redaction import build_logger
+
+# An invocation that records no metric is normal (e.g. a denied call has nothing to count in some functions).
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "mcp-gateway")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "McpGateway")
