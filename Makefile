@@ -98,7 +98,11 @@ sam-build: tools
 deploy: sam-build
 	PATH="$(PY313_DIR):$(CURDIR)/$(TOOLS)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam deploy --guided --template-file .aws-sam/build/template.yaml
 
-bench: venv
+$(BIN)/.bench-installed: requirements/bench.txt $(BIN)/.installed
+	$(BIN)/pip install $(PIP_FLAGS) -r requirements/bench.txt
+	@touch $@
+
+bench: venv $(BIN)/.bench-installed
 	$(BIN)/python -m bench
 
 clean:
