@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import html
 import re
 import unicodedata
@@ -110,6 +111,7 @@ _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?((?:[0-9A-Fa-f]{2}){4,})(?![0-
 _HEX_SPACED = re.compile(r"(?<![0-9A-Za-z])((?:[0-9A-Fa-f]{2}[ :,-]){3,}[0-9A-Fa-f]{2})(?![0-9A-Za-z])")
 _RTL_OVERRIDE = re.compile("[\u202e\u2067]([^\u202c\u2069\n]*)")
 _TAG_TO_ASCII: dict[int, str] = {cp: chr(cp - 0xE0000) for cp in range(0xE0020, 0xE007F)}
+_TAG_CHAR = re.compile("[\U000E0020-\U000E007E]")
 _VS_RUN = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]{3,}")
 
 
@@ -163,7 +165,10 @@ def _decode_escapes(text: str) -> str | None:
     return _join_surrogate_pairs(_ESCAPE.sub(_escape_char, text))
 
 
+@functools.lru_cache(maxsize=8192)
 def _b64_text(blob: str) -> str | None:
+    """Pure and bounded-cached: log and intent vocabulary repeats ("Exception", "requests"), and every
+    8+ character word is a base64 candidate that must be trial-decoded."""
     blob = blob.rstrip("=")
     if len(blob) % 4 == 1:
         blob = blob[:-1]
@@ -176,7 +181,11 @@ def _b64_text(blob: str) -> str | None:
 
 
 def _b64_blob(m: re.Match[str]) -> str:
-    token = m.group(0)
+    return _b64_token(m.group(0))
+
+
+@functools.lru_cache(maxsize=8192)
+def _b64_token(token: str) -> str:
     # A word glued in front (fields joined with nothing: "follow" + "ZGVs...") shifts the alignment:
     # also try starting up to 12 characters later.
     for start in range(min(13, len(token) - 7)):
@@ -217,7 +226,7 @@ def _decode_rtl_override(text: str) -> str | None:
 
 def _decode_tags(text: str) -> str | None:
     """ASCII smuggled as invisible Unicode tag characters (U+E0020..U+E007E)."""
-    if not any(0xE0020 <= ord(c) <= 0xE007E for c in text):
+    if not _TAG_CHAR.search(text):  # C-speed pre-check; most text has none
         return None
     return text.translate(_TAG_TO_ASCII)
 
