@@ -9,6 +9,10 @@ moto is pinned exactly (requirements/dev.txt) because these reach into its inter
    echoes. We replace that one method with a router that calls the real ``functions/*/app.py`` handlers
    in-process, and reports failures exactly as Lambda does (``X-Amz-Function-Error: Unhandled``).
 3. The Step Functions interpreter must be switched on (``stepfunctions.execute_state_machine``).
+4. The optimized ``arn:aws:states:::states:startExecution`` integration passes the ASL's parameter names
+   (``StateMachineArn``, ``Name``, ``Input``) straight to boto3, whose Step Functions API is camelCase
+   (``stateMachineArn``, ...): every nested start failed with ``States.Runtime``. We rename them after
+   moto's own normalisation (AWS does this translation itself).
 
 Clients of the local StartSyncExecution need ``Config(inject_host_prefix=False)`` so botocore does not
 prepend ``sync-`` to the loopback host.
@@ -147,6 +151,16 @@ def _start_sync_execution(self: Any) -> Any:
     return ActionResult(output)
 
 
+def _camel_sfn_parameters(original: Callable[..., None]) -> Callable[..., None]:
+    def normalise(self: Any, parameters: dict[str, Any], boto_service_name: Any = None, service_action_name: Any = None) -> None:
+        original(self, parameters, boto_service_name, service_action_name)
+        if service_action_name is None:
+            for key in [k for k in parameters if k[:1].isupper()]:
+                parameters[key[0].lower() + key[1:]] = parameters.pop(key)
+
+    return normalise
+
+
 def install() -> None:
     """Apply every patch, once per process. Must run in the process that hosts the moto server."""
     global _installed  # noqa: PLW0603
@@ -159,6 +173,10 @@ def install() -> None:
 
         LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
         StepFunctionResponse.start_sync_execution = _start_sync_execution  # type: ignore[attr-defined]
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
+
+        sfn_task = state_task_service_sfn.StateTaskServiceSfn
+        sfn_task._normalise_parameters = _camel_sfn_parameters(sfn_task._normalise_parameters)  # type: ignore[method-assign]
         config = cast(dict[str, Any], default_user_config)
         for key, value in MOTO_CONFIG.items():
             config.setdefault(key, {}).update(value)
