@@ -61,6 +61,7 @@ run: venv
 # make test: every check, in order of speed
 # ------------------------------------------------------------------------------------------------
 PYTEST_FLAGS ?= -q -p no:cacheprovider
+PYTEST_PAR ?= -n 2
 
 test: venv tools lint types unit functional e2e template sam-build
 	@echo "make test: all checks passed"
@@ -74,13 +75,13 @@ types: venv
 	@for f in functions/*/app.py; do MYPYPATH=layers/core:local $(BIN)/mypy --no-error-summary $$f || exit 1; done
 
 unit: venv
-	$(BIN)/pytest tests/unit $(PYTEST_FLAGS)
+	$(BIN)/pytest tests/unit $(PYTEST_FLAGS) $(PYTEST_PAR)
 
 functional: venv
-	@if ls tests/functional/test_*.py >/dev/null 2>&1; then $(BIN)/pytest tests/functional $(PYTEST_FLAGS); fi
+	@if ls tests/functional/test_*.py >/dev/null 2>&1; then $(BIN)/pytest tests/functional $(PYTEST_FLAGS) $(PYTEST_PAR); fi
 
 e2e: venv
-	$(BIN)/pytest tests/e2e $(PYTEST_FLAGS)
+	$(BIN)/pytest tests/e2e $(PYTEST_FLAGS) $(PYTEST_PAR)
 
 template: tools
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint --template template.yaml
