@@ -85,6 +85,10 @@ def outcome_record(state: dict[str, Any], now: float) -> dict[str, Any]:
         "latency_ms": timings,
         "workflow_error": str(error.get("Error", ""))[:200] if error else "",
     }
+    if state.get("stage") == "approval":  # the approval workflow's own outcome (stored as sk "outcome#approval")
+        record["stage"] = "approval"
+    if state.get("audit_error") is not None:  # parked in the dead-letter queue, recorded by `audit replay`
+        record["delivery"] = "dead-letter-replay"
     return record
 
 
