@@ -18,13 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Async tests run on anyio's pytest plugin (asyncio backend), no per-test marker needed."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    """Async tests run on anyio's pytest plugin (asyncio backend) with no per-test marker. Marking happens at
+    collection, before parametrization, so parametrized async tests work too."""
     import inspect
 
-    for item in items:
-        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
-            item.add_marker(pytest.mark.anyio)
+    if inspect.iscoroutinefunction(obj) and name.startswith("test"):
+        pytest.mark.anyio(obj)
 
 
 @pytest.fixture(scope="session")
