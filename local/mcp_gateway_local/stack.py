@@ -52,9 +52,12 @@ def _check_port(host: str, port: int, what: str) -> int:
         try:
             s.bind((host, port))
         except OSError:
+            variable = {"gateway": "PORT", "callback": "CALLBACK_PORT", "idp": "IDP_PORT", "moto": "MOTO_PORT"}.get(
+                what.split()[0], "PORT"
+            )
             raise PortInUseError(
-                f"port {port} on {host} is already in use (needed for the {what}). Stop whatever holds it, "
-                f"or choose another port, e.g. `make run {what.upper().replace(' ', '_')}_PORT=...`."
+                f"port {port} on {host} is already in use (needed for the {what}). Stop whatever holds it "
+                f"(another `make run`?), or choose another port: `make run {variable}=<port>`."
             ) from None
     return port
 
