@@ -1,0 +1,148 @@
+"""The ``get_request_status`` tool: the state of a flagged request and, once it ran, its (redacted) result.
+
+Reads the approvals table (status) and the results table (what the approval workflow stored for the
+requester). Only the requester can read either: for anyone else the answer is the same NOT_FOUND as for
+an unknown id, so the tool is no oracle for other users' request ids. Never returns the task token.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import mcp_types as types
+from pydantic import Field, ValidationError
+
+from ..domain.errors import ReasonCode
+from ..domain.models import Principal, RequestId, StrictModel
+from .mcp_server import error_result
+
+NAME = "get_request_status"
+_STATUS = {"PENDING": "pending", "APPROVED": "approved", "DENIED": "denied", "EXPIRED": "expired"}
+
+
+class RequestStatusInput(StrictModel):
+    request_id: RequestId = Field(description="the request_id a pending tool call returned")
+
+
+OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "request_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "approved", "denied", "expired"]},
+        "expires_at": {"type": "integer"},
+        "decided_at": {"type": "integer"},
+        "decided_by": {"type": "string"},
+        "executed": {"type": "boolean"},
+        "result_status": {"type": "string"},
+        "result": {"description": "the tool's data, redacted"},
+        "result_reason": {"type": "string"},
+        "redactions": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "truncated": {"type": "boolean"},
+    },
+    "required": ["request_id", "status", "executed"],
+}
+
+
+def definition() -> types.Tool:
+    schema = RequestStatusInput.model_json_schema()
+    schema["additionalProperties"] = False
+    return types.Tool(
+        name=NAME,
+        title="Get request status",
+        description=(
+            "Status of a request that needed human approval: pending, approved, denied or expired, and once "
+            "an approved request has run, its redacted result. Only the user who made the request can read it."
+        ),
+        input_schema=schema,
+        output_schema=OUTPUT_SCHEMA,
+        annotations=types.ToolAnnotations(
+            title="Get request status",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+
+
+def _s(item: dict[str, Any], name: str) -> str:
+    value = item.get(name)
+    return str(value["S"]) if isinstance(value, dict) and "S" in value else ""
+
+
+def _n(item: dict[str, Any], name: str) -> int | None:
+    value = item.get(name)
+    if isinstance(value, dict) and "N" in value:
+        try:
+            return int(float(value["N"]))
+        except ValueError:
+            return None
+    return None
+
+
+class RequestStatusTool:
+    def __init__(
+        self, ddb: Any, approvals_table: str, results_table: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.ddb = ddb
+        self.approvals_table = approvals_table
+        self.results_table = results_table
+        self.clock = clock
+
+    def _get(self, table: str, request_id: str) -> dict[str, Any] | None:
+        item = self.ddb.get_item(TableName=table, Key={"pk": {"S": request_id}}, ConsistentRead=True).get("Item")
+        return item if isinstance(item, dict) else None
+
+    def status(self, email: str, request_id: str) -> dict[str, Any] | None:
+        """The status for ``email``'s own request, or None (unknown, or someone else's)."""
+        if not self.approvals_table:
+            return None
+        item = self._get(self.approvals_table, request_id)
+        if item is None or _s(item, "requester").casefold() != email.casefold():
+            return None
+        status = _STATUS.get(_s(item, "status"), "denied")
+        expires_at = _n(item, "approval_expires_at") or 0
+        if status == "pending" and self.clock() >= expires_at:
+            status = "expired"  # callbacks are refused from now on; the workflow records it shortly
+        out: dict[str, Any] = {
+            "request_id": request_id,
+            "status": status,
+            "expires_at": expires_at,
+            "executed": False,
+        }
+        if _n(item, "decided_at") is not None:
+            out["decided_at"] = _n(item, "decided_at")
+            out["decided_by"] = _s(item, "decided_by")
+        if status == "approved" and self.results_table:
+            stored = self._get(self.results_table, request_id)
+            if stored is not None and _s(stored, "requester").casefold() == email.casefold():
+                result = json.loads(_s(stored, "result_json") or "{}")
+                out["executed"] = True
+                out["result_status"] = str(result.get("status", ""))
+                out["result"] = result.get("data")
+                out["result_reason"] = str(result.get("reason", ""))
+                out["redactions"] = result.get("redactions") or {}
+                out["truncated"] = bool(result.get("truncated", False))
+        return out
+
+    async def __call__(self, principal: Principal, arguments: dict[str, Any]) -> types.CallToolResult:
+        try:
+            args = RequestStatusInput.model_validate(arguments)
+        except ValidationError as exc:
+            errors = [{"field": ".".join(str(p) for p in e["loc"]), "type": e["type"]} for e in exc.errors()[:10]]
+            return error_result(ReasonCode.INVALID_INPUT, "arguments do not match the tool's schema", errors=errors)
+        try:
+            out = await anyio.to_thread.run_sync(self.status, principal.email, args.request_id)
+        except Exception:  # noqa: BLE001 - fail closed without details
+            return error_result(ReasonCode.INTERNAL_ERROR, "request status is unavailable")
+        if out is None:
+            return error_result(ReasonCode.NOT_FOUND, "no such request for this user", request_id=args.request_id)
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=json.dumps(out, default=str))],
+            structured_content=out,
+            is_error=False,
+        )

@@ -1,0 +1,499 @@
+"""Human approval: NotifyApprovers (the approval workflow's ``.waitForTaskToken`` task) and the Slack
+callback.
+
+The approvals table holds one item per flagged request (``pk = request_id``) and, for replay protection,
+one short-lived item per accepted Slack signature (``pk = "nonce#<sha256>"``, never a valid request id).
+
+Request item lifecycle: NotifyApprovers creates it ``PENDING`` with a conditional put (the task token is
+stored here and only here: never in Slack), posts the Block Kit message and records its ``ts``. The
+callback verifies Slack's signature over the raw body, claims the signature's nonce (a replay is
+``CALLBACK_REPLAY``), parses the payload, runs ``authorize_decision`` and then makes ONE conditional write
+``PENDING -> APPROVED/DENIED``; only the winner of that write calls SendTaskSuccess, so any number of
+duplicate clicks cause at most one execution. The workflow marks ``EXPIRED`` on States.Timeout. Every
+rejected callback is audited with its reason code; so is every accepted one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from ..adapters.aws import error_code
+from ..adapters.slack_api import SlackApi, SlackApiError
+from ..domain.approval import ApproverDirectory, PendingApproval, authorize_decision
+from ..domain.audit import RECORD_VERSION
+from ..domain.errors import ApprovalError, ConfigError, GatewayError, ReasonCode, SignatureError
+from ..domain.slack import (
+    SIGNATURE_HEADER,
+    SLACK_RESPONSE_URL_PREFIXES,
+    TIMESTAMP_HEADER,
+    ApprovalView,
+    Interaction,
+    build_approval_message,
+    build_decided_message,
+    parse_interaction,
+    verify_slack_signature,
+)
+
+STATUSES = ("PENDING", "APPROVED", "DENIED", "EXPIRED")
+AUDIT_ATTEMPTS = 3  # the hash chain is optimistic; a burst of callbacks can exhaust one append's retries
+NONCE_TTL_SECONDS = 900  # longer than the 5-minute signature window plus clock skew
+MAX_BODY_BYTES = 512 * 1024
+_TASK_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
+
+
+def _s(item: Mapping[str, Any], name: str, default: str = "") -> str:
+    value = item.get(name)
+    return str(value["S"]) if isinstance(value, dict) and "S" in value else default
+
+
+def _n(item: Mapping[str, Any], name: str, default: float = 0.0) -> float:
+    value = item.get(name)
+    try:
+        return float(value["N"]) if isinstance(value, dict) and "N" in value else default
+    except (TypeError, ValueError):
+        return default
+
+
+def approval_view(item: Mapping[str, Any], channel: str) -> ApprovalView:
+    """What the approver sees, rebuilt from the approvals item (for chat.update)."""
+    return ApprovalView(
+        request_id=_s(item, "pk"),
+        request_hash=_s(item, "request_hash"),
+        requester_email=_s(item, "requester"),
+        action=_s(item, "action"),
+        resources=tuple(json.loads(_s(item, "resources_json", "[]"))),
+        parameters_json=_s(item, "parameters_json", "{}"),
+        rule_id=_s(item, "rule_id"),
+        reason=_s(item, "reason"),
+        expires_at=_n(item, "approval_expires_at"),
+        channel=_s(item, "slack_channel") or channel,
+    )
+
+
+class ApprovalStore:
+    """The approvals table (boto3 DynamoDB client injected)."""
+
+    def __init__(self, ddb: Any, table: str) -> None:
+        self.ddb = ddb
+        self.table = table
+
+    def create_pending(self, view: ApprovalView, task_token: str, now: float, ttl: int) -> bool:
+        item = {
+            "pk": {"S": view.request_id},
+            "status": {"S": "PENDING"},
+            "request_hash": {"S": view.request_hash},
+            "requester": {"S": view.requester_email},
+            "action": {"S": view.action},
+            "resources_json": {"S": json.dumps(list(view.resources))},
+            "parameters_json": {"S": view.parameters_json},
+            "rule_id": {"S": view.rule_id or "-"},
+            "reason": {"S": view.reason or "-"},
+            "approval_expires_at": {"N": str(int(view.expires_at))},
+            "created_at": {"N": str(int(now))},
+            "expires_at": {"N": str(int(view.expires_at) + ttl)},
+            "task_token": {"S": task_token},
+        }
+        try:
+            self.ddb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def replace_token(self, request_id: str, request_hash: str, task_token: str) -> bool:
+        """A retried NotifyApprovers got a new task token: swap it in while the item is still PENDING."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": request_id}},
+                UpdateExpression="SET task_token = :t",
+                ConditionExpression="#s = :pending AND request_hash = :h",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":t": {"S": task_token},
+                    ":pending": {"S": "PENDING"},
+                    ":h": {"S": request_hash},
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def set_message(self, request_id: str, channel: str, ts: str) -> None:
+        self.ddb.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": request_id}},
+            UpdateExpression="SET slack_channel = :c, slack_ts = :ts",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":c": {"S": channel or "-"}, ":ts": {"S": ts or "-"}},
+        )
+
+    def get(self, request_id: str) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": request_id}}, ConsistentRead=True)
+        item = resp.get("Item")
+        return item if isinstance(item, dict) else None
+
+    def decide(
+        self,
+        request_id: str,
+        request_hash: str,
+        decision: Literal["APPROVED", "DENIED"],
+        decided_by: str,
+        slack_user_id: str,
+        now: float,
+    ) -> bool:
+        """The one conditional write PENDING -> decision. False if already decided or expired."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": request_id}},
+                UpdateExpression=("SET #s = :d, decided_by = :by, decided_by_slack_id = :uid, decided_at = :now"),
+                ConditionExpression="#s = :pending AND request_hash = :h AND approval_expires_at > :now",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":d": {"S": decision},
+                    ":by": {"S": decided_by},
+                    ":uid": {"S": slack_user_id},
+                    ":now": {"N": str(int(now))},
+                    ":pending": {"S": "PENDING"},
+                    ":h": {"S": request_hash},
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def mark_expired_after(self, request_id: str, decision: str) -> None:
+        """The workflow timed out between our decision write and SendTaskSuccess: record the truth."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": request_id}},
+                UpdateExpression="SET #s = :e",
+                ConditionExpression="#s = :d",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":e": {"S": "EXPIRED"}, ":d": {"S": decision}},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def claim_nonce(self, nonce: str, now: float) -> bool:
+        """First use of a signed request wins; a second use within the TTL is a replay."""
+        try:
+            self.ddb.put_item(
+                TableName=self.table,
+                Item={"pk": {"S": f"nonce#{nonce}"}, "expires_at": {"N": str(int(now) + NONCE_TTL_SECONDS)}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def slack_config(secret: Mapping[str, Any]) -> tuple[str, list[bytes], str]:
+    """(bot token, signing secrets, channel) from the Slack secret JSON. Missing parts are a ConfigError."""
+    token = secret.get("bot_token")
+    channel = secret.get("channel")
+    signing = secret.get("signing_secrets") or [secret.get("signing_secret")]
+    if not isinstance(token, str) or not token:
+        raise ConfigError("Slack bot token missing")
+    if not isinstance(channel, str) or not channel:
+        raise ConfigError("Slack channel missing")
+    if not isinstance(signing, list) or not all(isinstance(s, str) and s for s in signing):
+        raise ConfigError("Slack signing secret missing")
+    return token, [s.encode() for s in signing], channel
+
+
+# --------------------------------------------------------------------------------------------------
+# NotifyApprovers
+# --------------------------------------------------------------------------------------------------
+
+
+class NotifyApprovers:
+    def __init__(
+        self,
+        store: ApprovalStore,
+        slack: SlackApi,
+        slack_secret: Callable[[], Mapping[str, Any]],
+        record_ttl_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.slack = slack
+        self.slack_secret = slack_secret
+        self.record_ttl = record_ttl_seconds
+        self.clock = clock
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        token = event.get("task_token")
+        if not isinstance(token, str) or not token:
+            raise ConfigError("task token missing")
+        request = event.get("request") or {}
+        decision = event.get("decision") or {}
+        approval = event.get("approval") or {}
+        _, _, channel = slack_config(self.slack_secret())
+        params = request.get("parameters_sanitized") or {}
+        view = ApprovalView(
+            request_id=str(request.get("request_id", "")),
+            request_hash=str(approval.get("request_hash", "")),
+            requester_email=str((request.get("principal") or {}).get("email", "")),
+            action=str(request.get("action", "")),
+            resources=tuple(str(r) for r in request.get("resources") or ()),
+            parameters_json=json.dumps(params, indent=2, sort_keys=True, ensure_ascii=False, default=str),
+            rule_id=str(decision.get("rule_id", "")),
+            reason=str(decision.get("reason", "")),
+            expires_at=float(approval.get("expires_at", 0)),
+            channel=channel,
+        )
+        if str(approval.get("approval_id", "")) != view.request_id:
+            raise ConfigError("approval does not belong to this request")
+        # A retried task (same request and hash, still pending): the new token replaces the old one.
+        if not self.store.create_pending(view, token, self.clock(), self.record_ttl) and not self.store.replace_token(
+            view.request_id, view.request_hash, token
+        ):
+            raise GatewayError("approval already exists and is not pending", code=ReasonCode.ALREADY_DECIDED)
+        channel_id, ts = self.slack.post_message(build_approval_message(view))
+        self.store.set_message(view.request_id, channel_id, ts)
+        return {"notified": True, "request_id": view.request_id}
+
+
+# --------------------------------------------------------------------------------------------------
+# The Slack callback (its own function URL)
+# --------------------------------------------------------------------------------------------------
+
+
+def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json", "cache-control": "no-store"},
+        "body": json.dumps(body),
+    }
+
+
+def _raw_body(event: Mapping[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if not isinstance(body, str):
+        return b""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError:
+            return b""
+    return body.encode("utf-8")
+
+
+def callback_record(
+    *,
+    reason: ReasonCode,
+    accepted: bool,
+    now: float,
+    target_request_id: str = "",
+    slack_user_id: str = "",
+    approver_email: str = "",
+    decision: str = "",
+    source_ip: str = "",
+    user_agent: str = "",
+) -> dict[str, Any]:
+    """Audit record of one Slack callback (accepted or rejected). Holds no body, signature or token."""
+    ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+    return {
+        "record_version": RECORD_VERSION,
+        "kind": "outcome",
+        "request_id": f"cb-{uuid.uuid4().hex}",
+        "ts": ts,
+        "epoch_ms": int(now * 1000),
+        "requested_at": ts,
+        "user_email": approver_email or (f"slack:{slack_user_id}" if slack_user_id else "unauthenticated"),
+        "groups": [],
+        "token_id": "",
+        "source_ip": source_ip[:64],
+        "user_agent": user_agent[:256],
+        "tool": "",
+        "service": "slack",
+        "action": "gateway:ApprovalCallback",
+        "resources": [target_request_id] if target_request_id else [],
+        "resource": target_request_id,
+        "decision": "ALLOW" if accepted else "DENY",
+        "reason": reason.value,
+        "rule_id": "approval.callback",
+        "tier": None,
+        "policy_version": "",
+        "prompt_hmac": "",
+        "parameters": {"decision": decision} if decision else {},
+        "status": "accepted" if accepted else "denied",
+        "result_reason": decision,
+        "bytes_returned": 0,
+        "redactions": {},
+        "approval_id": target_request_id,
+        "approver": approver_email or slack_user_id,
+        "latency_ms": {},
+        "workflow_error": "",
+    }
+
+
+class ApprovalCallback:
+    def __init__(
+        self,
+        store: ApprovalStore,
+        sfn: Any,
+        slack: SlackApi,
+        slack_secret: Callable[[], Mapping[str, Any]],
+        directory: ApproverDirectory | None,
+        audit: Callable[[dict[str, Any]], Any],
+        *,
+        response_url_prefixes: Sequence[str] = SLACK_RESPONSE_URL_PREFIXES,
+        result_ttl_seconds: int = 86_400,
+        clock: Callable[[], float] = time.time,
+        log_error: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.sfn = sfn
+        self.slack = slack
+        self.slack_secret = slack_secret
+        self.directory = directory
+        self.audit_sink = audit
+        self.prefixes = tuple(response_url_prefixes)
+        self.result_ttl = result_ttl_seconds
+        self.clock = clock
+        self.log_error = log_error or (lambda msg, extra: None)
+
+    # --- helpers -------------------------------------------------------------------------------------
+    def _audit(self, event: Mapping[str, Any], now: float, reason: ReasonCode, **kw: Any) -> None:
+        http = ((event.get("requestContext") or {}).get("http") or {}) if isinstance(event, Mapping) else {}
+        record = callback_record(
+            reason=reason,
+            now=now,
+            source_ip=str(http.get("sourceIp", "")),
+            user_agent=str(http.get("userAgent", "")),
+            **kw,
+        )
+        for attempt in range(AUDIT_ATTEMPTS):  # idempotent: the record's id is unique, a repeat is a no-op
+            try:
+                self.audit_sink(record)
+                return
+            except Exception:  # noqa: BLE001 - the answer to Slack must not depend on the audit sink's health
+                if attempt == AUDIT_ATTEMPTS - 1:
+                    self.log_error("approval callback audit write failed", {"reason": reason.value, "record": record})
+
+    def _reject(
+        self, event: Mapping[str, Any], now: float, status: int, reason: ReasonCode, **kw: Any
+    ) -> dict[str, Any]:
+        self._audit(event, now, reason, accepted=False, **kw)
+        if status in (400, 401):  # unauthenticated callers learn nothing beyond "no"
+            return _response(status, {"ok": False, "error": "invalid_request"})
+        return _response(status, {"ok": False, "reason": reason.value})
+
+    # --- the handler ---------------------------------------------------------------------------------
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        now = self.clock()
+        method = (((event.get("requestContext") or {}).get("http") or {}).get("method") or "").upper()
+        if method != "POST":
+            return _response(405, {"ok": False, "error": "method_not_allowed"})
+        raw = _raw_body(event)
+        headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
+        if len(raw) > MAX_BODY_BYTES:
+            return self._reject(event, now, 400, ReasonCode.CALLBACK_MALFORMED)
+        try:
+            _, signing_secrets, channel = slack_config(self.slack_secret())
+        except ConfigError:
+            self._audit(event, now, ReasonCode.INTERNAL_ERROR, accepted=False)
+            return _response(503, {"ok": False, "error": "unavailable"})
+        try:
+            verify_slack_signature(headers, raw, signing_secrets, now)
+        except SignatureError as exc:
+            return self._reject(event, now, 401, exc.code)
+        signature = next(v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower())
+        timestamp = next(v for k, v in headers.items() if k.lower() == TIMESTAMP_HEADER.lower())
+        nonce = hashlib.sha256(f"{timestamp.strip()}:{signature.strip()}".encode()).hexdigest()
+        if not self.store.claim_nonce(nonce, now):
+            return self._reject(event, now, 200, ReasonCode.CALLBACK_REPLAY)
+        try:
+            interaction = parse_interaction(raw, response_url_prefixes=self.prefixes)
+        except SignatureError as exc:
+            return self._reject(event, now, 400, exc.code)
+        return self._decide(event, now, interaction, channel)
+
+    def _decide(self, event: Mapping[str, Any], now: float, it: Interaction, channel: str) -> dict[str, Any]:
+        who = {"target_request_id": it.request_id, "slack_user_id": it.slack_user_id}
+        if self.directory is None:
+            return self._reject(event, now, 200, ReasonCode.POLICY_UNAVAILABLE, **who)
+        approver_email = self.directory.email_of(it.slack_user_id) or ""
+        who["approver_email"] = approver_email
+        item = self.store.get(it.request_id)
+        if item is None:
+            return self._reject(event, now, 200, ReasonCode.NOT_FOUND, **who)
+        status = _s(item, "status")
+        try:
+            pending = PendingApproval(
+                request_id=_s(item, "pk"),
+                request_hash=_s(item, "request_hash"),
+                requester_email=_s(item, "requester"),
+                expires_at=_n(item, "approval_expires_at"),
+                status=status if status in STATUSES else "DENIED",
+            )
+            decision = authorize_decision(pending, it, self.directory, now, require_known_email=True)
+        except ApprovalError as exc:
+            return self._reject(event, now, 200, exc.code, **who)
+        except ValidationError:
+            return self._reject(event, now, 200, ReasonCode.INTERNAL_ERROR, **who)
+        decided_by = approver_email or f"slack:{it.slack_user_id}"
+        if not self.store.decide(it.request_id, pending.request_hash, decision, decided_by, it.slack_user_id, now):
+            return self._reject(event, now, 200, ReasonCode.ALREADY_DECIDED, **who)
+        # This click won the one conditional write: it alone may resume the workflow.
+        output = {
+            "decision": decision,
+            "approver": decided_by,
+            "approver_slack_id": it.slack_user_id,
+            "decided_at": int(now),
+            "result_expires_at": str(int(now) + self.result_ttl),
+        }
+        label: Literal["approved", "denied", "expired"] = "approved" if decision == "APPROVED" else "denied"
+        try:
+            self.sfn.send_task_success(taskToken=_s(item, "task_token"), output=json.dumps(output))
+        except ClientError as exc:
+            if error_code(exc) not in _TASK_GONE:
+                raise
+            self.store.mark_expired_after(it.request_id, decision)
+            self._audit(event, now, ReasonCode.APPROVAL_EXPIRED, accepted=False, decision=decision, **who)
+            self._update_message(item, channel, "expired", "gateway", now)
+            return _response(200, {"ok": False, "reason": ReasonCode.APPROVAL_EXPIRED.value})
+        reason = ReasonCode.ALLOWED if decision == "APPROVED" else ReasonCode.APPROVAL_DENIED
+        self._audit(event, now, reason, accepted=True, decision=decision, **who)
+        self._update_message(item, channel, label, decided_by, now)
+        return _response(200, {"ok": True, "decision": decision})
+
+    def _update_message(
+        self,
+        item: Mapping[str, Any],
+        channel: str,
+        label: Literal["approved", "denied", "expired"],
+        by: str,
+        now: float,
+    ) -> None:
+        ts = _s(item, "slack_ts")
+        if not ts or ts == "-":
+            return
+        try:
+            view = approval_view(item, channel)
+            self.slack.update_message(
+                _s(item, "slack_channel") or channel, ts, build_decided_message(view, label, by, now)
+            )
+        except (SlackApiError, ValidationError, ValueError) as exc:
+            self.log_error("chat.update failed", {"error": type(exc).__name__})
