@@ -14,6 +14,17 @@ Precedence (first match wins, and it is tested):
   and raise limits.
 - default deny.
 
+Within "allow", an action that is allowlisted (or review-listed) is still refused when a resource is not
+covered (``RESOURCE_NOT_ALLOWED``) or when one call asks for more data than ``data_limits`` permit
+(``DATA_LIMIT_EXCEEDED``: an object read larger than ``max_object_bytes`` or unbounded, a log time range
+longer than ``max_log_time_range_seconds`` or unbounded). Both are checked before review: a human can
+never approve what the policy would refuse anyway. The full order, as ``evaluate`` applies it:
+
+    1 explicit deny  2 chaining/pattern block  3 resource not covered  4 data limit
+    5 review  6 allow  7 default deny
+
+``explain`` returns the very decision ``evaluate`` gives, plus every rule that matched and a hint.
+
 A policy that fails to load or validate is represented by ``PolicyUnavailable``, whose evaluation denies
 everything with ``POLICY_UNAVAILABLE``: checks are never skipped.
 """
@@ -22,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -114,9 +125,18 @@ class ReviewSection(StrictModel):
     timeout_seconds: int = Field(default=900, ge=60, le=86_400)
 
 
+class DataLimitsOverride(StrictModel):
+    """A group's raised data-volume limits; unset fields keep the policy-wide value."""
+
+    max_object_bytes: int | None = Field(default=None, ge=1, le=5 * 1024**3)
+    max_log_time_range_seconds: int | None = Field(default=None, ge=60, le=90 * 86_400)
+    max_result_bytes: int | None = Field(default=None, ge=1_024, le=240_000)
+
+
 class GroupOverride(StrictModel):
     allow: tuple[AllowRule, ...] = ()
     tiers: dict[Tier, RateTier] = Field(default_factory=dict)
+    data_limits: DataLimitsOverride = DataLimitsOverride()
     see_pii: bool = False
 
 
@@ -173,8 +193,21 @@ class Policy(StrictModel):
     # Argument names whose values are resource identifiers: only chaining rules apply to them on their own
     # (a log group called /aws/lambda/delete-user-handler is a name, not an instruction).
     identifier_fields: tuple[str, ...] = (
-        "bucket", "key", "prefix", "log_group", "log_stream", "metric_name", "namespace", "dimensions",
-        "Bucket", "Key", "Prefix", "logGroupName", "logStreamName", "MetricName", "Namespace",
+        "bucket",
+        "key",
+        "prefix",
+        "log_group",
+        "log_stream",
+        "metric_name",
+        "namespace",
+        "dimensions",
+        "Bucket",
+        "Key",
+        "Prefix",
+        "logGroupName",
+        "logStreamName",
+        "MetricName",
+        "Namespace",
     )
 
     @model_validator(mode="after")
@@ -182,7 +215,8 @@ class Policy(StrictModel):
         ids = [d.id for d in self.deny] + [p.id for p in self.detection]
         if len(ids) != len(set(ids)):
             raise ValueError("rule ids must be unique")
-        for rule in self.allow:
+        group_allows = [rule for override in self.groups.values() for rule in override.allow]
+        for rule in (*self.allow, *group_allows):
             for deny in self.deny:
                 if deny.matches(rule.action):
                     raise ValueError(f"{rule.action} is both allowed and explicitly denied by {deny.id}")
@@ -215,6 +249,22 @@ class Policy(StrictModel):
 
     def sees_pii(self, groups: Iterable[str]) -> bool:
         return any(self.groups.get(g, GroupOverride()).see_pii for g in groups)
+
+    def data_limits_for(self, groups: Iterable[str]) -> DataLimits:
+        """The policy-wide data limits, raised field by field by the caller's group overrides (the most
+        generous group wins, as for rate tiers)."""
+        values = self.data_limits.model_dump()
+        for group in groups:
+            override = self.groups.get(group)
+            if override is None:
+                continue
+            for name, value in override.data_limits.model_dump(exclude_none=True).items():
+                values[name] = max(values[name], value)
+        return DataLimits.model_validate(values)
+
+    def allowed_actions_for(self, groups: Iterable[str]) -> list[str]:
+        """The actions a caller with ``groups`` may use (before resources, review and detection)."""
+        return sorted({r.action for r in self.allow_rules_for(groups)} | set(self.review.actions))
 
 
 def parse_policy(text: str) -> Policy:
@@ -253,11 +303,49 @@ def _string_fields(params: Mapping[str, Any], prefix: str = "", depth: int = 0) 
 
 
 def scan_fields(request: ActionRequest) -> dict[str, str]:
-    """Every string the agent supplied: the stated intent and each string argument, by name."""
-    fields = dict(_string_fields(request.parameters))
-    if request.intent:
-        fields["intent"] = request.intent
+    """Every string the agent supplied, by name: the stated intent first, then each string argument in the
+    order sent (the detector also scans them joined, in this order: intent, then arguments)."""
+    fields = {"intent": request.intent} if request.intent else {}
+    for name, value in _string_fields(request.parameters):
+        fields[name if name not in fields else f"parameters.{name}"] = value
     return fields
+
+
+MAX_SPLIT_PAIRS = 6
+
+
+def _is_identifier_field(name: str, identifiers: Collection[str]) -> bool:
+    return name in identifiers or re.sub(r"\[\d+\]$", "", name.rsplit(".", 1)[-1]) in identifiers
+
+
+def scan_request(policy: Policy, request: ActionRequest) -> list[Finding]:
+    """Detector findings for a request: every field alone and all joined (intent first), plus the joins a
+    split payload hides in when other values sit between its parts in a real tool call: the free-text
+    fields alone joined, and the intent joined with each identifier argument (both orders)."""
+    fields = scan_fields(request)
+    identifiers = policy.identifier_fields
+    findings = policy.detector.scan(fields, identifier_fields=identifiers)
+    if any(f.effect == "deny" for f in findings):
+        return findings
+    groups: list[dict[str, str]] = []
+    free = {n: v for n, v in fields.items() if not _is_identifier_field(n, identifiers)}
+    if 1 < len(free) < len(fields):
+        groups.append(free)
+    if "intent" in fields:
+        idents = [n for n in fields if _is_identifier_field(n, identifiers)][:MAX_SPLIT_PAIRS]
+        for name in idents:
+            groups.append({"intent": fields["intent"], name: fields[name]})
+            groups.append({name: fields[name], "intent": fields["intent"]})
+    seen = {(f.rule_id, f.term) for f in findings}
+    for group in groups:
+        for f in policy.detector.scan(group, identifier_fields=identifiers):
+            if (f.rule_id, f.term) not in seen:
+                seen.add((f.rule_id, f.term))
+                findings.append(f)
+        if any(f.effect == "deny" for f in findings):
+            break
+    findings.sort(key=lambda f: (f.effect != "deny", f.kind != "input", f.kind != "chaining", f.rule_id, f.field))
+    return findings
 
 
 def _decision(
@@ -269,6 +357,7 @@ def _decision(
     tier: Tier | None = None,
     hint: str = "",
     message: str = "",
+    limits: dict[str, int] | None = None,
 ) -> Decision:
     return Decision(
         outcome=outcome,
@@ -278,6 +367,7 @@ def _decision(
         hint=hint,
         message=message,
         policy_version=f"{policy.version}#{policy.digest}" if policy else "",
+        limits=limits or {},
     )
 
 
@@ -302,6 +392,81 @@ def _finding_decision(policy: Policy, findings: Sequence[Finding]) -> Decision |
     return None
 
 
+# --- data-volume limits ------------------------------------------------------------------------------------
+_BYTE_RANGE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$")
+# Actions whose parameters carry a log time range, and the unit of their startTime/endTime (per second).
+LOG_RANGE_ACTIONS: dict[str, int] = {
+    "logs:FilterLogEvents": 1000,
+    "logs:GetLogEvents": 1000,
+    "logs:StartQuery": 1,
+}
+OBJECT_READ_ACTIONS = frozenset({"s3:GetObject", "s3:GetObjectVersion"})
+
+
+def requested_object_bytes(parameters: Mapping[str, Any]) -> int | None:
+    """Bytes one GetObject asks for, from its ``Range``; None when unbounded (no range, an open-ended or
+    malformed range, several ranges): an unbounded read is over any limit."""
+    value = parameters.get("Range")
+    if not isinstance(value, str):
+        return None
+    match = _BYTE_RANGE.match(value.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not last:
+        return None
+    if not first:
+        return int(last)  # suffix range: the last N bytes
+    if int(last) < int(first):
+        return None
+    return int(last) - int(first) + 1
+
+
+def requested_log_range_seconds(action: str, parameters: Mapping[str, Any], now: float) -> float | None:
+    """Seconds of log time one call covers; None when unbounded (no start time, or not a number)."""
+    unit = LOG_RANGE_ACTIONS[action]
+    start = parameters.get("startTime")
+    end = parameters.get("endTime", int(now * unit))
+    if isinstance(start, bool) or isinstance(end, bool):
+        return None
+    if not isinstance(start, int | float) or not isinstance(end, int | float):
+        return None
+    return max(0.0, (end - start) / unit)
+
+
+def data_limit_decision(policy: Policy, request: ActionRequest, *, tier: Tier | None = None) -> Decision | None:
+    """DENY DATA_LIMIT_EXCEEDED when one call asks for more data than the caller's limits allow, else None."""
+    limits = policy.data_limits_for(request.principal.groups)
+    action = request.action
+    if action in OBJECT_READ_ACTIONS:
+        wanted = requested_object_bytes(request.parameters)
+        if wanted is None or wanted > limits.max_object_bytes:
+            return _decision(
+                policy,
+                Outcome.DENY,
+                ReasonCode.DATA_LIMIT_EXCEEDED,
+                "limit.max-object-bytes",
+                tier=tier,
+                hint=f"read at most {limits.max_object_bytes} bytes per call (use offset and max_bytes)",
+                message="the read is unbounded" if wanted is None else f"{wanted} bytes requested",
+                limits={"max_object_bytes": limits.max_object_bytes},
+            )
+    if action in LOG_RANGE_ACTIONS:
+        seconds = requested_log_range_seconds(action, request.parameters, request.requested_at)
+        if seconds is None or seconds > limits.max_log_time_range_seconds:
+            return _decision(
+                policy,
+                Outcome.DENY,
+                ReasonCode.DATA_LIMIT_EXCEEDED,
+                "limit.max-log-time-range",
+                tier=tier,
+                hint=f"narrow the time range to at most {limits.max_log_time_range_seconds} s",
+                message="the time range is unbounded" if seconds is None else f"{int(seconds)} s requested",
+                limits={"max_log_time_range_seconds": limits.max_log_time_range_seconds},
+            )
+    return None
+
+
 def evaluate(policy: Policy, request: ActionRequest) -> Decision:
     """Decide one canonical request. Pure and deterministic."""
     action = request.action
@@ -318,7 +483,7 @@ def evaluate(policy: Policy, request: ActionRequest) -> Decision:
                 message=f"{action} is explicitly denied",
             )
 
-    findings = policy.detector.scan(scan_fields(request), identifier_fields=policy.identifier_fields)
+    findings = scan_request(policy, request)
     blocked = _finding_decision(policy, findings)
     if blocked is not None:
         return blocked
@@ -340,12 +505,13 @@ def evaluate(policy: Policy, request: ActionRequest) -> Decision:
                 message=f"{action} is not allowed on {uncovered[0][:200]}",
             )
 
+    if allow_rules or review_listed:
+        over = data_limit_decision(policy, request, tier=tier)
+        if over is not None:
+            return over
+
     if review_listed or (allow_rules and any(f.effect == "review" for f in findings)):
-        rule_id = (
-            "review.action"
-            if review_listed
-            else next(f.rule_id for f in findings if f.effect == "review")
-        )
+        rule_id = "review.action" if review_listed else next(f.rule_id for f in findings if f.effect == "review")
         return _decision(
             policy,
             Outcome.REVIEW,
@@ -369,6 +535,83 @@ def evaluate(policy: Policy, request: ActionRequest) -> Decision:
     )
 
 
+# --- explain -----------------------------------------------------------------------------------------------
+class MatchedRule(StrictModel):
+    """One rule that matched a request, whether or not it decided."""
+
+    rule_id: str = Field(max_length=256)
+    kind: Literal["deny", "detection", "resource", "data_limit", "review", "allow", "default"]
+    effect: Literal["deny", "review", "allow"]
+    detail: str = Field(default="", max_length=512)
+
+
+class Explanation(StrictModel):
+    """``evaluate``'s decision for a request, the rules that matched it, and a hint toward a safer request."""
+
+    decision: Decision
+    matched: tuple[MatchedRule, ...] = ()
+    hint: str = Field(default="", max_length=2048)
+    allowed_actions: tuple[str, ...] = ()
+
+
+def explain(policy: Policy, request: ActionRequest) -> Explanation:
+    """Would ``request`` be allowed, and why. The decision IS ``evaluate``'s (same outcome, reason, rule id);
+    ``matched`` lists every rule that applies, including those a higher-precedence rule overrode."""
+    decision = evaluate(policy, request)
+    action = request.action
+    matched: list[MatchedRule] = []
+    for rule in policy.deny:
+        if rule.matches(action):
+            matched.append(MatchedRule(rule_id=rule.id, kind="deny", effect="deny", detail=f"{action} matches"))
+    findings = scan_request(policy, request)
+    for f in findings:
+        matched.append(MatchedRule(rule_id=f.rule_id, kind="detection", effect=f.effect, detail=f"in {f.field}"))
+    allow_rules = [r for r in policy.allow_rules_for(request.principal.groups) if r.action == action]
+    for allow_rule in allow_rules:
+        covered = [res for res in request.resources if allow_rule.covers(res)]
+        matched.append(
+            MatchedRule(
+                rule_id=allow_rule.rule_id,
+                kind="allow" if len(covered) == len(request.resources) else "resource",
+                effect="allow" if len(covered) == len(request.resources) else "deny",
+                detail=f"covers {len(covered)} of {len(request.resources)} resources",
+            )
+        )
+    if action in policy.review.actions:
+        matched.append(MatchedRule(rule_id="review.action", kind="review", effect="review", detail=action))
+    if allow_rules or action in policy.review.actions:
+        over = data_limit_decision(policy, request)
+        if over is not None:
+            matched.append(MatchedRule(rule_id=over.rule_id, kind="data_limit", effect="deny", detail=over.message))
+    if not matched:
+        matched.append(MatchedRule(rule_id="default.deny", kind="default", effect="deny", detail="no rule matched"))
+    allowed = tuple(policy.allowed_actions_for(request.principal.groups))
+    hint = decision.hint
+    if decision.reason is ReasonCode.NOT_ALLOWLISTED:
+        hint = f"{hint}; actions you may use: {', '.join(allowed)}"[:2048]
+    elif decision.reason is ReasonCode.RESOURCE_NOT_ALLOWED:
+        patterns = sorted({p for r in allow_rules for p in r.resources})
+        hint = f"{action} is allowed on: {', '.join(patterns)}"[:2048]
+    elif decision.outcome is Outcome.ALLOW:
+        hint = "this request would be allowed (rate limits and data budgets still apply)"
+    return Explanation(decision=decision, matched=tuple(matched), hint=hint, allowed_actions=allowed)
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the policy file (policy/schema.json), generated from the pydantic model.
+
+    The built-in detection rules are the default of ``detection``; the schema does not copy them (they
+    evolve with the detector), it says where they come from."""
+    schema = Policy.model_json_schema(mode="validation")
+    detection = schema["properties"]["detection"]
+    detection.pop("default", None)
+    detection["description"] = "Pattern and chaining rules; default: the gateway's built-in rules (DEFAULT_RULES)."
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://github.com/mcp-aws-gateway/policy/schema.json"
+    schema["title"] = "MCP AWS gateway policy"
+    return schema
+
+
 def deny_everything(reason: str) -> Decision:
     """The decision of a gateway whose policy failed to load: every call is denied, with the reason code."""
     return _decision(
@@ -384,14 +627,22 @@ def deny_everything(reason: str) -> Decision:
 __all__ = [
     "AllowRule",
     "DataLimits",
+    "DataLimitsOverride",
     "DenyRule",
+    "Explanation",
     "Finding",
+    "MatchedRule",
     "PatternRule",
     "Policy",
     "RateTier",
     "access_level_tier",
+    "data_limit_decision",
     "deny_everything",
     "evaluate",
+    "explain",
     "parse_policy",
+    "policy_json_schema",
+    "requested_log_range_seconds",
+    "requested_object_bytes",
     "scan_fields",
 ]
