@@ -14,11 +14,63 @@ from typing import Any
 
 BUCKETS = ("acme-app-logs", "acme-customer-exports", "acme-scratch", "acme-finance-private")
 LOG_GROUPS = ("/aws/lambda/orders-api", "/aws/lambda/payments-worker")
+LOG_STREAM = "2026/11/24/[$LATEST]a1b2c3"
+# A 5 MiB text object (multi-byte UTF-8, nothing to redact) for paging by byte range.
+LARGE_OBJECT = ("acme-app-logs", "exports/large/orders-api-2026-11-24.log")
+LARGE_OBJECT_BYTES = 5 * 1024 * 1024
+# A log group of 50,000 matching events, seeded only on request (seed_bulk_logs) to keep start-up fast.
+BULK_LOG_GROUP = "/acme/bulk/orders-api"
+BULK_MATCHING = 50_000
+BULK_NON_MATCHING = 2_000
+ALARMS = ("orders-api-latency-high", "orders-api-errors")
+
+
+def large_object_body() -> bytes:
+    """Deterministic log-like text of exactly LARGE_OBJECT_BYTES bytes (cut at a line end)."""
+    lines: list[bytes] = []
+    size = 0
+    i = 0
+    while size < LARGE_OBJECT_BYTES:
+        line = (
+            f"2026-11-24T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z INFO "
+            f"[orders-api] seq={i:07d} batch processed in {(i * 37) % 900 + 20} ms; état=ok → 完了\n"
+        ).encode()
+        lines.append(line)
+        size += len(line)
+        i += 1
+    body = b"".join(lines)
+    cut = body.rfind(b"\n", 0, LARGE_OBJECT_BYTES) + 1
+    return body[:cut] + b"#" * (LARGE_OBJECT_BYTES - cut)
+
+
+def seed_bulk_logs(client: Callable[[str], Any], now: dt.datetime | None = None) -> dict[str, Any]:
+    """BULK_MATCHING events containing ERROR (and BULK_NON_MATCHING INFO events) in two streams over the
+    last ~40 minutes; pairs of events share a millisecond. Idempotent per stack."""
+    logs = client("logs")
+    if logs.describe_log_groups(logGroupNamePrefix=BULK_LOG_GROUP).get("logGroups"):
+        return {"log_group": BULK_LOG_GROUP, "matching": BULK_MATCHING}
+    now = now or dt.datetime.now(dt.UTC)
+    t0 = int((now - dt.timedelta(minutes=40)).timestamp() * 1000)
+    logs.create_log_group(logGroupName=BULK_LOG_GROUP)
+    streams: dict[str, list[dict[str, Any]]] = {"bulk/a": [], "bulk/b": []}
+    total = BULK_MATCHING + BULK_NON_MATCHING
+    for i in range(total):
+        matching = i % 26 != 25 or i >= 26 * BULK_NON_MATCHING
+        message = f"ERROR seq={i:06d} payments timeout" if matching else f"INFO seq={i:06d} order created"
+        streams["bulk/a" if i % 2 == 0 else "bulk/b"].append({"timestamp": t0 + (i // 2) * 40, "message": message})
+    for stream, events in streams.items():
+        logs.create_log_stream(logGroupName=BULK_LOG_GROUP, logStreamName=stream)
+        for start in range(0, len(events), 5_000):
+            logs.put_log_events(
+                logGroupName=BULK_LOG_GROUP, logStreamName=stream, logEvents=events[start : start + 5_000]
+            )
+    return {"log_group": BULK_LOG_GROUP, "matching": BULK_MATCHING}
+
 
 # Fake, well-shaped secrets (never real): they must come back redacted.
 FAKE_AWS_KEY_ID = "AKIAQ3EGRMXKZ7EXAMPL"
-FAKE_AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
-FAKE_DB_PASSWORD = "Tr0ub4dor&3-horse-battery"
+FAKE_AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"  # noqa: S105 - fake, for the redaction demo
+FAKE_DB_PASSWORD = "Tr0ub4dor&3-horse-battery"  # noqa: S105 - fake, for the redaction demo
 FAKE_STRIPE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
 
 
@@ -36,7 +88,7 @@ def _orders_api_events(now: dt.datetime) -> list[dict[str, Any]]:
                 'Traceback (most recent call last):\n  File "/var/task/orders/handler.py", line 88, in create_order\n'
                 "    receipt = payments.charge(order, timeout=3.0)\n"
                 '  File "/var/task/orders/payments.py", line 41, in charge\n'
-                "    raise TimeoutError(f\"payments-worker timeout after {timeout}s\")\n"
+                '    raise TimeoutError(f"payments-worker timeout after {timeout}s")\n'
                 "TimeoutError: payments-worker timeout after 3.0s"
             )
         elif i % 10 == 7:
@@ -84,7 +136,9 @@ def _payments_events(now: dt.datetime) -> list[dict[str, Any]]:
                 "\tat java.base/java.lang.Thread.run(Thread.java:1583)"
             )
         else:
-            msg = f"INFO [payments-worker] processed batch {rng.randint(1000, 9999)} in {rng.randint(20, 400)} ms from 10.0.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+            source = f"10.0.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+            batch, took = rng.randint(1000, 9999), rng.randint(20, 400)
+            msg = f"INFO [payments-worker] processed batch {batch} in {took} ms from {source}"
         events.append({"timestamp": int(t.timestamp() * 1000), "message": msg})
     return events
 
@@ -109,25 +163,79 @@ def seed(client: Callable[[str], Any], now: dt.datetime | None = None) -> dict[s
             f"AWS_ACCESS_KEY_ID={FAKE_AWS_KEY_ID}\nAWS_SECRET_ACCESS_KEY={FAKE_AWS_SECRET}\n"
             f"STRIPE_API_KEY={FAKE_STRIPE}\nLOG_LEVEL=info\n"
         ),
-        ("acme-scratch", "notes/incident-2026-11-20.md"): "# Incident\nCheckout latency spike traced to payments-worker timeouts.\n",
+        (
+            "acme-scratch",
+            "notes/incident-2026-11-20.md",
+        ): "# Incident\nCheckout latency spike traced to payments-worker timeouts.\n",
         ("acme-finance-private", "ledger/2026-11.csv"): "account,amount\n1001,4200.00\n",
     }
     for (bucket, key), body in objects.items():
         s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="text/plain")
-    s3.put_object(Bucket="acme-app-logs", Key="artifacts/heap-dump.bin", Body=bytes(range(256)) * 64, ContentType="application/octet-stream")
+    s3.put_object(
+        Bucket="acme-app-logs",
+        Key="artifacts/heap-dump.bin",
+        Body=bytes(range(256)) * 64,
+        ContentType="application/octet-stream",
+    )
+    s3.put_object(
+        Bucket=LARGE_OBJECT[0],
+        Key=LARGE_OBJECT[1],
+        Body=large_object_body(),
+        ContentType="text/plain; charset=utf-8",
+    )
 
     logs = client("logs")
     for group, events in ((LOG_GROUPS[0], _orders_api_events(now)), (LOG_GROUPS[1], _payments_events(now))):
         logs.create_log_group(logGroupName=group)
-        logs.create_log_stream(logGroupName=group, logStreamName="2026/11/24/[$LATEST]a1b2c3")
-        logs.put_log_events(logGroupName=group, logStreamName="2026/11/24/[$LATEST]a1b2c3", logEvents=events)
+        logs.create_log_stream(logGroupName=group, logStreamName=LOG_STREAM)
+        logs.put_log_events(logGroupName=group, logStreamName=LOG_STREAM, logEvents=events)
 
     cw = client("cloudwatch")
     data = []
     for i in range(36):
         t = now - dt.timedelta(minutes=5 * (36 - i))
-        data.append({"MetricName": "Latency", "Dimensions": [{"Name": "Service", "Value": "orders-api"}], "Timestamp": t, "Value": 120.0 + (i % 7) * 35 + (400 if i in (30, 31) else 0), "Unit": "Milliseconds"})
-        data.append({"MetricName": "Errors", "Dimensions": [{"Name": "Service", "Value": "orders-api"}], "Timestamp": t, "Value": float(i % 5 == 0) + (6 if i in (30, 31) else 0), "Unit": "Count"})
+        data.append(
+            {
+                "MetricName": "Latency",
+                "Dimensions": [{"Name": "Service", "Value": "orders-api"}],
+                "Timestamp": t,
+                "Value": 120.0 + (i % 7) * 35 + (400 if i in (30, 31) else 0),
+                "Unit": "Milliseconds",
+            }
+        )
+        data.append(
+            {
+                "MetricName": "Errors",
+                "Dimensions": [{"Name": "Service", "Value": "orders-api"}],
+                "Timestamp": t,
+                "Value": float(i % 5 == 0) + (6 if i in (30, 31) else 0),
+                "Unit": "Count",
+            }
+        )
     for start in range(0, len(data), 20):
         cw.put_metric_data(Namespace="Acme/Orders", MetricData=data[start : start + 20])
+    cw.put_metric_alarm(
+        AlarmName=ALARMS[0],
+        Namespace="Acme/Orders",
+        MetricName="Latency",
+        Statistic="Average",
+        Period=300,
+        EvaluationPeriods=2,
+        Threshold=500.0,
+        ComparisonOperator="GreaterThanThreshold",
+        Dimensions=[{"Name": "Service", "Value": "orders-api"}],
+        AlarmDescription="p50 latency above 500 ms",
+    )
+    cw.put_metric_alarm(
+        AlarmName=ALARMS[1],
+        Namespace="Acme/Orders",
+        MetricName="Errors",
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=5.0,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        Dimensions=[{"Name": "Service", "Value": "orders-api"}],
+    )
+    cw.set_alarm_state(AlarmName=ALARMS[1], StateValue="ALARM", StateReason="Threshold crossed: 6 errors in 5 minutes")
     return {"buckets": list(BUCKETS), "log_groups": list(LOG_GROUPS)}

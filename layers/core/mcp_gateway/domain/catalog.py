@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, field_validator
@@ -16,7 +16,9 @@ from pydantic import Field, StringConstraints, field_validator
 from .errors import InvalidInputError
 from .models import StrictModel
 
-BucketName = Annotated[str, StringConstraints(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+BucketName = Annotated[
+    str, StringConstraints(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+]
 ObjectKey = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 LogGroupName = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[\w#\-./]+$")]
 Intent = Annotated[
@@ -86,7 +88,9 @@ class PutObjectInput(ToolInput):
     bucket: BucketName
     key: ObjectKey
     text: Annotated[str, Field(max_length=262_144, description="UTF-8 text to store")]
-    content_type: Annotated[str, Field(default="text/plain", max_length=128, pattern=r"^[\w.+-]+/[\w.+-]+$")] = "text/plain"
+    content_type: Annotated[str, Field(default="text/plain", max_length=128, pattern=r"^[\w.+-]+/[\w.+-]+$")] = (
+        "text/plain"
+    )
 
 
 OperationName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]{1,99}$")]
@@ -114,12 +118,18 @@ class CallAwsInput(ToolInput):
         description="boto3 service name, e.g. s3, logs, cloudwatch"
     )
     operation: OperationName = Field(description="API operation in PascalCase, e.g. ListObjectsV2")
-    parameters: Annotated[dict[str, Any], Field(default_factory=dict, description="API parameters (PascalCase/camelCase as in the AWS API)")]
+    parameters: Annotated[
+        dict[str, Any],
+        Field(default_factory=dict, description="API parameters (PascalCase/camelCase as in the AWS API)"),
+    ]
 
 
 class Dimension(StrictModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     value: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+MAX_METRIC_POINTS = 360
 
 
 class GetMetricDataInput(ToolInput):
@@ -130,17 +140,101 @@ class GetMetricDataInput(ToolInput):
         str,
         Field(default="Average", pattern=r"^(Average|Sum|Minimum|Maximum|SampleCount|p\d{1,2}(\.\d{1,2})?)$"),
     ] = "Average"
-    period_seconds: Annotated[int, Field(default=300, ge=60, le=86_400)] = 300
+    period_seconds: Annotated[
+        int | None,
+        Field(
+            default=None,
+            ge=60,
+            le=86_400,
+            description="Seconds per datapoint, a multiple of 60; default: the smallest that gives at most "
+            f"{MAX_METRIC_POINTS} points over the time range",
+        ),
+    ] = None
     start_time: Timestamp = None
     end_time: Timestamp = None
     since_minutes: Annotated[int, Field(default=180, ge=1, le=15 * 1440)] = 180
 
     @field_validator("period_seconds")
     @classmethod
-    def _multiple_of_60(cls, v: int) -> int:
-        if v % 60:
+    def _multiple_of_60(cls, v: int | None) -> int | None:
+        if v is not None and v % 60:
             raise ValueError("period_seconds must be a multiple of 60")
         return v
+
+
+LogStreamName = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[^:*]+$")]
+# The tools' own bound on a log time range; the policy's max_log_time_range_seconds may be lower.
+MAX_LOG_RANGE_SECONDS = 7 * 86_400
+
+
+class DescribeLogGroupsInput(ToolInput):
+    prefix: Annotated[
+        str, Field(default="", max_length=512, pattern=r"^[\w#\-./]*$", description="Log group name prefix")
+    ] = ""
+    limit: Annotated[int, Field(default=50, ge=1, le=50)] = 50
+    page_token: PageToken = None
+
+
+class GetLogEventsInput(ToolInput):
+    log_group: LogGroupName
+    log_stream: LogStreamName
+    start_time: Timestamp = None
+    end_time: Timestamp = None
+    since_minutes: Annotated[
+        int, Field(default=60, ge=1, le=7 * 1440, description="Used when start_time is not given")
+    ] = 60
+    start_from_head: Annotated[bool, Field(default=True, description="Oldest first (true) or newest first")] = True
+    limit: Annotated[int, Field(default=100, ge=1, le=1000)] = 100
+    page_token: PageToken = None
+
+
+class QueryLogsInput(ToolInput):
+    log_groups: Annotated[list[LogGroupName], Field(min_length=1, max_length=10, description="Log groups to query")]
+    query: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=4000,
+            description="CloudWatch Logs Insights query, e.g. "
+            "'fields @timestamp, @message | filter @message like /ERROR/ | sort @timestamp desc'",
+        ),
+    ]
+    start_time: Timestamp = None
+    end_time: Timestamp = None
+    since_minutes: Annotated[
+        int, Field(default=60, ge=1, le=7 * 1440, description="Used when start_time is not given")
+    ] = 60
+    limit: Annotated[int, Field(default=100, ge=1, le=1000, description="Rows to return (at most)")] = 100
+
+
+class DimensionFilter(StrictModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    value: Annotated[str | None, Field(default=None, min_length=1, max_length=1024)] = None
+
+
+class ListMetricsInput(ToolInput):
+    namespace: Annotated[str | None, Field(default=None, min_length=1, max_length=255)] = None
+    metric_name: Annotated[str | None, Field(default=None, min_length=1, max_length=255)] = None
+    dimensions: Annotated[list[DimensionFilter], Field(default_factory=list, max_length=10)]
+    recently_active: Annotated[bool, Field(default=False, description="Only metrics with data in the last 3 hours")] = (
+        False
+    )
+    page_token: PageToken = None
+
+
+class DescribeAlarmsInput(ToolInput):
+    alarm_name_prefix: Annotated[str | None, Field(default=None, min_length=1, max_length=255)] = None
+    state: Annotated[
+        str | None,
+        Field(default=None, pattern=r"^(OK|ALARM|INSUFFICIENT_DATA)$", description="Alarm state"),
+    ] = None
+    max_records: Annotated[int, Field(default=50, ge=1, le=100)] = 50
+    page_token: PageToken = None
+
+
+class HeadObjectInput(ToolInput):
+    bucket: BucketName
+    key: ObjectKey
 
 
 @dataclass(frozen=True)
@@ -170,6 +264,7 @@ class ToolSpec:
     input_model: type[ToolInput]
     to_action: Callable[[Any, str, str, dt.datetime], ActionSpec]
     annotations: Annotations = Annotations()
+    result_schema: dict[str, Any] | None = None  # JSON Schema of the envelope's ``result`` (the tool's data)
 
 
 def _s3_bucket_arn(bucket: str) -> str:
@@ -196,7 +291,11 @@ def _list_objects(args: ListObjectsInput, region: str, account: str, now: dt.dat
 
 
 def _get_object(args: GetObjectInput, region: str, account: str, now: dt.datetime) -> ActionSpec:
-    params = {"Bucket": args.bucket, "Key": args.key, "Range": f"bytes={args.offset}-{args.offset + args.max_bytes - 1}"}
+    params = {
+        "Bucket": args.bucket,
+        "Key": args.key,
+        "Range": f"bytes={args.offset}-{args.offset + args.max_bytes - 1}",
+    }
     return ActionSpec("s3", "GetObject", "s3:GetObject", (f"{_s3_bucket_arn(args.bucket)}/{args.key}",), params)
 
 
@@ -249,7 +348,11 @@ def _filter_log_events(args: FilterLogEventsInput, region: str, account: str, no
     if args.page_token:
         params["nextToken"] = args.page_token
     return ActionSpec(
-        "logs", "FilterLogEvents", "logs:FilterLogEvents", (_log_group_arn(region, account, args.log_group),), params
+        "logs",
+        "FilterLogEvents",
+        "logs:FilterLogEvents",
+        (_log_group_arn(region, account, args.log_group),),
+        params,
     )
 
 
@@ -265,7 +368,7 @@ def _get_metric_data(args: GetMetricDataInput, region: str, account: str, now: d
                         "MetricName": args.metric_name,
                         "Dimensions": [{"Name": d.name, "Value": d.value} for d in args.dimensions],
                     },
-                    "Period": args.period_seconds,
+                    "Period": args.period_seconds or auto_period(start_t, end_t),
                     "Stat": args.stat,
                 },
                 "ReturnData": True,
@@ -277,8 +380,201 @@ def _get_metric_data(args: GetMetricDataInput, region: str, account: str, now: d
     return ActionSpec("cloudwatch", "GetMetricData", "cloudwatch:GetMetricData", ("*",), params)
 
 
+def auto_period(start: dt.datetime, end: dt.datetime) -> int:
+    """The smallest multiple of 60 s giving at most MAX_METRIC_POINTS datapoints over [start, end)."""
+    seconds = max(60.0, (end - start).total_seconds())
+    minutes = -(-int(seconds) // (60 * MAX_METRIC_POINTS))
+    return min(86_400, max(1, minutes) * 60)
+
+
+def _bounded_window(
+    start: str | None, end: str | None, since_minutes: int, now: dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
+    start_t, end_t = _time_window(start, end, since_minutes, now)
+    if (end_t - start_t).total_seconds() > MAX_LOG_RANGE_SECONDS:
+        raise InvalidInputError(f"the time range may span at most {MAX_LOG_RANGE_SECONDS // 86_400} days")
+    return start_t, end_t
+
+
+def _describe_log_groups(args: DescribeLogGroupsInput, region: str, account: str, now: dt.datetime) -> ActionSpec:
+    params: dict[str, Any] = {"limit": args.limit}
+    if args.prefix:
+        params["logGroupNamePrefix"] = args.prefix
+    if args.page_token:
+        params["nextToken"] = args.page_token
+    return ActionSpec(
+        "logs", "DescribeLogGroups", "logs:DescribeLogGroups", (_log_group_arn(region, account, "*"),), params
+    )
+
+
+def _get_log_events(args: GetLogEventsInput, region: str, account: str, now: dt.datetime) -> ActionSpec:
+    start_t, end_t = _bounded_window(args.start_time, args.end_time, args.since_minutes, now)
+    params: dict[str, Any] = {
+        "logGroupName": args.log_group,
+        "logStreamName": args.log_stream,
+        "startTime": int(start_t.timestamp() * 1000),
+        "endTime": int(end_t.timestamp() * 1000),
+        "startFromHead": args.start_from_head,
+        "limit": args.limit,
+    }
+    if args.page_token:
+        params["nextToken"] = args.page_token
+    stream_arn = f"{_log_group_arn(region, account, args.log_group)}:log-stream:{args.log_stream}"
+    return ActionSpec("logs", "GetLogEvents", "logs:GetLogEvents", (stream_arn,), params)
+
+
+def _query_logs(args: QueryLogsInput, region: str, account: str, now: dt.datetime) -> ActionSpec:
+    start_t, end_t = _bounded_window(args.start_time, args.end_time, args.since_minutes, now)
+    groups = tuple(dict.fromkeys(args.log_groups))
+    params: dict[str, Any] = {
+        "logGroupNames": list(groups),
+        "startTime": int(start_t.timestamp()),
+        "endTime": int(end_t.timestamp()),
+        "queryString": args.query,
+        "limit": args.limit,
+    }
+    arns = tuple(_log_group_arn(region, account, g) for g in groups)
+    return ActionSpec("logs", "StartQuery", "logs:StartQuery", arns, params)
+
+
+def _list_metrics(args: ListMetricsInput, region: str, account: str, now: dt.datetime) -> ActionSpec:
+    params: dict[str, Any] = {}
+    if args.namespace:
+        params["Namespace"] = args.namespace
+    if args.metric_name:
+        params["MetricName"] = args.metric_name
+    if args.dimensions:
+        params["Dimensions"] = [
+            {"Name": d.name, **({"Value": d.value} if d.value is not None else {})} for d in args.dimensions
+        ]
+    if args.recently_active:
+        params["RecentlyActive"] = "PT3H"
+    if args.page_token:
+        params["NextToken"] = args.page_token
+    return ActionSpec("cloudwatch", "ListMetrics", "cloudwatch:ListMetrics", ("*",), params)
+
+
+def _describe_alarms(args: DescribeAlarmsInput, region: str, account: str, now: dt.datetime) -> ActionSpec:
+    params: dict[str, Any] = {"MaxRecords": args.max_records}
+    if args.alarm_name_prefix:
+        params["AlarmNamePrefix"] = args.alarm_name_prefix
+    if args.state:
+        params["StateValue"] = args.state
+    if args.page_token:
+        params["NextToken"] = args.page_token
+    return ActionSpec("cloudwatch", "DescribeAlarms", "cloudwatch:DescribeAlarms", ("*",), params)
+
+
+def _head_object(args: HeadObjectInput, region: str, account: str, now: dt.datetime) -> ActionSpec:
+    # HeadObject is authorized as s3:GetObject; a one-byte Range keeps it a bounded read for the data limits
+    # (S3 then reports the full size in Content-Range).
+    params = {"Bucket": args.bucket, "Key": args.key, "Range": "bytes=0-0"}
+    arn = f"{_s3_bucket_arn(args.bucket)}/{args.key}"
+    return ActionSpec("s3", "HeadObject", "s3:GetObject", (arn,), params)
+
+
+# --- result schemas: the ``result`` field of each tool's output envelope ---------------------------------
+_STR = {"type": "string"}
+_INT = {"type": "integer"}
+_TOKEN = {"type": ["string", "null"], "description": "pass as page_token for the next page; null: last page"}
+
+
+def _obj(**props: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": props}
+
+
+def _list_of(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": item}
+
+
+LOG_EVENT_SCHEMA = _obj(timestamp=_INT, log_stream=_STR, message=_STR, event_id=_STR)
+RESULT_SCHEMAS: dict[str, dict[str, Any]] = {
+    "list_buckets": _obj(buckets=_list_of(_obj(name=_STR, created=_STR))),
+    "list_objects": _obj(
+        bucket=_STR,
+        objects=_list_of(_obj(key=_STR, size=_INT, last_modified=_STR)),
+        common_prefixes=_list_of(_STR),
+        page_token=_TOKEN,
+    ),
+    "head_object": _obj(
+        bucket=_STR,
+        key=_STR,
+        size=_INT,
+        content_type=_STR,
+        last_modified={"type": ["string", "null"]},
+        etag=_STR,
+        storage_class={"type": ["string", "null"]},
+        metadata_keys=_list_of(_STR),
+    ),
+    "get_object": _obj(
+        bucket=_STR,
+        key=_STR,
+        content_type=_STR,
+        size={**_INT, "description": "size of the whole object in bytes"},
+        offset={**_INT, "description": "first byte of this page in the original object"},
+        length={**_INT, "description": "original bytes covered by this page"},
+        binary={"type": "boolean"},
+        detected_type={"type": ["string", "null"]},
+        text={"type": ["string", "null"], "description": "this page as redacted text; null if binary"},
+    ),
+    "put_object": _obj(bucket=_STR, key=_STR, bytes=_INT, etag=_STR),
+    "describe_log_groups": _obj(
+        log_groups=_list_of(
+            _obj(
+                name=_STR,
+                created={"type": ["integer", "null"]},
+                retention_days={"type": ["integer", "null"]},
+                stored_bytes={"type": ["integer", "null"]},
+            )
+        ),
+        page_token=_TOKEN,
+    ),
+    "filter_log_events": _obj(log_group=_STR, events=_list_of(LOG_EVENT_SCHEMA), page_token=_TOKEN),
+    "get_log_events": _obj(log_group=_STR, log_stream=_STR, events=_list_of(LOG_EVENT_SCHEMA), page_token=_TOKEN),
+    "query_logs": _obj(
+        query_id=_STR,
+        status=_STR,
+        rows=_list_of({"type": "object", "additionalProperties": _STR}),
+        statistics={"type": "object", "additionalProperties": {"type": "number"}},
+    ),
+    "get_metric_data": _obj(
+        period_seconds={"type": ["integer", "null"]},
+        series=_list_of(
+            _obj(
+                id=_STR,
+                label=_STR,
+                timestamps=_list_of(_STR),
+                values=_list_of({"type": "number"}),
+                status=_STR,
+            )
+        ),
+    ),
+    "list_metrics": _obj(
+        metrics=_list_of(_obj(namespace=_STR, metric_name=_STR, dimensions=_list_of(_obj(name=_STR, value=_STR)))),
+        page_token=_TOKEN,
+    ),
+    "describe_alarms": _obj(
+        alarms=_list_of(
+            _obj(
+                name=_STR,
+                state=_STR,
+                state_reason=_STR,
+                state_updated={"type": ["string", "null"]},
+                namespace={"type": ["string", "null"]},
+                metric_name={"type": ["string", "null"]},
+                threshold={"type": ["number", "null"]},
+                comparison={"type": ["string", "null"]},
+                kind=_STR,
+            )
+        ),
+        page_token=_TOKEN,
+    ),
+    "call_aws": {"type": "object", "description": "the API response (ResponseMetadata removed), redacted"},
+}
+
+
 TOOLS: dict[str, ToolSpec] = {
-    spec.name: spec
+    spec.name: replace(spec, result_schema=spec.result_schema or RESULT_SCHEMAS.get(spec.name))
     for spec in (
         ToolSpec(
             "list_buckets",
@@ -325,9 +621,60 @@ TOOLS: dict[str, ToolSpec] = {
             "get_metric_data",
             "Read a CloudWatch metric",
             "Read one CloudWatch metric's datapoints (namespace, metric name, dimensions, statistic, period) "
-            "over a time range (default: the last 3 hours).",
+            "over a time range. Defaults: the last 3 hours, the Average statistic, and the smallest period "
+            "(a multiple of 60 s) that gives at most 360 datapoints. Use list_metrics to find metrics.",
             GetMetricDataInput,
             _get_metric_data,
+        ),
+        ToolSpec(
+            "head_object",
+            "Describe an S3 object",
+            "Size, content type, last-modified time and ETag of one S3 object, without reading it. Use it to "
+            "plan get_object pages (offset and max_bytes) for large objects.",
+            HeadObjectInput,
+            _head_object,
+        ),
+        ToolSpec(
+            "describe_log_groups",
+            "List CloudWatch Logs log groups",
+            "List CloudWatch Logs log groups (names, retention, stored bytes), optionally by name prefix. "
+            "Returns a page_token when more remain.",
+            DescribeLogGroupsInput,
+            _describe_log_groups,
+        ),
+        ToolSpec(
+            "get_log_events",
+            "Read one CloudWatch Logs stream",
+            "Read the events of one log stream in a time range (default: the last 60 minutes, at most "
+            "7 days), oldest first unless start_from_head is false. Messages are redacted. Returns a "
+            "page_token when more remain.",
+            GetLogEventsInput,
+            _get_log_events,
+        ),
+        ToolSpec(
+            "query_logs",
+            "Run a CloudWatch Logs Insights query",
+            "Run one CloudWatch Logs Insights query over up to 10 log groups in a time range (default: the "
+            "last 60 minutes, at most 7 days) and wait for its rows (at most `limit`). Values are redacted. "
+            "When the row count reaches the limit, narrow the time range or use the continuation's end_time.",
+            QueryLogsInput,
+            _query_logs,
+        ),
+        ToolSpec(
+            "list_metrics",
+            "List CloudWatch metrics",
+            "List CloudWatch metrics by namespace, metric name and dimensions, to find what get_metric_data "
+            "can read. Returns a page_token when more remain.",
+            ListMetricsInput,
+            _list_metrics,
+        ),
+        ToolSpec(
+            "describe_alarms",
+            "List CloudWatch alarms",
+            "List CloudWatch alarms and their state (OK, ALARM, INSUFFICIENT_DATA), optionally by name "
+            "prefix or state. Returns a page_token when more remain.",
+            DescribeAlarmsInput,
+            _describe_alarms,
         ),
         ToolSpec(
             "call_aws",
@@ -343,7 +690,9 @@ TOOLS: dict[str, ToolSpec] = {
 }
 
 
-def resolve(tool: str, arguments: dict[str, Any], region: str, account: str, now: dt.datetime) -> tuple[ToolInput, ActionSpec]:
+def resolve(
+    tool: str, arguments: dict[str, Any], region: str, account: str, now: dt.datetime
+) -> tuple[ToolInput, ActionSpec]:
     """Validate the arguments against the tool's model and map them to one canonical action."""
     spec = TOOLS.get(tool)
     if spec is None:

@@ -8,6 +8,7 @@ ASGI scope state, set by the HTTP edge after authentication.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,9 +19,11 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 from pydantic import ValidationError
 
+from ..adapters.service_model import ServiceModelError, validate_call
 from ..domain.catalog import TOOLS, ToolSpec, resolve
 from ..domain.errors import GatewayError, ReasonCode
 from ..domain.models import ActionRequest, CallContext, Principal
+from ..domain.redaction import RedactionConfig, Redactor
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -32,13 +35,28 @@ OUTPUT_SCHEMA: dict[str, Any] = {
         "result": {"description": "the tool's data, redacted"},
         "redactions": {"type": "object", "additionalProperties": {"type": "integer"}},
         "truncated": {"type": "boolean"},
-        "continuation": {"type": "object", "description": "arguments that continue from where this page stopped"},
+        "continuation": {
+            "type": "object",
+            "description": "arguments that continue from where this page stopped",
+        },
+        "result_reason": {"type": "string"},
+        "result_message": {"type": "string"},
         "decision": {"type": "object"},
         "approval": {"type": "object"},
         "audit": {"type": "string"},
     },
     "required": ["request_id", "status"],
 }
+
+
+def output_schema(spec: ToolSpec) -> dict[str, Any]:
+    """The envelope, with ``result`` typed by the tool (absent while pending approval, hence nullable)."""
+    if spec.result_schema is None:
+        return OUTPUT_SCHEMA
+    result = {**spec.result_schema, "description": "the tool's data, redacted"}
+    if result.get("type") == "object":
+        result["type"] = ["object", "null"]
+    return {**OUTPUT_SCHEMA, "properties": {**OUTPUT_SCHEMA["properties"], "result": result}}
 
 
 def new_request_id() -> str:
@@ -54,7 +72,7 @@ def tool_definition(spec: ToolSpec) -> types.Tool:
         title=spec.title,
         description=spec.description,
         input_schema=schema,
-        output_schema=OUTPUT_SCHEMA,
+        output_schema=output_schema(spec),
         annotations=types.ToolAnnotations(
             title=spec.title,
             read_only_hint=spec.annotations.read_only,
@@ -65,8 +83,33 @@ def tool_definition(spec: ToolSpec) -> types.Tool:
     )
 
 
+# Argument names the caller invented (unknown fields) are echoed only when they look like a name (letters,
+# '_' or '-'; e.g. a typo like "Prefixx"): an agent can put a secret there, and secrets carry digits or symbols.
+_UNEXPECTED_TYPES = frozenset({"extra_forbidden", "unknown_parameter"})
+_NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z_-]{0,63}")
+_ERROR_REDACTOR = Redactor(RedactionConfig(pii_classes=frozenset()))
+
+
+def _safe_errors(errors: Any) -> Any:
+    if not isinstance(errors, list):
+        return errors
+    out = []
+    for e in errors:
+        if isinstance(e, dict) and e.get("type") in _UNEXPECTED_TYPES:
+            parent, _, name = str(e.get("field", "")).rpartition(".")
+            name = name if _NAME_LIKE.fullmatch(name) else "<unexpected>"
+            out.append({**e, "field": f"{parent}.{name}" if parent else name})
+        else:
+            out.append(e)
+    return out
+
+
 def error_result(reason: ReasonCode | str, message: str, **extra: Any) -> types.CallToolResult:
+    """An error the agent sees: a reason code, a message and details, never a secret the caller sent."""
     code = reason.value if isinstance(reason, ReasonCode) else reason
+    if "errors" in extra:
+        extra["errors"], _ = _ERROR_REDACTOR.redact_value(_safe_errors(extra["errors"]), pii=False)
+    message = _ERROR_REDACTOR.redact_text(message, pii=False).text
     payload = {"error": {"reason": code, "message": message, **extra}}
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=json.dumps(payload))],
@@ -127,13 +170,19 @@ def build_server(
         try:
             parsed, action = resolve(params.name, arguments, region, account, _utc(now))
         except ValidationError as exc:
-            errors = [
-                {"field": ".".join(str(p) for p in e["loc"]), "type": e["type"]} for e in exc.errors()[:10]
-            ]
+            errors = [{"field": ".".join(str(p) for p in e["loc"]), "type": e["type"]} for e in exc.errors()[:10]]
             return error_result(ReasonCode.INVALID_INPUT, "arguments do not match the tool's schema", errors=errors)
         except GatewayError as exc:
-            reason = ReasonCode.UNKNOWN_TOOL if params.name not in TOOLS else exc.code
-            return error_result(reason, exc.message)
+            if params.name not in TOOLS:  # never echo the name: it is the caller's text
+                return error_result(ReasonCode.UNKNOWN_TOOL, "unknown tool; tools/list names the tools")
+            return error_result(exc.code, exc.message)
+        if params.name == "call_aws":  # checked against botocore's service model before any workflow runs
+            try:
+                validate_call(action.service, action.operation, action.api_params)
+            except ServiceModelError as exc:
+                return error_result(ReasonCode.INVALID_INPUT, exc.message, errors=exc.errors)
+            except GatewayError as exc:
+                return error_result(exc.code, exc.message)
         request = ActionRequest(
             request_id=new_request_id(),
             tool=params.name,

@@ -1,0 +1,214 @@
+"""The ``whoami`` tool: who the gateway thinks the caller is, and how much of each quota is left right now.
+
+Identity and groups come from the verified session token. Quotas are the policy's limits for the caller's
+groups, and the use so far is read from the caller's own counter items in the rate-limit table (the same
+keys the workflow's conditional updates write, see ``domain/ratelimit.py``). It reads nothing else: no other
+user's counters, no AWS data, and it starts no workflow. If the counters cannot be read, the limits are still
+returned with ``used: null`` and ``quota_status: "unavailable"`` (the workflow itself then fails closed).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import mcp_types as types
+from pydantic import ValidationError
+
+from ..domain import ratelimit
+from ..domain.catalog import ToolInput
+from ..domain.errors import ReasonCode
+from ..domain.models import Principal, Tier
+from ..domain.policy import Policy
+from .mcp_server import error_result
+
+NAME = "whoami"
+
+
+class WhoAmIInput(ToolInput):
+    pass
+
+
+_QUOTA = {
+    "type": "object",
+    "properties": {
+        "scope": {"type": "string", "description": "a rate tier (read, list, write), all, bytes or objects"},
+        "limit": {"type": "integer"},
+        "used": {"type": ["integer", "null"], "description": "null when the counters could not be read"},
+        "remaining": {"type": ["integer", "null"]},
+        "window_seconds": {"type": "integer"},
+        "resets_in_seconds": {"type": "integer"},
+    },
+    "required": ["scope", "limit", "used", "remaining", "window_seconds", "resets_in_seconds"],
+}
+
+OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "email": {"type": "string"},
+        "groups": {"type": "array", "items": {"type": "string"}},
+        "token_id": {"type": "string"},
+        "session_expires_at": {"type": "integer"},
+        "session_expires_in_seconds": {"type": "integer"},
+        "policy_version": {"type": ["string", "null"]},
+        "sees_pii": {"type": ["boolean", "null"]},
+        "quota_status": {"type": "string", "enum": ["ok", "unavailable"]},
+        "rate_limits": {"type": "array", "items": _QUOTA},
+        "data_budgets": {"type": "array", "items": _QUOTA},
+        "data_limits": {"type": "object", "additionalProperties": {"type": "integer"}},
+    },
+    "required": ["email", "groups", "quota_status", "rate_limits", "data_budgets"],
+}
+
+
+def definition() -> types.Tool:
+    schema = WhoAmIInput.model_json_schema()
+    schema["additionalProperties"] = False
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return types.Tool(
+        name=NAME,
+        title="Who am I",
+        description=(
+            "Your identity as the gateway sees it (e-mail, groups, session expiry) and your remaining quotas "
+            "right now: requests per rate tier and overall, bytes returned today, objects read per window. "
+            "Use it to understand a THROTTLED or DATA_BUDGET_EXCEEDED answer. Starts no AWS call."
+        ),
+        input_schema=schema,
+        output_schema=OUTPUT_SCHEMA,
+        annotations=types.ToolAnnotations(
+            title="Who am I",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+
+
+class WhoAmITool:
+    def __init__(
+        self,
+        ddb: Any,
+        rate_limit_table: str,
+        load_policy: Callable[[], Policy],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ddb = ddb
+        self.table = rate_limit_table
+        self.load_policy = load_policy
+        self.clock = clock
+        self._policy: Policy | None = None
+
+    def _policy_or_none(self) -> Policy | None:
+        if self._policy is None:
+            try:
+                self._policy = self.load_policy()
+            except Exception:  # noqa: BLE001 - no policy: identity only, quotas unknown
+                return None
+        return self._policy
+
+    def _counter(self, key: str, attribute: str) -> int:
+        if not self.table:
+            raise LookupError("no rate-limit table configured")
+        item = (
+            self.ddb.get_item(
+                TableName=self.table,
+                Key={"pk": {"S": key}},
+                ConsistentRead=True,
+                ProjectionExpression=attribute,
+            ).get("Item")
+            or {}
+        )
+        value = item.get(attribute) or {}
+        return int(float(value.get("N", "0"))) if isinstance(value, dict) else 0
+
+    def describe(self, principal: Principal) -> dict[str, Any]:
+        now = self.clock()
+        email = principal.email
+        groups = list(principal.groups)
+        policy = self._policy_or_none()
+        out: dict[str, Any] = {
+            "email": email,
+            "groups": groups,
+            "token_id": principal.token_id,
+            "session_expires_at": principal.expires_at,
+            "session_expires_in_seconds": max(0, int(principal.expires_at - now)),
+            "policy_version": policy.version if policy is not None else None,
+            "sees_pii": policy.sees_pii(groups) if policy is not None else None,
+            "quota_status": "ok",
+            "rate_limits": [],
+            "data_budgets": [],
+        }
+        if policy is None:
+            out["quota_status"] = "unavailable"
+            return out
+        # (scope, limit, window, counter key, counter attribute)
+        plan: list[tuple[str, int, int, str, str]] = []
+        for tier in (Tier.READ, Tier.LIST, Tier.WRITE):
+            limit = policy.tier_limit(tier, groups)
+            key = ratelimit.counter_key(email, tier, now, limit.window_seconds)
+            plan.append((tier.value, limit.limit, limit.window_seconds, key, "hits"))
+        overall = policy.rate_limits.global_per_user
+        plan.append(
+            (
+                "all",
+                overall.limit,
+                overall.window_seconds,
+                ratelimit.counter_key(email, "all", now, overall.window_seconds),
+                "hits",
+            )
+        )
+        budgets = policy.data_budgets
+        plan.append(
+            (
+                "bytes",
+                budgets.bytes_per_day,
+                ratelimit.DAY_SECONDS,
+                ratelimit.day_key(email, now),
+                "bytes_used",
+            )
+        )
+        objects_key = ratelimit.counter_key(email, "objects", now, budgets.window_seconds)
+        plan.append(("objects", budgets.objects_per_window, budgets.window_seconds, objects_key, "objects"))
+        for scope, limit_value, window, key, attribute in plan:
+            used: int | None
+            try:
+                used = self._counter(key, attribute)
+            except Exception:  # noqa: BLE001 - report the limits without the use; never guess "unused"
+                used = None
+                out["quota_status"] = "unavailable"
+            entry = {
+                "scope": scope,
+                "limit": limit_value,
+                "used": used,
+                "remaining": None if used is None else max(0, limit_value - used),
+                "window_seconds": window,
+                "resets_in_seconds": ratelimit.retry_after(now, window),
+            }
+            out["data_budgets" if scope in ("bytes", "objects") else "rate_limits"].append(entry)
+        limits = policy.data_limits_for(groups)
+        out["data_limits"] = {
+            "max_object_bytes": limits.max_object_bytes,
+            "max_log_time_range_seconds": limits.max_log_time_range_seconds,
+            "max_result_bytes": limits.max_result_bytes,
+        }
+        return out
+
+    async def __call__(self, principal: Principal, arguments: dict[str, Any]) -> types.CallToolResult:
+        try:
+            WhoAmIInput.model_validate(arguments)
+        except ValidationError as exc:
+            errors = [{"field": ".".join(str(p) for p in e["loc"]), "type": e["type"]} for e in exc.errors()[:10]]
+            return error_result(ReasonCode.INVALID_INPUT, "arguments do not match the tool's schema", errors=errors)
+        try:
+            out = await anyio.to_thread.run_sync(self.describe, principal)
+        except Exception:  # noqa: BLE001 - fail closed without details
+            return error_result(ReasonCode.INTERNAL_ERROR, "identity is unavailable")
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=json.dumps(out, default=str))],
+            structured_content=out,
+            is_error=False,
+        )
