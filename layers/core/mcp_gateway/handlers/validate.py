@@ -15,12 +15,78 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..domain import ratelimit
+from ..domain.approval import request_hash as approval_request_hash
 from ..domain.errors import GatewayError, PolicyError, ReasonCode
 from ..domain.models import ActionRequest, Decision, Outcome, Tier
-from ..domain.policy import Policy, deny_everything, evaluate
+from ..domain.policy import DataBudgets, Policy, deny_everything, evaluate
 from ..domain.redaction import RedactionConfig, Redactor
 
 MAX_SANITIZED_PARAM_BYTES = 16_384
+# Calls counted against the data budget "objects read per window" (HeadObject maps to s3:GetObject).
+OBJECT_READ_ACTIONS = frozenset({"s3:GetObject", "s3:GetObjectVersion"})
+
+
+def _budget_fields(email: str, now: float, tier: Tier, budgets: DataBudgets, count_object: bool) -> dict[str, Any]:
+    """The workflow's data-budget inputs: the day's bytes counter (pre-check, then post-Execute accounting)
+    and the objects-per-window counter. DynamoDB numbers travel as strings (the ``N`` type)."""
+    day_retry = ratelimit.retry_after(now, ratelimit.DAY_SECONDS)
+    obj_retry = ratelimit.retry_after(now, budgets.window_seconds)
+    return {
+        "bytes_key": ratelimit.day_key(email, now),
+        "bytes_budget": str(budgets.bytes_per_day),
+        "bytes_expires_at": str(ratelimit.expires_at(now, ratelimit.DAY_SECONDS)),
+        "bytes_hint": f"the daily data budget is used up; wait {day_retry} s (UTC midnight)",
+        "bytes_limits": {
+            "budget": "bytes_per_day",
+            "tier": tier.value,
+            "limit": budgets.bytes_per_day,
+            "window_seconds": ratelimit.DAY_SECONDS,
+            "retry_after_seconds": day_retry,
+        },
+        "count_object": count_object,
+        "objects_key": ratelimit.counter_key(email, "objects", now, budgets.window_seconds),
+        "objects_limit": str(budgets.objects_per_window),
+        "objects_hint": f"wait {obj_retry} s before reading more objects",
+        "objects_limits": {
+            "budget": "objects_per_window",
+            "tier": tier.value,
+            "limit": budgets.objects_per_window,
+            "window_seconds": budgets.window_seconds,
+            "retry_after_seconds": obj_retry,
+        },
+    }
+
+
+def _zero_quota_decision(
+    decision: dict[str, Any],
+    rate: dict[str, Any],
+    tier_limit: int,
+    global_limit: int,
+    budgets: DataBudgets,
+    count_object: bool,
+) -> dict[str, Any]:
+    """A quota of 0 is decided here: the counters' condition admits the first call on a missing item."""
+    zero: list[tuple[ReasonCode, str, str, str]] = []
+    if tier_limit <= 0:
+        zero.append((ReasonCode.THROTTLED, str(rate["tier_rule"]), "tier_hint", "tier_limits"))
+    if global_limit <= 0:
+        zero.append((ReasonCode.THROTTLED, "rate.global-per-user", "global_hint", "global_limits"))
+    if budgets.bytes_per_day <= 0:
+        zero.append((ReasonCode.DATA_BUDGET_EXCEEDED, "budget.bytes-per-day", "bytes_hint", "bytes_limits"))
+    if count_object and budgets.objects_per_window <= 0:
+        zero.append((ReasonCode.DATA_BUDGET_EXCEEDED, "budget.objects-per-window", "objects_hint", "objects_limits"))
+    if not zero:
+        return decision
+    reason, rule_id, hint, limits = zero[0]
+    return {
+        **decision,
+        "outcome": Outcome.DENY.value,
+        "reason": reason.value,
+        "rule_id": rule_id,
+        "hint": rate[hint],
+        "message": "",
+        "limits": rate[limits],
+    }
 
 
 def prompt_hmac(key: bytes, intent: str) -> str:
@@ -49,20 +115,17 @@ def _sanitized(redactor: Redactor, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _request_hash(request: dict[str, Any]) -> str:
-    canonical = json.dumps(
-        {
-            "action": request.get("action"),
-            "resources": request.get("resources"),
-            "parameters": request.get("parameters"),
-            "requester": (request.get("principal") or {}).get("email"),
-            "request_id": request.get("request_id"),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """The hash approvers see and the callback checks: the pure core's canonical request hash."""
+    try:
+        return approval_request_hash(
+            str(request.get("action", "")),
+            list(request.get("resources") or []),
+            dict(request.get("parameters") or {}),
+            str((request.get("principal") or {}).get("email", "")),
+            str(request.get("request_id", "")),
+        )
+    except (GatewayError, TypeError):
+        return ""  # no hash: no callback can ever match it, so the request can only expire (fail closed)
 
 
 class Validator:
@@ -74,6 +137,7 @@ class Validator:
         self.hmac_key = hmac_key
         self.clock = clock
         self.redactor = redactor_for(policy)
+        self.retention_days = 90  # TTL floor of intent records: the audit retention (template parameter)
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         started = self.clock()
@@ -109,10 +173,11 @@ class Validator:
                 except GatewayError as exc:
                     decision = Decision(outcome=Outcome.DENY, reason=exc.code, rule_id=exc.rule_id or "validate.error")
             request_out = request.model_dump(mode="json", exclude={"intent"})
-            request_out["prompt_hmac"] = (
-                prompt_hmac(self.hmac_key, request.intent) if self.hmac_key is not None else ""
-            )
+            request_out["prompt_hmac"] = prompt_hmac(self.hmac_key, request.intent) if self.hmac_key is not None else ""
             request_out["parameters_sanitized"] = _sanitized(self.redactor, request.parameters)
+            # the resources travel into the audit record and the Slack message: an S3 key or log group name
+            # holding a secret is redacted there (secrets only: ARNs stay queryable); policy already decided
+            request_out["resources"] = [self.redactor.redact_text(r, pii=False).text for r in request.resources]
         return self._output(request_out, decision, started)
 
     def _output(self, request: dict[str, Any], decision: Decision, started: float) -> dict[str, Any]:
@@ -126,10 +191,12 @@ class Validator:
             tier_limit = policy.tier_limit(tier, groups)
             global_limit = policy.rate_limits.global_per_user
             fail_open = tier in policy.rate_limits.fail_open_tiers
+            budgets = policy.data_budgets
             limits: dict[str, Any] = {
-                "max_object_bytes": policy.data_limits.max_object_bytes,
-                "max_result_bytes": policy.data_limits.max_result_bytes,
-                "max_log_time_range_seconds": policy.data_limits.max_log_time_range_seconds,
+                # the caller's limits: policy-wide, raised by group overrides (as evaluate enforces them)
+                "max_object_bytes": policy.data_limits_for(groups).max_object_bytes,
+                "max_result_bytes": policy.data_limits_for(groups).max_result_bytes,
+                "max_log_time_range_seconds": policy.data_limits_for(groups).max_log_time_range_seconds,
                 "see_pii": policy.sees_pii(groups),
                 "pii_classes": list(policy.redaction.pii_classes),
                 "customer_id_patterns": list(policy.redaction.customer_id_patterns),
@@ -141,12 +208,15 @@ class Validator:
             tier_limit = RateTier(limit=0)
             global_limit = RateTier(limit=0)
             fail_open = False
+            budgets = DataBudgets(bytes_per_day=0, objects_per_window=0)
             limits = {"max_object_bytes": 0, "max_result_bytes": 1024, "see_pii": False}
             review_timeout = 900
         decision_out = decision.model_dump(mode="json")
         if decision.outcome is not Outcome.DENY:
             decision_out["limits"] = {"tier_limit": tier_limit.limit, "window_seconds": tier_limit.window_seconds}
         request_id = str(request.get("request_id", "invalid"))
+        count_object = str(request.get("action", "")) in OBJECT_READ_ACTIONS
+        budget = _budget_fields(email, now, tier, budgets, count_object)
         rate = {
             "tier_key": ratelimit.counter_key(email, tier, now, tier_limit.window_seconds),
             "tier_limit": str(tier_limit.limit),
@@ -167,9 +237,18 @@ class Validator:
                 "window_seconds": global_limit.window_seconds,
                 "retry_after_seconds": ratelimit.retry_after(now, global_limit.window_seconds),
             },
-            "expires_at": str(ratelimit.expires_at(now, max(tier_limit.window_seconds, global_limit.window_seconds))),
+            "expires_at": str(
+                ratelimit.expires_at(
+                    now, max(tier_limit.window_seconds, global_limit.window_seconds, budgets.window_seconds)
+                )
+            ),
             "fail_open": fail_open,
+            **budget,
         }
+        if decision.outcome is not Outcome.DENY:
+            decision_out = _zero_quota_decision(
+                decision_out, rate, tier_limit.limit, global_limit.limit, budgets, count_object
+            )
         approval: dict[str, Any] = {}
         if decision.outcome is Outcome.REVIEW:
             approval = {
@@ -187,6 +266,7 @@ class Validator:
             "resources_json": {"S": json.dumps(request.get("resources") or [])[:4000]},
             "prompt_hmac": {"S": str(request.get("prompt_hmac", "")) or "-"},
             "at_ms": {"N": str(int(now * 1000))},
+            "expires_at": {"N": str(int(now) + (self.retention_days + 1) * 86_400)},
         }
         return {
             "request": request,
