@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -26,13 +27,13 @@ from ..domain.errors import AuthError, ReasonCode
 from ..domain.models import CallContext, Principal
 from ..domain.tokens import IdpConfig, JwksCache, SessionTokenService, token_fingerprint, verify_idp_token
 
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a URN, not a secret
 SUBJECT_TOKEN_TYPES = {
     "urn:ietf:params:oauth:token-type:jwt",
     "urn:ietf:params:oauth:token-type:id_token",
     "urn:ietf:params:oauth:token-type:access_token",
 }
-ISSUED_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+ISSUED_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a URN, not a secret
 MAX_BODY_BYTES = 1_048_576
 MAX_FORM_BYTES = 16_384
 QUERY_TOKEN_PARAMS = {"access_token", "token", "id_token", "subject_token", "bearer", "authorization"}
@@ -57,6 +58,12 @@ def _response(status: int, body: Any, headers: dict[str, str] | None = None) -> 
 
 def _headers(event: dict[str, Any]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+
+
+def _query_token(event: dict[str, Any]) -> str:
+    """The credential a client put in the query string (only to fingerprint it for the audit record)."""
+    query = event.get("queryStringParameters") or {}
+    return next((str(v) for k, v in query.items() if str(k).lower() in QUERY_TOKEN_PARAMS), "")
 
 
 def _body(event: dict[str, Any]) -> bytes:
@@ -90,6 +97,7 @@ class Gateway:
         self.idp_config = idp_config
         self.jwks = jwks
         self.configured_resource_url = resource_url
+        self._request = threading.local()
         self.audit = audit
         self.fingerprint_key = fingerprint_key
         self.allowed_hosts = allowed_hosts
@@ -111,14 +119,22 @@ class Gateway:
         return base, resource
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        self.base_url, self.resource_url = self._urls(event)
+        self._request.base_url, self._request.resource_url = self._urls(event)
         http = (event.get("requestContext") or {}).get("http") or {}
         method = str(http.get("method", "GET")).upper()
         path = str(event.get("rawPath") or http.get("path") or "/")
         if path in ("/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"):
-            return self.protected_resource_metadata() if method == "GET" else _response(405, {"error": "method_not_allowed"})
+            return (
+                self.protected_resource_metadata()
+                if method == "GET"
+                else _response(405, {"error": "method_not_allowed"})
+            )
         if path == "/.well-known/oauth-authorization-server":
-            return self.authorization_server_metadata() if method == "GET" else _response(405, {"error": "method_not_allowed"})
+            return (
+                self.authorization_server_metadata()
+                if method == "GET"
+                else _response(405, {"error": "method_not_allowed"})
+            )
         if path == "/oauth/token":
             if method != "POST":
                 return _response(405, {"error": "invalid_request", "error_description": "use POST"})
@@ -128,6 +144,15 @@ class Gateway:
         return _response(404, {"error": "not_found"})
 
     # --- metadata ----------------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """This request's base URL (thread-local: the local server serves requests on several threads)."""
+        return str(self._request.base_url)
+
+    @property
+    def resource_url(self) -> str:
+        return str(self._request.resource_url)
+
     @property
     def resource_metadata_url(self) -> str:
         return f"{self.base_url}/.well-known/oauth-protected-resource/mcp"
@@ -188,8 +213,15 @@ class Gateway:
         )
 
     def _unauthorized(self, code: ReasonCode, *, status: int = 401) -> dict[str, Any]:
-        error = "insufficient_scope" if status == 403 else ("invalid_request" if code in (
-            ReasonCode.AUTH_TOKEN_IN_QUERY, ReasonCode.AUTH_WRONG_SCHEME) else "invalid_token")
+        error = (
+            "insufficient_scope"
+            if status == 403
+            else (
+                "invalid_request"
+                if code in (ReasonCode.AUTH_TOKEN_IN_QUERY, ReasonCode.AUTH_WRONG_SCHEME)
+                else "invalid_token"
+            )
+        )
         challenge = f'Bearer resource_metadata="{self.resource_metadata_url}"'
         if code is not ReasonCode.AUTH_MISSING:
             challenge += f', error="{error}", error_description="{code.value}"'
@@ -203,8 +235,11 @@ class Gateway:
         headers = _headers(event)
         body = _body(event)
         if event.get("rawQueryString"):
-            self._audit_auth_failure(event, ReasonCode.AUTH_TOKEN_IN_QUERY, "", "/oauth/token")
-            return _response(400, {"error": "invalid_request", "error_description": "no parameters in the query string"})
+            leaked = _query_token(event)
+            self._audit_auth_failure(event, ReasonCode.AUTH_TOKEN_IN_QUERY, leaked, "/oauth/token")
+            return _response(
+                400, {"error": "invalid_request", "error_description": "no parameters in the query string"}
+            )
         if "application/x-www-form-urlencoded" not in headers.get("content-type", "") or len(body) > MAX_FORM_BYTES:
             self._audit_auth_failure(event, ReasonCode.AUTH_MALFORMED, "", "/oauth/token")
             return _response(400, {"error": "invalid_request", "error_description": "form-encoded body required"})
@@ -222,15 +257,26 @@ class Gateway:
         subject = values.get("subject_token", "")
         if values.get("subject_token_type") not in SUBJECT_TOKEN_TYPES or not subject:
             self._audit_auth_failure(event, ReasonCode.AUTH_MALFORMED, subject, "/oauth/token")
-            return _response(400, {"error": "invalid_request", "error_description": "subject_token and a JWT subject_token_type are required"})
+            return _response(
+                400,
+                {
+                    "error": "invalid_request",
+                    "error_description": "subject_token and a JWT subject_token_type are required",
+                },
+            )
         try:
             identity = verify_idp_token(subject, self.idp_config, self.jwks, self.clock)
             issued = self.session_tokens(self.base_url, self.resource_url).mint(identity)
         except AuthError as exc:
             self._audit_auth_failure(event, exc.code, subject, "/oauth/token")
             status = 503 if exc.code is ReasonCode.AUTH_KEYS_UNAVAILABLE else 400
-            return _response(status, {"error": "invalid_grant" if status == 400 else "temporarily_unavailable",
-                                      "error_description": exc.code.value})
+            return _response(
+                status,
+                {
+                    "error": "invalid_grant" if status == 400 else "temporarily_unavailable",
+                    "error_description": exc.code.value,
+                },
+            )
         except Exception:  # noqa: BLE001 - fail closed, with an audit record and no details
             self._audit_auth_failure(event, ReasonCode.AUTH_KEYS_UNAVAILABLE, subject, "/oauth/token")
             return _response(503, {"error": "temporarily_unavailable"})
@@ -252,7 +298,7 @@ class Gateway:
         if any(k.lower() in QUERY_TOKEN_PARAMS for k in query) or any(
             p in raw_query.lower() for p in ("access_token=", "token=")
         ):
-            return None, ReasonCode.AUTH_TOKEN_IN_QUERY, ""
+            return None, ReasonCode.AUTH_TOKEN_IN_QUERY, _query_token(event)
         auth = _headers(event).get("authorization", "")
         if not auth:
             return None, ReasonCode.AUTH_MISSING, ""
