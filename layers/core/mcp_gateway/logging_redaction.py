@@ -91,6 +91,9 @@ def build_logger(
     """
     formatter = RedactingFormatter(redactor, pii=pii)
     logger = Logger(service=service, level=level, stream=stream, logger_formatter=formatter, **kwargs)
+    # Records must not bubble up unredacted to root handlers added after this point (Powertools only filters
+    # the root handlers that exist when the Logger is created).
+    logging.getLogger(logger.name).propagate = False
     for handler in logging.getLogger(logger.name).handlers:
         current = handler.formatter
         if isinstance(current, RedactingFormatter):

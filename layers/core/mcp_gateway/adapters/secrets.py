@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 
 from ..domain.errors import ConfigError
+from ..observability import add_exact_secrets
 
 MAX_AGE_SECONDS = 300
 
@@ -21,7 +22,27 @@ def get_secret_text(arn: str) -> str:
         value = value.decode()
     if not isinstance(value, str) or not value:
         raise ConfigError("a required secret is empty")
+    add_exact_secrets(*_secret_parts(value))  # from now on no log line can carry it
     return value
+
+
+def _secret_parts(value: str) -> list[str]:
+    """The secret and, for a JSON secret, its string values (a PEM, a signing secret, a bot token)."""
+    parts = [value]
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return parts
+    stack: list[Any] = [data]
+    while stack and len(parts) < 64:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return parts
 
 
 def get_secret_json(arn: str) -> dict[str, Any]:

@@ -1,0 +1,568 @@
+"""Data-loss prevention end to end: hundreds of fake secrets go into the local AWS (S3 objects and CloudWatch
+log events) and into tool arguments, travel through the real gateway (official MCP client, real HTTP, the
+request workflow in moto, the real functions, the Slack stand-in), and afterwards no raw 8-character substring
+of any of them is found in any sink: MCP responses, the audit table, the audit log group, the results and
+approvals tables, Slack payloads, or the functions' log output (captured with Powertools' event logging on, so
+every function logs every event it receives, raw arguments included).
+
+The leak rule is the corpus' own (``raw_substrings``: every 8-character window of a secret's distinctive
+part), applied to each sink's text and to its decoded forms (JSON-unescaped, URL-decoded, lines joined, base64
+decoded).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from approval_support import FLAGGING_INTENT, observing
+from conftest import unique_email
+from corpora.benign_text import benign_lines
+from corpora.secrets import (
+    CUSTOMER_ID_PATTERNS,
+    FakeSecret,
+    decoded_forms,
+    embed,
+    generate_secrets,
+    raw_substrings,
+)
+
+pytestmark = pytest.mark.e2e
+
+SECRETS = generate_secrets()
+BUCKET = "acme-scratch"
+LOGGED_FUNCTIONS = (
+    "GatewayFunction",
+    "ValidateFunction",
+    "ExecuteFunction",
+    "AuditFunction",
+    "NotifyApproversFunction",
+    "ApprovalCallbackFunction",
+)
+MAX_TOOL_CALLS = 40
+
+
+# ----------------------------------------------------------------------------------------------------
+# The leak check, fast enough for megabytes: n-gram sets instead of a substring search per window
+# ----------------------------------------------------------------------------------------------------
+@dataclass
+class LeakIndex:
+    """Every distinctive window of every secret, for a set-intersection scan of a whole sink at once."""
+
+    secrets: list[FakeSecret]
+    windows: dict[str, int] = field(default_factory=dict)  # window -> index of its secret
+    digit_windows: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for i, secret in enumerate(self.secrets):
+            for window in raw_substrings(secret):
+                (self.digit_windows if window.isdigit() else self.windows).setdefault(window, i)
+        self.lengths = sorted({len(w) for w in self.windows})
+        self.digits = [re.sub(r"\D", "", s.value) for s in self.secrets]
+
+    def leaks(self, text: str) -> dict[str, list[str]]:
+        """{secret kind: surviving windows} over ``text`` and its decoded forms."""
+        found: dict[int, set[str]] = {}
+        for form in decoded_forms(text):
+            for n in self.lengths:
+                grams = {form[j : j + n] for j in range(len(form) - n + 1)}
+                for window in grams & self.windows.keys():
+                    found.setdefault(self.windows[window], set()).add(window)
+            # an all-digit window counts where its whole digit run could be that secret's digits (not inside
+            # an epoch timestamp that happens to contain the same 8 digits)
+            for run in re.findall(r"\d{6,}", form):
+                for n in (6, 7, 8):
+                    for j in range(len(run) - n + 1):
+                        i = self.digit_windows.get(run[j : j + n])
+                        if i is not None and run in self.digits[i]:
+                            found.setdefault(i, set()).add(run[j : j + n])
+        out: dict[str, list[str]] = {}
+        for i, windows in found.items():
+            out.setdefault(self.secrets[i].kind, []).extend(sorted(windows)[:3])
+        return out
+
+
+INDEX = LeakIndex(SECRETS)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Sinks
+# ----------------------------------------------------------------------------------------------------
+@dataclass
+class Capture:
+    """The functions' log output: Powertools' JSON lines (through the very formatter CloudWatch would get) and
+    anything else reaching the root logger (libraries)."""
+
+    powertools: io.StringIO
+    root: io.StringIO
+
+    def text(self) -> str:
+        return self.powertools.getvalue() + "\n" + self.root.getvalue()
+
+
+@pytest.fixture(scope="module")
+def dlp(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
+    """Redeploy the functions with event logging on and a policy whose customer-id patterns match the corpus'
+    customer ids; capture every log line; restore the stack afterwards."""
+    from mcp_gateway.observability import logger
+
+    policy = yaml.safe_load(Path(stack.policy_path).read_text())
+    patterns = list(policy["redaction"]["customer_id_patterns"])
+    policy["redaction"]["customer_id_patterns"] = patterns + [p for p in CUSTOMER_ID_PATTERNS if p not in patterns]
+    policy_path = tmp_path_factory.mktemp("dlp") / "policy-dlp.yaml"
+    policy_path.write_text(yaml.safe_dump(policy))
+    saved = {logical: dict(stack.function_env[logical]) for logical in LOGGED_FUNCTIONS}
+    for logical in LOGGED_FUNCTIONS:
+        env = {"POWERTOOLS_LOGGER_LOG_EVENT": "true"}
+        if logical == "ValidateFunction":
+            env["POLICY_PATH"] = str(policy_path)
+        stack.redeploy(logical, **env)
+
+    pt_logger = logging.getLogger(logger.name)
+    formatter = pt_logger.handlers[0].formatter
+    capture = Capture(io.StringIO(), io.StringIO())
+    pt_handler = logging.StreamHandler(capture.powertools)
+    pt_handler.setFormatter(formatter)
+    root_handler = logging.StreamHandler(capture.root)
+    root_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    pt_logger.addHandler(pt_handler)
+    logging.getLogger().addHandler(root_handler)
+    try:
+        yield capture
+    finally:
+        pt_logger.removeHandler(pt_handler)
+        logging.getLogger().removeHandler(root_handler)
+        for logical, env in saved.items():
+            stack.function_env[logical] = env
+            stack.redeploy(logical)
+
+
+def _scan_table(stack: Any, logical: str) -> str:
+    ddb = stack.client("dynamodb")
+    parts: list[str] = []
+    kwargs: dict[str, Any] = {"TableName": stack.physical(logical)}
+    while True:
+        page = ddb.scan(**kwargs)
+        parts.extend(json.dumps(item) for item in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return "\n".join(parts)
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _all_log_events(stack: Any, group: str) -> str:
+    logs = stack.client("logs")
+    parts: list[str] = []
+    kwargs: dict[str, Any] = {"logGroupName": group}
+    while True:
+        page = logs.filter_log_events(**kwargs)
+        parts.extend(e["message"] for e in page["events"])
+        token = page.get("nextToken")
+        if not token or not page["events"]:
+            return "\n".join(parts)
+        kwargs["nextToken"] = token
+
+
+def _slack_payloads(stack: Any) -> str:
+    with stack.slack.lock:
+        recorded = json.dumps(list(stack.slack.messages.values())) + json.dumps(stack.slack.responses)
+    log = Path(stack.info.approvals_log)
+    return recorded + "\n" + (log.read_text() if log.exists() else "")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Seeding the local AWS
+# ----------------------------------------------------------------------------------------------------
+def _corpus_texts() -> tuple[list[str], list[str]]:
+    """Every embedding of every secret; alternate embeddings go to S3 and to CloudWatch Logs, so each secret
+    reaches the agent in several syntaxes and encodings through both data paths."""
+    to_s3: list[str] = []
+    to_logs: list[str] = []
+    for secret in SECRETS:
+        for k, (_syntax, text) in enumerate(embed(secret)):
+            (to_s3 if k % 2 == 0 else to_logs).append(text)
+    return to_s3, to_logs
+
+
+def _put_events(stack: Any, group: str, messages: list[str]) -> None:
+    logs = stack.client("logs")
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="app")
+    start = int(time.time() * 1000) - len(messages) - 60_000
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for i, message in enumerate(messages):
+        batch.append({"timestamp": start + i, "message": message})
+        size += len(message) + 26
+        if size > 800_000 or len(batch) >= 5_000:
+            logs.put_log_events(logGroupName=group, logStreamName="app", logEvents=batch)
+            batch, size = [], 0
+    if batch:
+        logs.put_log_events(logGroupName=group, logStreamName="app", logEvents=batch)
+
+
+def structured(result: Any) -> dict[str, Any]:
+    if result.structured_content is not None:
+        return result.structured_content  # type: ignore[no-any-return]
+    return json.loads(result.content[0].text)  # type: ignore[no-any-return]
+
+
+def error_of(result: Any) -> dict[str, Any]:
+    assert result.is_error
+    return json.loads(result.content[0].text)["error"]  # type: ignore[no-any-return]
+
+
+class Agent:
+    """An MCP client session that records every result (the agent-facing sink) and counts tool calls."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls = 0
+        self.responses: list[str] = []
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> Any:
+        self.calls += 1
+        result = await self.client.call_tool(tool, arguments)
+        texts = [c.text for c in result.content if getattr(c, "text", None) is not None]
+        self.responses.extend(texts)
+        # structured content is scanned too, unless the text is exactly its JSON
+        if result.structured_content is not None and [json.loads(t) for t in texts[:1]] != [result.structured_content]:
+            self.responses.append(json.dumps(result.structured_content))
+        return result
+
+    async def read_object(self, key: str) -> tuple[str, list[dict[str, Any]]]:
+        """The whole object through get_object pages (continuation offsets)."""
+        texts: list[str] = []
+        pages: list[dict[str, Any]] = []
+        args: dict[str, Any] = {
+            "bucket": BUCKET,
+            "key": key,
+            "max_bytes": 1_048_576,
+            "intent": "read the export",
+        }
+        while True:
+            page = structured(await self.call("get_object", args))
+            assert page["status"] == "ok", page
+            pages.append(page)
+            texts.append(page["result"]["text"])
+            if not page.get("continuation"):
+                return "".join(texts), pages
+            args = {**args, "offset": page["continuation"]["offset"]}
+
+    async def read_log_group(self, group: str) -> tuple[list[str], list[dict[str, Any]]]:
+        """Every event of the group through filter_log_events pages (page tokens or time continuations)."""
+        seen: dict[str, str] = {}
+        pages: list[dict[str, Any]] = []
+        base: dict[str, Any] = {"log_group": group, "limit": 1000, "since_minutes": 120, "intent": "debug"}
+        args = dict(base)
+        while True:
+            page = structured(await self.call("filter_log_events", args))
+            assert page["status"] == "ok", page
+            pages.append(page)
+            for event in page["result"]["events"]:
+                seen.setdefault(event["event_id"], event["message"])
+            cont = page.get("continuation") or {}
+            if not cont:
+                return list(seen.values()), pages
+            args = {
+                **base,
+                **{k: v for k, v in cont.items() if k in ("start_time", "end_time", "page_token") and v},
+            }
+
+
+# ----------------------------------------------------------------------------------------------------
+# DoD 1: the corpus end to end
+# ----------------------------------------------------------------------------------------------------
+def _arguments_with_secrets() -> list[tuple[str, dict[str, Any], str]]:
+    """(tool, arguments, expected reason) of calls whose arguments carry secrets: allowed, denied, invalid."""
+    picks = {s.kind: s for s in SECRETS}  # one secret of each type
+    jwt, akid, secret_key, pem = (
+        picks["jwt"],
+        picks["aws_access_key_id"],
+        picks["aws_secret_key"],
+        picks["private_key"],
+    )
+    github, slack, stripe, password = (
+        picks["github_token"],
+        picks["slack_token"],
+        picks["stripe_key"],
+        picks["password"],
+    )
+    note = f"aws_secret_access_key={secret_key.value} token={github.value} {slack.value}"
+    return [
+        # allowed, with secrets in the filter pattern and the intent (audited as sanitized parameters)
+        (
+            "filter_log_events",
+            {
+                "log_group": "/aws/lambda/orders-api",
+                "filter_pattern": f'"{akid.value}"',
+                "intent": f"find where {stripe.value} and password={password.value} leaked",
+            },
+            "ok",
+        ),
+        # explicitly denied (a credential-issuing read): a secret id and a body of secrets as parameters
+        (
+            "call_aws",
+            {
+                "service": "secretsmanager",
+                "operation": "GetSecretValue",
+                "parameters": {"SecretId": f"prod/{github.value}", "VersionStage": jwt.value},
+            },
+            "EXPLICIT_DENY",
+        ),
+        (
+            "call_aws",
+            {
+                "service": "s3",
+                "operation": "PutObject",
+                "parameters": {"Bucket": BUCKET, "Key": "notes/creds.txt", "Body": note + "\n" + pem.value},
+            },
+            "NOT_ALLOWLISTED",
+        ),
+        # invalid arguments: the schema error must not echo them
+        (
+            "get_object",
+            {"bucket": akid.value, "key": secret_key.value, "max_bytes": jwt.value},
+            "INVALID_INPUT",
+        ),
+        (
+            "filter_log_events",
+            {"log_group": "/aws/lambda/orders-api", "start_time": akid.value},
+            "INVALID_INPUT",
+        ),
+        (
+            "filter_log_events",
+            {
+                "log_group": f"/acme/{github.value}",
+                "end_time": "2020-01-01T00:00:00Z",
+                "start_time": "2021-01-01T00:00:00Z",
+            },
+            "INVALID_INPUT",
+        ),
+        ("list_buckets", {github.value: stripe.value, "api_key": password.value}, "INVALID_INPUT"),
+        (github.value, {"intent": slack.value}, "UNKNOWN_TOOL"),
+        # not found: the key (and so the resource ARN) holds a secret
+        (
+            "get_object",
+            {"bucket": BUCKET, "key": f"missing/{akid.value}/aws_secret_access_key={secret_key.value}"},
+            "NOT_FOUND",
+        ),
+    ]
+
+
+def _auth_failures_with_secrets(stack: Any) -> list[int]:
+    """Rejected authentications whose credentials are secrets (a stolen JWT, a token in the query string)."""
+    picks = {s.kind: s for s in SECRETS}
+    headers = {"accept": "application/json, text/event-stream"}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    statuses = [
+        httpx.post(
+            stack.info.mcp_url,
+            json=body,
+            headers={**headers, "authorization": f"Bearer {picks['jwt'].value}"},
+            timeout=30,
+        ).status_code,
+        httpx.post(
+            f"{stack.info.mcp_url}?access_token={picks['github_token'].value}",
+            json=body,
+            headers=headers,
+            timeout=30,
+        ).status_code,
+        httpx.post(
+            f"{stack.info.gateway_url}/oauth/token",
+            timeout=30,
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token": picks["jwt"].value,
+                "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+            },
+        ).status_code,
+    ]
+    return statuses
+
+
+async def test_hundreds_of_secrets_read_back_through_the_gateway_leak_into_no_sink(
+    stack: Any, session_factory: Any, dlp: Capture
+) -> None:
+    from mcp_gateway_local import cli
+
+    kinds = {s.kind for s in SECRETS}
+    assert len(SECRETS) >= 300 and len(kinds - {"email", "phone", "credit_card", "customer_id", "ipv4"}) >= 15
+    run = uuid.uuid4().hex[:10]
+    to_s3, to_logs = _corpus_texts()
+    key = f"dlp/{run}/corpus.txt"
+    stack.client("s3").put_object(Bucket=BUCKET, Key=key, Body="\n\n".join(to_s3).encode())
+    group = f"/acme/dlp-{run}"
+    _put_events(stack, group, to_logs)
+
+    session = session_factory(unique_email("dlp"))
+    review_secrets = [s for s in SECRETS if s.kind in ("aws_access_key_id", "github_token", "stripe_key")][:3]
+    with observing(stack) as observer:
+        async with session.client() as client:
+            agent = Agent(client)
+            _text, s3_pages = await agent.read_object(key)
+            events, log_pages = await agent.read_log_group(group)
+
+            outcomes: dict[str, Any] = {}
+            for tool, arguments, expected in _arguments_with_secrets():
+                result = await agent.call(tool, arguments)
+                outcomes[tool + json.dumps(arguments)[:40]] = (expected, result)
+
+            # a call flagged for human review whose parameters carry secrets: the Slack message shows them
+            pattern = " ".join(f'"{s.value}"' for s in review_secrets)
+            pending = structured(
+                await agent.call(
+                    "filter_log_events",
+                    {
+                        "log_group": group,
+                        "filter_pattern": pattern,
+                        "limit": 50,
+                        "since_minutes": 120,
+                        "intent": FLAGGING_INTENT,
+                    },
+                )
+            )
+            assert pending["status"] == "pending", pending
+            rid = pending["request_id"]
+            observer.wait_notified(rid)
+            assert cli.main(["--state-dir", str(stack.state_dir), "approve", rid, "--as", "carol@example.com"]) == 0
+            assert observer.wait_finished(rid)["status"] == "ok"
+            approved = structured(await agent.call("get_request_status", {"request_id": rid}))
+            assert approved["executed"] is True
+    auth_statuses = _auth_failures_with_secrets(stack)
+    assert auth_statuses == [401, 400, 400]
+    assert agent.calls <= MAX_TOOL_CALLS
+
+    # what the agent got: every page redacted, and told so (counts by type)
+    assert len(events) == len(to_logs)
+    for page in s3_pages + log_pages:
+        assert page["redactions"] and all(isinstance(v, int) and v > 0 for v in page["redactions"].values())
+    seen_types = set().union(*(p["redactions"] for p in s3_pages + log_pages))
+    assert len(seen_types) >= 20, seen_types
+
+    # ... and the audit record of each of those calls counts the same redactions by type
+    ddb = stack.client("dynamodb")
+    for page in s3_pages + log_pages:
+        item = ddb.get_item(
+            TableName=stack.physical("AuditTable"),
+            Key={"pk": {"S": page["request_id"]}, "sk": {"S": "outcome"}},
+            ConsistentRead=True,
+        )["Item"]
+        assert json.loads(item["record"]["S"])["redactions"] == page["redactions"]
+
+    # error paths answer with reason codes and never echo the secrets they were given
+    for expected, result in outcomes.values():
+        if expected == "ok":
+            assert structured(result)["status"] in ("ok", "error")
+            continue
+        error = error_of(result)
+        assert error["reason"] == expected, error
+        assert INDEX.leaks(json.dumps(error)) == {}, error
+
+    sinks = {
+        "mcp responses": "\n".join(agent.responses),
+        "audit table": _scan_table(stack, "AuditTable"),
+        "audit log group": _all_log_events(stack, stack.physical("AuditLogGroup")),
+        "results table": _scan_table(stack, "ResultsTable"),
+        "approvals table": _scan_table(stack, "ApprovalsTable"),
+        "slack payloads": _slack_payloads(stack),
+        "function logs": dlp.text(),
+    }
+    assert rid in sinks["slack payloads"]
+    assert "[REDACTED:" in sinks["function logs"], "event logging was on: the functions logged the raw events"
+    leaked = {name: found for name, text in sinks.items() if (found := INDEX.leaks(text))}
+    sizes = {name: len(text) for name, text in sinks.items()}
+    print(
+        f"\nDLP corpus: {len(SECRETS)} secrets, {len(kinds)} types, {len(to_s3) + len(to_logs)} texts, "
+        f"{agent.calls} tool calls; sink sizes {sizes}; leaks {leaked}"
+    )
+    assert leaked == {}
+
+
+async def test_the_gateways_own_secrets_never_reach_a_sink_even_when_a_function_logs_them(
+    stack: Any, session_factory: Any, dlp: Capture
+) -> None:
+    from mcp_gateway.observability import logger
+
+    sm = stack.client("secretsmanager")
+    session_keys = json.loads(sm.get_secret_value(SecretId=stack.physical("SessionKeysSecret"))["SecretString"])
+    pems = [k[f] for k in session_keys["keys"] for f in k if isinstance(k[f], str) and "PRIVATE KEY" in k[f]]
+    assert pems
+    own = [stack.slack_signing_secret, stack.slack_bot_token, *pems]
+    # the functions load them (token exchange: the session keys; the approval functions: the Slack secret)
+    session_factory(unique_email("own-secrets"))
+    assert stack.functions["NotifyApproversFunction"]._slack_secret()["signing_secret"] == stack.slack_signing_secret
+    logger.error(
+        "misconfigured",
+        extra={
+            "slack": {"signing_secret": stack.slack_signing_secret, "bot_token": stack.slack_bot_token},
+            "session_key": pems[0],
+        },
+    )
+    try:
+        raise RuntimeError(f"bad signature with {stack.slack_signing_secret}")
+    except RuntimeError:
+        logger.exception("callback failed")
+
+    def windows(value: str) -> set[str]:
+        body = re.sub(r"-----[A-Z ]+-----|\s", "", value)
+        return {body[i : i + 16] for i in range(0, max(1, len(body) - 16), 8)}
+
+    sinks = {
+        "audit table": _scan_table(stack, "AuditTable"),
+        "audit log group": _all_log_events(stack, stack.physical("AuditLogGroup")),
+        "slack payloads": _slack_payloads(stack),
+        "function logs": dlp.text(),
+    }
+    assert "[REDACTED:" in dlp.powertools.getvalue()
+    found: dict[str, list[int]] = {}
+    for name, text in sinks.items():
+        forms = decoded_forms(text)
+        found[name] = [i for i, value in enumerate(own) if any(w in f for w in windows(value) for f in forms)]
+    assert {name: hits for name, hits in found.items() if hits} == {}
+
+
+# ----------------------------------------------------------------------------------------------------
+# DoD 2: the benign corpus through the gateway
+# ----------------------------------------------------------------------------------------------------
+async def test_benign_log_text_read_through_the_gateway_keeps_false_positives_under_two_percent(
+    stack: Any, session_factory: Any, dlp: Capture
+) -> None:
+    lines = benign_lines()
+    run = uuid.uuid4().hex[:10]
+    key = f"dlp/{run}/benign.log"
+    stack.client("s3").put_object(Bucket=BUCKET, Key=key, Body="\n".join(lines).encode())
+    group = f"/acme/dlp-benign-{run}"
+    _put_events(stack, group, lines)
+
+    session = session_factory(unique_email("benign"))
+    async with session.client() as client:
+        agent = Agent(client)
+        text, _pages = await agent.read_object(key)
+        events, _log_pages = await agent.read_log_group(group)
+
+    returned = text.split("\n")
+    assert len(returned) == len(lines)
+    changed_s3 = [a for a, b in zip(lines, returned, strict=True) if a != b]
+    assert len(events) == len(lines)
+    changed_logs = [line for line in lines if line not in set(events)]
+    rate_s3 = len(changed_s3) / len(lines)
+    rate_logs = len(changed_logs) / len(lines)
+    print(
+        f"\nbenign corpus through the gateway: {len(lines)} lines; false-positive rate "
+        f"{rate_s3:.2%} (get_object), {rate_logs:.2%} (filter_log_events); {agent.calls} tool calls"
+    )
+    for line in changed_s3[:5]:
+        print(f"  false positive: {line[:160]}")
+    assert rate_s3 < 0.02
+    assert rate_logs < 0.02
