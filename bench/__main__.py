@@ -67,17 +67,31 @@ def bench_pipeline() -> dict[str, Any]:
     from mcp_gateway.domain.models import ActionRequest, Principal
     from mcp_gateway.domain.policy import evaluate, parse_policy
     from mcp_gateway.domain.redaction import RedactionConfig, Redactor
-    from mcp_gateway.domain.tokens import IdentityClaims, SessionKeySet, SessionTokenService, generate_session_key
+    from mcp_gateway.domain.tokens import (
+        IdentityClaims,
+        SessionKeySet,
+        SessionTokenService,
+        generate_session_key,
+    )
 
     policy = parse_policy((ROOT / "policy" / "gateway-policy.yaml").read_text())
     redactor = Redactor(
-        RedactionConfig(pii_classes=frozenset(policy.redaction.pii_classes), customer_id_patterns=policy.redaction.customer_id_patterns)
+        RedactionConfig(
+            pii_classes=frozenset(policy.redaction.pii_classes),
+            customer_id_patterns=policy.redaction.customer_id_patterns,
+        )
     )
     keys = SessionKeySet(active_kid="b1", keys=(generate_session_key("b1"),))
     tokens = SessionTokenService(keys, issuer="https://gw.example", audience="https://gw.example/mcp")
     token = tokens.mint(
-        IdentityClaims(sub="u1", email="alice@example.com", groups=("developers",), expires_at=int(time.time()) + 3600,
-                       issuer="https://idp.example", token_id="t1")
+        IdentityClaims(
+            sub="u1",
+            email="alice@example.com",
+            groups=("developers",),
+            expires_at=int(time.time()) + 3600,
+            issuer="https://idp.example",
+            token_id="t1",
+        )
     ).access_token
     now = dt.datetime.now(dt.UTC)
     results: dict[str, Any] = {}
@@ -88,15 +102,28 @@ def bench_pipeline() -> dict[str, Any]:
         pattern = ("?ERROR ?Timeout ?Exception " * (size // 27 + 1))[: max(0, size - len(intent))][:1024]
         args = {"log_group": "/aws/lambda/orders-api", "filter_pattern": pattern, "intent": intent}
         if size > 4096:  # the 64 KB case: a large argument (e.g. the text of a put_object) goes through everything
-            args = {"bucket": "acme-scratch", "key": "notes/big.txt", "text": ("deploy notes: latency ok; " * (size // 26 + 1))[:size], "intent": intent}
+            args = {
+                "bucket": "acme-scratch",
+                "key": "notes/big.txt",
+                "text": ("deploy notes: latency ok; " * (size // 26 + 1))[:size],
+                "intent": intent,
+            }
             tool = "put_object"
         else:
             tool = "filter_log_events"
         parsed, spec = resolve(tool, args, "us-east-1", "123456789012", now)
         request = ActionRequest(
-            request_id="req-benchmark-0001", tool=tool, service=spec.service, operation=spec.operation,
-            action=spec.action, parameters=spec.api_params, resources=spec.resources, intent=parsed.intent,
-            principal=Principal(sub="u1", email="alice@example.com", groups=("developers", "sre"), token_id="t1", expires_at=0),
+            request_id="req-benchmark-0001",
+            tool=tool,
+            service=spec.service,
+            operation=spec.operation,
+            action=spec.action,
+            parameters=spec.api_params,
+            resources=spec.resources,
+            intent=parsed.intent,
+            principal=Principal(
+                sub="u1", email="alice@example.com", groups=("developers", "sre"), token_id="t1", expires_at=0
+            ),
             requested_at=time.time(),
         )
         n = 300 if size > 4096 else 2000
@@ -120,8 +147,11 @@ def bench_pipeline() -> dict[str, Any]:
                 redactor.redact_value(request.parameters)
 
             total_runs.append(timed(whole, n))
-        results[label] = {"stages": {k: summary(v) for k, v in stage_runs.items()}, "total": summary(total_runs),
-                          "bytes_of_arguments": len(json.dumps(args))}
+        results[label] = {
+            "stages": {k: summary(v) for k, v in stage_runs.items()},
+            "total": summary(total_runs),
+            "bytes_of_arguments": len(json.dumps(args)),
+        }
     results["target"] = "p99 < 1 ms for 1 KB of arguments"
     results["target_met"] = results["1KB"]["total"]["p99_ms"] < 1.0
     return results
@@ -205,7 +235,10 @@ def bench_cold_start(stack: Any) -> dict[str, Any]:
         return float(res.stdout.strip().splitlines()[-1])
 
     bare = [fresh(["-c", BARE], base_env) for _ in range(runs)]
-    out["bare_import_boto3_ms"] = {"median": round(statistics.median(bare), 1), "spread": [round(min(bare), 1), round(max(bare), 1)]}
+    out["bare_import_boto3_ms"] = {
+        "median": round(statistics.median(bare), 1),
+        "spread": [round(min(bare), 1), round(max(bare), 1)],
+    }
     for logical, env in stack.function_env.items():
         path = ROOT / stack.template["Resources"][logical]["Properties"]["CodeUri"] / "app.py"
         samples = [fresh(["-c", COLD, str(path)], {**base_env, **env}) for _ in range(runs)]
@@ -247,17 +280,33 @@ def bench_end_to_end(stack: Any) -> dict[str, Any]:
                     samples.append((time.perf_counter() - t) * 1000)
                 gateway_runs.append(samples)
                 now = int(time.time() * 1000)
-                direct_runs.append(timed(lambda: logs.filter_log_events(
-                    logGroupName="/aws/lambda/orders-api", filterPattern="ERROR", limit=20,
-                    startTime=now - 3_600_000, endTime=now), n))
+                direct_runs.append(
+                    timed(
+                        lambda: logs.filter_log_events(
+                            logGroupName="/aws/lambda/orders-api",
+                            filterPattern="ERROR",
+                            limit=20,
+                            startTime=now - 3_600_000,
+                            endTime=now,
+                        ),
+                        n,
+                    )
+                )
 
     asyncio.run(run())
     g, d = summary(gateway_runs), summary(direct_runs)
-    return {"gateway_tools_call": g, "direct_boto3_to_local_aws": d,
-            "ratio_p50": round(g["p50_ms"] / d["p50_ms"], 2), "ratio_p99": round(g["p99_ms"] / d["p99_ms"], 2),
-            "_samples": {"gateway": [round(x, 2) for x in gateway_runs[-1]], "direct": [round(x, 2) for x in direct_runs[-1]]},
-            "note": "the gateway path is: HTTP + auth + MCP + StartSyncExecution + 5 workflow states (2 DynamoDB "
-                    "updates, 1 put, 3 Lambda invocations, the hash-chained audit write) against moto on loopback"}
+    return {
+        "gateway_tools_call": g,
+        "direct_boto3_to_local_aws": d,
+        "ratio_p50": round(g["p50_ms"] / d["p50_ms"], 2),
+        "ratio_p99": round(g["p99_ms"] / d["p99_ms"], 2),
+        "_samples": {
+            "gateway": [round(x, 2) for x in gateway_runs[-1]],
+            "direct": [round(x, 2) for x in direct_runs[-1]],
+        },
+        "note": "the gateway path is: HTTP + auth + MCP + StartSyncExecution + 5 workflow states (2 DynamoDB "
+        "updates, 1 put, 3 Lambda invocations, the hash-chained audit write) against moto on loopback",
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -281,9 +330,15 @@ def bench_rate_limit(stack: Any) -> dict[str, Any]:
                 for _ in range(per_thread):
                     try:
                         client.update_item(
-                            TableName=table, Key={"pk": {"S": key}},
-                            UpdateExpression=params["UpdateExpression"], ConditionExpression=params["ConditionExpression"],
-                            ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": "1000000"}, ":ttl": {"N": "0"}},
+                            TableName=table,
+                            Key={"pk": {"S": key}},
+                            UpdateExpression=params["UpdateExpression"],
+                            ConditionExpression=params["ConditionExpression"],
+                            ExpressionAttributeValues={
+                                ":one": {"N": "1"},
+                                ":limit": {"N": "1000000"},
+                                ":ttl": {"N": "0"},
+                            },
                         )
                         with lock:
                             admitted[0] += 1
@@ -297,7 +352,10 @@ def bench_rate_limit(stack: Any) -> dict[str, Any]:
             for th in ts:
                 th.join()
             rates.append(admitted[0] / (time.perf_counter() - t))
-        out[f"{threads}_threads"] = {"ops_per_s": round(statistics.median(rates), 1), "spread": [round(min(rates), 1), round(max(rates), 1)]}
+        out[f"{threads}_threads"] = {
+            "ops_per_s": round(statistics.median(rates), 1),
+            "spread": [round(min(rates), 1), round(max(rates), 1)],
+        }
     out["note"] = "the exact UpdateItem the RateCheck state runs (read from the ASL), against moto over loopback HTTP"
     return out
 
@@ -324,7 +382,11 @@ def plot(report: dict[str, Any], path: Path) -> None:
     axes[0].legend()
     e2e = report["end_to_end"]
     dist = e2e.get("_samples", {})
-    axes[1].boxplot([dist.get("gateway", [0]), dist.get("direct", [0])], tick_labels=["gateway tools/call", "direct boto3"], showfliers=False)
+    axes[1].boxplot(
+        [dist.get("gateway", [0]), dist.get("direct", [0])],
+        tick_labels=["gateway tools/call", "direct boto3"],
+        showfliers=False,
+    )
     axes[1].set_ylabel("ms")
     axes[1].set_title("End to end on the local stack")
     fig.tight_layout()
@@ -353,14 +415,18 @@ def markdown(report: dict[str, Any]) -> str:
     for name, v in c.items():
         if isinstance(v, dict) and "median_ms" in v:
             target = ("< 300 ms: " + ("met" if c["target_met"] else "MISSED")) if name == "GatewayFunction" else "-"
-            rows.append(f"| cold start {name} | {v['median_ms']} ms ({v['ratio_to_bare_boto3']}x boto3) | {v['spread_ms']} | {target} |")
+            rows.append(
+                f"| cold start {name} | {v['median_ms']} ms ({v['ratio_to_bare_boto3']}x boto3) | {v['spread_ms']} | {target} |"
+            )
     rows += [
         f"| gateway tools/call p50 / p99 | {e['gateway_tools_call']['p50_ms']} / {e['gateway_tools_call']['p99_ms']} ms | p99 {e['gateway_tools_call']['p99_spread_ms']} | - |",
         f"| direct boto3 to local AWS p50 / p99 | {e['direct_boto3_to_local_aws']['p50_ms']} / {e['direct_boto3_to_local_aws']['p99_ms']} ms | - | ratio p50 {e['ratio_p50']}x |",
     ]
     for k, v in q.items():
         if isinstance(v, dict):
-            rows.append(f"| rate-limit UpdateItem, {k.replace('_', ' ')} | {v['ops_per_s']} ops/s | {v['spread']} | - |")
+            rows.append(
+                f"| rate-limit UpdateItem, {k.replace('_', ' ')} | {v['ops_per_s']} ops/s | {v['spread']} | - |"
+            )
     env = report["environment"]
     return (
         f"# Benchmark report\n\n{env['when']} on {env['machine']} ({env['cpus']} CPUs), Python {env['python']}."
@@ -384,9 +450,9 @@ def main() -> int:
     report["pipeline"] = bench_pipeline()
     print("2/5 redaction throughput ...", flush=True)
     report["redaction"] = bench_redaction()
-    from mcp_gateway_local.stack import LocalStack
-
     import tempfile
+
+    from mcp_gateway_local.stack import LocalStack
 
     with tempfile.TemporaryDirectory() as state, LocalStack(state_dir=Path(state)) as stack:
         print("3/5 cold start ...", flush=True)

@@ -98,7 +98,11 @@ def audit_records(stack: Any, request_id: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         kind = item["sk"]["S"]
-        out[kind] = json.loads(item["record"]["S"]) if "record" in item else {k: list(v.values())[0] for k, v in item.items()}
+        out[kind] = (
+            json.loads(item["record"]["S"])
+            if "record" in item
+            else {k: next(iter(v.values())) for k, v in item.items()}
+        )
     return out
 
 

@@ -3,7 +3,6 @@
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-
 from mcp_gateway.gateway.wiring import build_gateway
 from mcp_gateway.observability import logger, metrics
 

@@ -13,6 +13,7 @@ VALIDATOR = build_validator(
     lambda: load_policy(SETTINGS.POLICY_PATH),
     lambda: get_secret_text(SETTINGS.PROMPT_HMAC_SECRET_ARN).encode(),
 )
+VALIDATOR.retention_days = SETTINGS.AUDIT_RETENTION_DAYS
 if VALIDATOR.policy is None:
     logger.error("policy failed to load: every request will be denied", extra={"reason": VALIDATOR.policy_error})
 

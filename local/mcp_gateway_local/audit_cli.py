@@ -118,9 +118,7 @@ def _deployed_target(stack: str, region: str | None) -> Target:
     try:
         for key, logical in LOGICAL.items():
             resp = cfn.describe_stack_resources(StackName=stack, LogicalResourceId=logical)
-            found = [
-                r["PhysicalResourceId"] for r in resp.get("StackResources", []) if r.get("PhysicalResourceId")
-            ]
+            found = [r["PhysicalResourceId"] for r in resp.get("StackResources", []) if r.get("PhysicalResourceId")]
             if not found:
                 raise AuditCliError(f"stack {stack} has no {logical}")
             physical[key] = found[0]
@@ -386,9 +384,7 @@ def prompt_hash_of(target: Target, text: str) -> str:
     try:
         key = target.secrets.get_secret_value(SecretId=target.hmac_secret)["SecretString"]
     except Exception:  # noqa: BLE001 - permission or network: say so without details
-        raise AuditCliError(
-            "cannot read the prompt HMAC key (PromptHmacSecret); pass --prompt-hash instead"
-        ) from None
+        raise AuditCliError("cannot read the prompt HMAC key (PromptHmacSecret); pass --prompt-hash instead") from None
     digest: str = prompt_hmac(str(key).encode(), text)
     return digest
 
@@ -538,9 +534,7 @@ def _compare_with_logs(target: Target, day: str, records: list[dict[str, Any]]) 
     return findings
 
 
-def orphan_intents(
-    target: Target, since: float, until: float, grace_seconds: float, now: float
-) -> list[Finding]:
+def orphan_intents(target: Target, since: float, until: float, grace_seconds: float, now: float) -> list[Finding]:
     """Intent records (written before Execute) with no final outcome record: an action ran, or may have run,
     and its outcome is missing (parked in the dead-letter queue, or lost)."""
     findings: list[Finding] = []
@@ -568,16 +562,12 @@ def orphan_intents(
             ).get("Items", [])
         }
         first = outcomes.get("outcome", {}).get("record", {}).get("S", "")
-        final = "outcome#approval" in outcomes or (
-            "outcome" in outcomes and '"status":"pending"' not in first
-        )
+        final = "outcome#approval" in outcomes or ("outcome" in outcomes and '"status":"pending"' not in first)
         if not final:
             at = iso(int(item["at_ms"]["N"]) / 1000)
             day = at[:10]
             findings.append(
-                Finding(
-                    day, 0, "orphan_intent", rid[:256], f"intent at {at} has no outcome; run `audit replay`"
-                )
+                Finding(day, 0, "orphan_intent", rid[:256], f"intent at {at} has no outcome; run `audit replay`")
             )
     return findings
 
@@ -697,9 +687,7 @@ def replay(
             (report.duplicates if already else report.recorded).append(request_id)
             target.sqs.delete_message(QueueUrl=target.dlq_url, ReceiptHandle=message["ReceiptHandle"])
     for handle in leave:
-        target.sqs.change_message_visibility(
-            QueueUrl=target.dlq_url, ReceiptHandle=handle, VisibilityTimeout=0
-        )
+        target.sqs.change_message_visibility(QueueUrl=target.dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
     return report
 
 
@@ -742,9 +730,7 @@ def register(sub: Any) -> None:
     )
     _target_options(audit, nested=False)
     audit.add_argument("--user", help="user e-mail, exactly as in the IdP token")
-    audit.add_argument(
-        "--since", default=None, help=f"7d, 24h, 30m, 2w, a date, ISO time (default {DEFAULT_SINCE})"
-    )
+    audit.add_argument("--since", default=None, help=f"7d, 24h, 30m, 2w, a date, ISO time (default {DEFAULT_SINCE})")
     audit.add_argument("--until", default=None, help="same forms as --since (default now)")
     audit.add_argument("--service", help="e.g. s3, logs, cloudwatch, gateway (authentication)")
     audit.add_argument("--action", help="canonical IAM action, e.g. s3:GetObject")

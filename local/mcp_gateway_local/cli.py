@@ -44,7 +44,7 @@ def exchange(gateway_url: str, idp_token: str) -> dict[str, Any]:
             "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
         }
     ).encode()
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - the gateway URL from config or the local stack
         f"{gateway_url}/oauth/token",
         data=body,
         headers={"content-type": "application/x-www-form-urlencoded"},
@@ -57,10 +57,18 @@ def exchange(gateway_url: str, idp_token: str) -> dict[str, Any]:
     except urllib.error.HTTPError as exc:
         detail = json.loads(exc.read() or b"{}")
         sys.exit(f"error: token exchange refused: {detail.get('error')} ({detail.get('error_description', '')})")
+    except urllib.error.URLError as exc:
+        sys.exit(f"error: cannot reach the gateway at {gateway_url}: {exc.reason}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import os
+
     from .stack import LocalStack, PortInUseError
+
+    # The terminal is for people: no EMF metric lines, only warnings and errors from the functions' logs.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
     stack = LocalStack(
         moto_port=args.moto_port,
@@ -88,7 +96,7 @@ MCP security gateway - local stack is up
   local IdP issuer:          {info.idp_issuer}
   approval callback:         {info.callback_url}
 
-Session token for {args.email} (groups: {args.groups}; expires in {session['expires_in']} s):
+Session token for {args.email} (groups: {args.groups}; expires in {session["expires_in"]} s):
 {token}
 
 Mint another:  .venv/bin/mcp-gateway token --email {args.email} --groups {args.groups}
@@ -115,14 +123,56 @@ def cmd_idp_token(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    info = _info(args)
-    idp_token = args.idp_token or mint_idp_token(info, args.email, args.groups.split(","))
-    session = exchange(args.gateway or info.gateway_url, idp_token)
+    if args.idp_token and args.gateway:  # a real IdP token for a deployed gateway: no local stack needed
+        idp_token, gateway = args.idp_token, args.gateway
+    else:
+        info = _info(args)
+        idp_token = args.idp_token or mint_idp_token(info, args.email, args.groups.split(","))
+        gateway = args.gateway or info.gateway_url
+    session = exchange(gateway.rstrip("/"), idp_token)
     if args.export:
         print(f"export MCP_GATEWAY_TOKEN={session['access_token']}")
     else:
         print(session["access_token"])
     return 0
+
+
+def slack_user_for(email: str, policy_path: str | None) -> tuple[str, str]:
+    """(Slack user id, name) for an approver e-mail, from the policy's approvers mapping. An unmapped e-mail
+    gets a stable made-up id, so the gateway's refusal (APPROVER_NOT_ALLOWED) can be tried locally too."""
+    import hashlib
+
+    from mcp_gateway.policy_loader import load_policy
+
+    from .template import ROOT
+
+    approvers = load_policy(policy_path or str(ROOT / "policy" / "gateway-policy.yaml")).approvers
+    for user_id, mapped in approvers.slack_id_to_email.items():
+        if mapped.casefold() == email.casefold():
+            return user_id, email.split("@", 1)[0]
+    return "U" + hashlib.sha256(email.casefold().encode()).hexdigest()[:10].upper(), email.split("@", 1)[0]
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    from . import slack_standin as slack
+
+    info = _info(args)
+    try:
+        record = slack.find_message(Path(info.approvals_log), args.request_id)
+    except LookupError:
+        where = f"{info.slack_url}/approvals"
+        print(f"error: no approval message for {args.request_id} (see {where})", file=sys.stderr)
+        return 1
+    user_id, user_name = slack_user_for(args.approver, args.policy)
+    response_url = f"{info.slack_url}/response/{record['ts']}"
+    payload = slack.block_actions_payload(
+        record, args.command, user_id=user_id, user_name=user_name, response_url=response_url
+    )
+    body = slack.form_body(payload)
+    headers = slack.signed_callback(body, info.slack_signing_secret)
+    status, answer = slack.post_callback(info.callback_url, body, headers)
+    print(json.dumps({"http_status": status, **answer}))
+    return 0 if status == 200 and answer.get("ok") else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,6 +203,27 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--gateway", default=None, help="gateway base URL (default: the local stack)")
     tok.add_argument("--export", action="store_true", help="print as a shell export line")
     tok.set_defaults(func=cmd_token)
+
+    from .quota_cli import register as register_quota
+
+    register_quota(sub, _info)
+
+    for verb in ("approve", "deny"):
+        decide = sub.add_parser(
+            verb, help=f"{verb} a pending request: a correctly signed Slack click to the local callback"
+        )
+        decide.add_argument("request_id")
+        decide.add_argument("--as", dest="approver", required=True, help="approver e-mail, e.g. carol@example.com")
+        decide.add_argument("--policy", default=None, help="policy with the approvers (default: the repo's)")
+        decide.set_defaults(func=cmd_decide)
+
+    from . import audit_cli
+
+    audit_cli.register(sub)  # audit (query), audit verify, audit replay
+
+    from . import policy_cli
+
+    policy_cli.add_parser(sub)  # policy check | iam | schema | explain | replay
     return parser
 
 

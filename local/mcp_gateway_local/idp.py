@@ -307,9 +307,7 @@ class LocalIdP:
         """A developer's IdP token. ``extra_claims``/``headers`` override (``OMIT`` removes)."""
         kid = self.ec_kid if alg == "ES256" else self.rsa_kid
         header = _merge({"alg": alg, "typ": "JWT", "kid": kid}, headers)
-        payload = _merge(
-            self.claims(email, groups, ttl=ttl, now=now, audience=audience, sub=sub), extra_claims
-        )
+        payload = _merge(self.claims(email, groups, ttl=ttl, now=now, audience=audience, sub=sub), extra_claims)
         return self.sign(header, payload, alg)
 
     # ---- the attack corpus -----------------------------------------------------------------------
@@ -350,9 +348,7 @@ class LocalIdP:
         wrong_iss, wrong_aud = ReasonCode.AUTH_WRONG_ISSUER, ReasonCode.AUTH_WRONG_AUDIENCE
         wrong_typ, expired = ReasonCode.AUTH_WRONG_TOKEN_TYPE, ReasonCode.AUTH_EXPIRED
 
-        def add(
-            name: str, token: str, description: str, idp: ReasonCode | None, session: ReasonCode | None
-        ) -> None:
+        def add(name: str, token: str, description: str, idp: ReasonCode | None, session: ReasonCode | None) -> None:
             cases.append(MaliciousCase(name, token, description, idp, session))
 
         def claims(**updates: Any) -> dict[str, Any]:
@@ -361,9 +357,7 @@ class LocalIdP:
         def rs256_header(**updates: Any) -> dict[str, Any]:
             return _merge({"alg": "RS256", "typ": "JWT", "kid": self.rsa_kid}, updates)
 
-        def signed(
-            header: Mapping[str, Any] | str, payload: Mapping[str, Any] | str, alg: str = "RS256"
-        ) -> str:
+        def signed(header: Mapping[str, Any] | str, payload: Mapping[str, Any] | str, alg: str = "RS256") -> str:
             return self.sign(header, payload, alg)
 
         def raw(header: Mapping[str, Any] | str, payload: Mapping[str, Any] | str, signature: bytes) -> str:
@@ -515,9 +509,7 @@ class LocalIdP:
         attacker_kid = "attacker-" + _thumbprint(attacker_ec_jwk)
         add(
             "embedded_jwk_header",
-            attacker_es256(
-                {"alg": "ES256", "typ": "JWT", "kid": attacker_kid, "jwk": attacker_ec_jwk}, claims()
-            ),
+            attacker_es256({"alg": "ES256", "typ": "JWT", "kid": attacker_kid, "jwk": attacker_ec_jwk}, claims()),
             "attacker's own public key embedded as a jwk header",
             forbidden,
             forbidden,

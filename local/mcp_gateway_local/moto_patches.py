@@ -13,6 +13,10 @@ moto is pinned exactly (requirements/dev.txt) because these reach into its inter
    (``StateMachineArn``, ``Name``, ``Input``) straight to boto3, whose Step Functions API is camelCase
    (``stateMachineArn``, ...): every nested start failed with ``States.Runtime``. We rename them after
    moto's own normalisation (AWS does this translation itself).
+5. moto's DynamoDB ``transact_write_items`` deep-copies every table (for rollback) without a lock, so a
+   concurrent ``put_item``/``update_item`` on another server thread fails it with "dictionary changed size
+   during iteration" (HTTP 500). The server's DynamoDB writes are serialised behind one lock, which is
+   what DynamoDB's own atomicity guarantees to callers.
 
 Clients of the local StartSyncExecution need ``Config(inject_host_prefix=False)`` so botocore does not
 prepend ``sync-`` to the loopback host.
@@ -75,7 +79,7 @@ def _function_name(name_or_arn: str) -> str:
     if name_or_arn.startswith("arn:"):
         parts = name_or_arn.split(":")
         return parts[6] if len(parts) > 6 else name_or_arn
-    return name_or_arn.split(":")[0]
+    return name_or_arn.split(":", maxsplit=1)[0]
 
 
 def _invoke(
@@ -152,13 +156,75 @@ def _start_sync_execution(self: Any) -> Any:
 
 
 def _camel_sfn_parameters(original: Callable[..., None]) -> Callable[..., None]:
-    def normalise(self: Any, parameters: dict[str, Any], boto_service_name: Any = None, service_action_name: Any = None) -> None:
+    def normalise(
+        self: Any, parameters: dict[str, Any], boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
         original(self, parameters, boto_service_name, service_action_name)
         if service_action_name is None:
             for key in [k for k in parameters if k[:1].isupper()]:
                 parameters[key[0].lower() + key[1:]] = parameters.pop(key)
 
     return normalise
+
+
+_ddb_write_lock = threading.RLock()
+
+
+_cheap_transaction = threading.local()
+
+
+class _TableCopyShim:
+    """moto's transact_write_items deep-copies every table it touches as a rollback backup: O(table size) per
+    transaction, so the audit chain (one transaction per record) slowed down quadratically. Inside a
+    transaction run by ``_item_level_rollback`` a table is not copied (that wrapper undoes item by item)."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        if getattr(_cheap_transaction, "active", False) and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _item_level_rollback(original: Callable[..., Any]) -> Callable[..., Any]:
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        before: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+        for entry in transact_items:
+            try:
+                op_type, op = next(iter(entry.items()))
+                table = self.tables[op["TableName"]]
+                source = op["Item"] if op_type == "Put" else op["Key"]
+                key = {table.hash_key_attr: source[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = source[table.range_key_attr]
+                current = self.get_item(op["TableName"], key)
+            except Exception:  # noqa: BLE001, S112 - malformed: moto's own validation answers for it
+                continue
+            attrs = copy.deepcopy(current.to_json()["Attributes"]) if current else None
+            before.append((op["TableName"], key, attrs))
+        _cheap_transaction.active = True
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for table_name, key, attrs in reversed(before):
+                if attrs is None:
+                    self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, attrs)
+            raise
+        finally:
+            _cheap_transaction.active = False
+
+    return transact_write_items
+
+
+def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _ddb_write_lock:
+            return method(*args, **kwargs)
+
+    return locked
 
 
 def install() -> None:
@@ -173,9 +239,18 @@ def install() -> None:
 
         LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
         StepFunctionResponse.start_sync_execution = _start_sync_execution  # type: ignore[attr-defined]
-        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
+        from moto.dynamodb import models as ddb_models
+        from moto.dynamodb.models import DynamoDBBackend
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_sfn as sfn_service,
+        )
 
-        sfn_task = state_task_service_sfn.StateTaskServiceSfn
+        ddb_models.copy = _TableCopyShim  # type: ignore[attr-defined,assignment]
+        backend = DynamoDBBackend
+        backend.transact_write_items = _item_level_rollback(backend.transact_write_items)  # type: ignore[method-assign]
+        for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+            setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
+        sfn_task = sfn_service.StateTaskServiceSfn
         sfn_task._normalise_parameters = _camel_sfn_parameters(sfn_task._normalise_parameters)  # type: ignore[method-assign]
         config = cast(dict[str, Any], default_user_config)
         for key, value in MOTO_CONFIG.items():

@@ -52,9 +52,12 @@ def _check_port(host: str, port: int, what: str) -> int:
         try:
             s.bind((host, port))
         except OSError:
-            variable = {"gateway": "PORT", "callback": "CALLBACK_PORT", "idp": "IDP_PORT", "moto": "MOTO_PORT"}.get(
-                what.split()[0], "PORT"
-            )
+            variable = {
+                "gateway": "PORT",
+                "callback": "CALLBACK_PORT",
+                "idp": "IDP_PORT",
+                "moto": "MOTO_PORT",
+            }.get(what.split(maxsplit=1)[0], "PORT")
             raise PortInUseError(
                 f"port {port} on {host} is already in use (needed for the {what}). Stop whatever holds it "
                 f"(another `make run`?), or choose another port: `make run {variable}=<port>`."
@@ -77,6 +80,7 @@ class StackInfo:
     resources: dict[str, str] = field(default_factory=dict)
     slack_signing_secret: str = ""
     approvals_log: str = ""
+    slack_url: str = ""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +95,9 @@ class StackInfo:
 # ------------------------------------------------------------------------------------------------------
 # Function URL adapter: HTTP request <-> Lambda function URL event (payload format 2.0)
 # ------------------------------------------------------------------------------------------------------
-def to_function_url_event(method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str, domain: str) -> dict[str, Any]:
+def to_function_url_event(
+    method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str, domain: str
+) -> dict[str, Any]:
     parts = urlsplit(target)
     lowered: dict[str, str] = {}
     for k, v in headers.items():
@@ -141,6 +147,7 @@ def to_function_url_event(method: str, target: str, headers: dict[str, str], bod
 class FunctionUrlServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False
+    request_queue_size = 128  # a function URL takes bursts (e.g. 50 concurrent Slack callbacks); stdlib default is 5
 
     def __init__(self, host: str, port: int, handler: Any, function_name: str) -> None:
         self.function_handler = handler
@@ -151,8 +158,9 @@ class FunctionUrlServer(ThreadingHTTPServer):
 class _FunctionUrlRequestHandler(BaseHTTPRequestHandler):
     server: FunctionUrlServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: Nagle + delayed ACK would add ~40 ms each
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _serve(self) -> None:
@@ -162,7 +170,9 @@ class _FunctionUrlRequestHandler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         host = f"{self.server.server_address[0]!s}:{self.server.server_address[1]}"
-        event = to_function_url_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0], host)
+        event = to_function_url_event(
+            self.command, self.path, dict(self.headers.items()), body, self.client_address[0], host
+        )
         context = moto_patches.LocalLambdaContext(
             function_name=self.server.function_name,
             aws_request_id=str(uuid.uuid4()),
@@ -207,7 +217,7 @@ class _IdpServer(ThreadingHTTPServer):
 class _IdpHandler(BaseHTTPRequestHandler):
     server: _IdpServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def do_GET(self) -> None:
@@ -265,6 +275,7 @@ class LocalStack:
         self.info: StackInfo | None = None
         self.template = load_template()
         self.slack_signing_secret = ""
+        self.slack_bot_token = ""
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> StackInfo:
@@ -274,8 +285,8 @@ class LocalStack:
         os.environ.update(
             {
                 "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's well-known dummy credentials
-                "AWS_SESSION_TOKEN": "testing",  # noqa: S105
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
                 "AWS_ENDPOINT_URL": moto_url,
@@ -296,7 +307,11 @@ class LocalStack:
         import urllib.request
 
         urllib.request.urlopen(  # noqa: S310 - loopback
-            urllib.request.Request(f"{moto_url}/moto-api/config", data=json.dumps(moto_patches.MOTO_CONFIG).encode(), method="POST"),
+            urllib.request.Request(  # noqa: S310 - loopback moto
+                f"{moto_url}/moto-api/config",
+                data=json.dumps(moto_patches.MOTO_CONFIG).encode(),
+                method="POST",
+            ),
             timeout=10,
         ).read()
 
@@ -307,15 +322,28 @@ class LocalStack:
         self._serve(idp_server)
         self.idp_server = idp_server
 
+        from .slack_standin import SlackStandIn  # local Slack: NotifyApprovers and chat.update talk to it
+
+        self.slack = SlackStandIn(self.host, 0, self.state_dir / "approvals.jsonl")
+        self._serve(self.slack)
+
         self._provision()
+        self.slack.expected_token = self.slack_bot_token
         if self.with_demo_data:
             from .demo_data import seed
 
             seed(self.client)
 
-        gateway = FunctionUrlServer(self.host, self.ports["gateway"], self.invoker("GatewayFunction"), self.physical("GatewayFunction"))
+        gateway = FunctionUrlServer(
+            self.host,
+            self.ports["gateway"],
+            self.invoker("GatewayFunction"),
+            self.physical("GatewayFunction"),
+        )
         self._serve(gateway)
-        callback_handler = self.invoker("ApprovalCallbackFunction") if "ApprovalCallbackFunction" in self.functions else _not_deployed
+        callback_handler = (
+            self.invoker("ApprovalCallbackFunction") if "ApprovalCallbackFunction" in self.functions else _not_deployed
+        )
         callback = FunctionUrlServer(self.host, self.ports["callback"], callback_handler, "approval-callback")
         self._serve(callback)
 
@@ -332,6 +360,7 @@ class LocalStack:
             resources=dict(self.resources),
             slack_signing_secret=self.slack_signing_secret,
             approvals_log=str(self.state_dir / "approvals.jsonl"),
+            slack_url=self.slack.url,
         )
         self.info.save(self.state_dir / "stack.json")
         return self.info
@@ -386,7 +415,12 @@ class LocalStack:
                 "IdpJwksUrl": self.idp.jwks_url,
                 "IdpAllowedClientIds": self.idp.client_id,
             },
-            {"AWS::StackName": self.stack_name, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"},
+            {
+                "AWS::StackName": self.stack_name,
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT,
+                "AWS::Partition": "aws",
+            },
         )
         self.resolver = resolver
         by_type: dict[str, list[str]] = {}
@@ -454,8 +488,21 @@ class LocalStack:
             resolver.refs[logical] = arn
 
         iam = self.client("iam")
-        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-        role_arn = iam.create_role(RoleName=f"{self.stack_name}-local-role", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        trust = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        )
+        role_arn = iam.create_role(RoleName=f"{self.stack_name}-local-role", AssumeRolePolicyDocument=trust)["Role"][
+            "Arn"
+        ]
 
         # Functions: register the real handlers, each imported with its own environment (its cold start).
         lam = self.client("lambda")
@@ -465,17 +512,30 @@ class LocalStack:
             code_dir = ROOT / props["CodeUri"]
             if not (code_dir / "app.py").exists():
                 continue
-            env = {k: str(v) for k, v in resolver.resolve({**globals_env, **(props.get("Environment") or {}).get("Variables", {})}).items()}
-            if logical == "ValidateFunction":
+            env = {
+                k: str(v)
+                for k, v in resolver.resolve(
+                    {**globals_env, **(props.get("Environment") or {}).get("Variables", {})}
+                ).items()
+            }
+            if logical in ("ValidateFunction", "ApprovalCallbackFunction", "GatewayFunction"):
                 env["POLICY_PATH"] = self.policy_path
+            if "SLACK_API_BASE_URL" in env:
+                env["SLACK_API_BASE_URL"] = self.slack.api_url
+            if logical == "ApprovalCallbackFunction":
+                env["SLACK_RESPONSE_URL_PREFIXES"] = f"{self.slack.url}/response/"
             env.pop("DATA_ROLE_ARN", None) if logical == "ExecuteFunction" else None
             name = resolver.refs[logical]
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w") as zf:
                 zf.writestr("app.py", "# code runs in-process in the local stack\n")
             lam.create_function(
-                FunctionName=name, Runtime="python3.13", Role=role_arn, Handler="app.lambda_handler",
-                Code={"ZipFile": buf.getvalue()}, Timeout=int(props.get("Timeout", 30)),
+                FunctionName=name,
+                Runtime="python3.13",
+                Role=role_arn,
+                Handler="app.lambda_handler",
+                Code={"ZipFile": buf.getvalue()},
+                Timeout=int(props.get("Timeout", 30)),
             )
             self.function_env[logical] = env
             self._load_function(logical)
@@ -488,7 +548,10 @@ class LocalStack:
             for key, value in subs.items():
                 definition = definition.replace("${" + key + "}", str(value))
             self.client("stepfunctions").create_state_machine(
-                name=resolver.attrs[(logical, "Name")], definition=definition, roleArn=role_arn, type=props.get("Type", "STANDARD"),
+                name=resolver.attrs[(logical, "Name")],
+                definition=definition,
+                roleArn=role_arn,
+                type=props.get("Type", "STANDARD"),
             )
         for logical in list(resolver.refs):
             self.resources.setdefault(logical, str(resolver.refs[logical]))
@@ -501,7 +564,14 @@ class LocalStack:
             return SessionKeySet(active_kid="local-1", keys=(key,)).model_dump_json()
         if logical == "SlackSecret":
             self.slack_signing_secret = secrets.token_hex(16)
-            return json.dumps({"bot_token": "xoxb-local-" + secrets.token_hex(12), "signing_secret": self.slack_signing_secret, "channel": "C0LOCAL01"})
+            self.slack_bot_token = "xoxb-local-" + secrets.token_hex(12)
+            return json.dumps(
+                {
+                    "bot_token": self.slack_bot_token,
+                    "signing_secret": self.slack_signing_secret,
+                    "channel": "C0LOCAL01",
+                }
+            )
         return secrets.token_urlsafe(48)
 
     def _load_function(self, logical: str) -> None:
@@ -540,4 +610,8 @@ class LocalStack:
 
 
 def _not_deployed(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {"statusCode": 404, "headers": {"content-type": "application/json"}, "body": '{"error":"not_deployed"}'}
+    return {
+        "statusCode": 404,
+        "headers": {"content-type": "application/json"},
+        "body": '{"error":"not_deployed"}',
+    }

@@ -34,8 +34,23 @@ def _tag(name: str) -> Any:
 
 for _short in ("Ref", "Condition"):
     _CfnLoader.add_constructor(f"!{_short}", _tag(_short))
-for _short in ("GetAtt", "Sub", "If", "Not", "Equals", "And", "Or", "Select", "GetAZs", "Join", "Split",
-               "FindInMap", "ImportValue", "Base64", "Cidr"):
+for _short in (
+    "GetAtt",
+    "Sub",
+    "If",
+    "Not",
+    "Equals",
+    "And",
+    "Or",
+    "Select",
+    "GetAZs",
+    "Join",
+    "Split",
+    "FindInMap",
+    "ImportValue",
+    "Base64",
+    "Cidr",
+):
     _CfnLoader.add_constructor(f"!{_short}", _tag(f"Fn::{_short}"))
 
 
@@ -50,8 +65,7 @@ class Resolver:
     def __init__(self, template: dict[str, Any], params: dict[str, Any], pseudo: dict[str, str]) -> None:
         self.template = template
         self.params = {
-            name: params.get(name, spec.get("Default"))
-            for name, spec in (template.get("Parameters") or {}).items()
+            name: params.get(name, spec.get("Default")) for name, spec in (template.get("Parameters") or {}).items()
         }
         self.pseudo = pseudo
         self.refs: dict[str, Any] = {}
@@ -75,7 +89,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":

@@ -309,9 +309,7 @@ def adversarial_cases() -> list[Case]:
         cases.append(Case("translation-2", seed, _carry(second, i + 1)))
     for seed in SEEDS:
         a, b = _halves(seed)
-        cases.append(
-            Case("split-across-args", seed, {"intent": a, "note": b, "log_group": "/aws/lambda/orders-api"})
-        )
+        cases.append(Case("split-across-args", seed, {"intent": a, "note": b, "log_group": "/aws/lambda/orders-api"}))
         x, y, z = _thirds(seed)
         cases.append(Case("split-three-ways", seed, {"intent": x, "query": y, "note": z}))
         cases.append(Case("split-into-identifier", seed, {"intent": a, "prefix": b}))

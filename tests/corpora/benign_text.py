@@ -188,8 +188,7 @@ def _java_trace(rng: random.Random) -> list[str]:
         f"java.lang.IllegalStateException: order {_uuid(rng)} is not in state PENDING",
         f"\tat com.example.{svc}.OrderService.capture(OrderService.java:{n(20, 400)})",
         f"\tat com.example.{svc}.OrderController.post(OrderController.java:{n(20, 200)})",
-        "\tat java.base/jdk.internal.reflect.DirectMethodHandleAccessor.invoke("
-        "DirectMethodHandleAccessor.java:103)",
+        "\tat java.base/jdk.internal.reflect.DirectMethodHandleAccessor.invoke(DirectMethodHandleAccessor.java:103)",
         "\tat java.base/java.lang.Thread.run(Thread.java:1583)",
         f"Caused by: java.util.concurrent.TimeoutException: no response after {_duration(rng)}",
         f"\t... {n(5, 60)} more",
@@ -221,11 +220,9 @@ def _plain(rng: random.Random) -> str:
                 f"{n(1, 900)} ms\tMemory Size: 512 MB\tMax Memory Used: {n(60, 500)} MB\t"
                 f"Init Duration: {rng.random() * 900:.2f} ms"
             ),
-            f"{ts} {rng.choice(_LEVELS)} [{svc}] {rng.choice(_MESSAGES)} request_id={req} "
-            f"took {_duration(rng)}",
+            f"{ts} {rng.choice(_LEVELS)} [{svc}] {rng.choice(_MESSAGES)} request_id={req} took {_duration(rng)}",
             f"{ts} INFO deployed {svc} {_version(rng)} commit {_hex(rng, 40)} to {rng.choice(_REGIONS)}",
-            f"{ts} INFO uploaded s3://{svc}-bucket/{_s3_key(rng)} etag={_hex(rng, 32)} "
-            f"sha256={_hex(rng, 64)}",
+            f"{ts} INFO uploaded s3://{svc}-bucket/{_s3_key(rng)} etag={_hex(rng, 32)} sha256={_hex(rng, 64)}",
             f"{ts} DEBUG assumed {_arn(rng)} session expires in {_duration(rng)}",
             f"{ts} INFO GET {_url(rng)} 200 {n(100, 90000)} bytes in {_duration(rng)}",
             f"x-amz-request-id: {_hex(rng, 16).upper()}",

@@ -172,9 +172,7 @@ def _putty(rng: random.Random, i: int) -> FakeSecret:
         *private,
         f"Private-MAC: {mac}",
     ]
-    return FakeSecret(
-        "putty_private_key", "\n".join(lines), "ppk", (*private[1:], private[0][6:], mac), multiline=True
-    )
+    return FakeSecret("putty_private_key", "\n".join(lines), "ppk", (*private[1:], private[0][6:], mac), multiline=True)
 
 
 def _password_value(rng: random.Random) -> str:
@@ -226,9 +224,7 @@ def _slack_token(rng: random.Random, i: int) -> FakeSecret:
     elif form == 1:
         value = f"xoxp-{_rand(rng, d, 12)}-{_rand(rng, d, 12)}-{_rand(rng, d, 13)}-{_rand(rng, HEX, 32)}"
     else:
-        value = (
-            f"xapp-1-A{_rand(rng, string.ascii_uppercase + d, 10)}-{_rand(rng, d, 13)}-{_rand(rng, HEX, 64)}"
-        )
+        value = f"xapp-1-A{_rand(rng, string.ascii_uppercase + d, 10)}-{_rand(rng, d, 13)}-{_rand(rng, HEX, 64)}"
     return FakeSecret("slack_token", value, "slack_bot_token", (value[5:],))
 
 
@@ -283,20 +279,14 @@ def _anthropic(rng: random.Random, i: int) -> FakeSecret:
 
 
 def _password(rng: random.Random, i: int) -> FakeSecret:
-    key = rng.choice(
-        ["password", "db_password", "DB_PASSWORD", "passwd", "mysql_root_password", "adminPassword"]
-    )
+    key = rng.choice(["password", "db_password", "DB_PASSWORD", "passwd", "mysql_root_password", "adminPassword"])
     value = _password_value(rng)
     return FakeSecret("password", value, key, (value,))
 
 
 def _client_secret(rng: random.Random, i: int) -> FakeSecret:
     key = rng.choice(["client_secret", "slack_signing_secret", "webhook_secret", "jwt_secret"])
-    value = (
-        _rand(rng, HEX, 32)
-        if key == "slack_signing_secret"
-        else _mixed(rng, ALNUM + "_-", rng.randrange(32, 48))
-    )
+    value = _rand(rng, HEX, 32) if key == "slack_signing_secret" else _mixed(rng, ALNUM + "_-", rng.randrange(32, 48))
     return FakeSecret("secret", value, key, (value,))
 
 

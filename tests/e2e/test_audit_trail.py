@@ -61,9 +61,7 @@ def only_outcome(stack: Any, request_id: str) -> tuple[dict[str, Any], dict[str,
     assert record["request_id"] == request_id
     assert record["latency_ms"] is not None
     lines = audit_log_lines(stack, request_id)
-    assert [line["record_hash"] for line in lines] == [record["record_hash"]], (
-        "exactly one identical log line"
-    )
+    assert [line["record_hash"] for line in lines] == [record["record_hash"]], "exactly one identical log line"
     return record, items
 
 
@@ -212,9 +210,7 @@ async def three_chained_records(stack: Any, session_factory: Any) -> list[dict[s
             ids.append(answer(await client.call_tool("list_buckets", {}))["request_id"])
     ddb = stack.client("dynamodb")
     items = [
-        ddb.get_item(TableName=stack.physical("AuditTable"), Key={"pk": {"S": i}, "sk": {"S": "outcome"}})[
-            "Item"
-        ]
+        ddb.get_item(TableName=stack.physical("AuditTable"), Key={"pk": {"S": i}, "sk": {"S": "outcome"}})["Item"]
         for i in ids
     ]
     seqs = [int(i["seq"]["N"]) for i in items]
@@ -282,9 +278,7 @@ async def caught_and_undone(stack: Any, session_factory: Any, capsys: Any, tampe
     assert verify(stack, capsys, day) == (0, [])
 
 
-async def test_audit_verify_catches_a_single_edited_record(
-    stack: Any, session_factory: Any, capsys: Any
-) -> None:
+async def test_audit_verify_catches_a_single_edited_record(stack: Any, session_factory: Any, capsys: Any) -> None:
     await caught_and_undone(stack, session_factory, capsys, edit_one, "edited")
 
 
@@ -350,9 +344,7 @@ async def test_the_cli_answers_all_s3_access_by_alice_this_week(
     assert {(r["user_email"], r["service"]) for r in records} == {("alice@example.com", "s3")}
     assert {"ALLOW", "DENY"} <= {r["decision"] for r in records}
 
-    code, table = cli(
-        stack, capsys, "audit", "--user", "alice@example.com", "--service", "s3", "--since", "7d"
-    )
+    code, table = cli(stack, capsys, "audit", "--user", "alice@example.com", "--service", "s3", "--since", "7d")
     assert code == 0
     assert all(rid in table for rid in s3_ids)
     question = ("audit", "--user", "alice@example.com", "--service", "s3", "--since", "7d")

@@ -21,7 +21,9 @@ def structured(result: Any) -> dict[str, Any]:
     return json.loads(result.content[0].text)  # type: ignore[no-any-return]
 
 
-async def test_an_agent_lists_tools_and_reads_buckets_and_logs_through_the_gateway(stack: Any, session_factory: Any) -> None:
+async def test_an_agent_lists_tools_and_reads_buckets_and_logs_through_the_gateway(
+    stack: Any, session_factory: Any
+) -> None:
     session = session_factory(unique_email("alice"))
     async with session.client() as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
@@ -40,7 +42,12 @@ async def test_an_agent_lists_tools_and_reads_buckets_and_logs_through_the_gatew
 
         logs = await client.call_tool(
             "filter_log_events",
-            {"log_group": "/aws/lambda/orders-api", "filter_pattern": "ERROR", "limit": 20, "intent": "debug checkout timeouts"},
+            {
+                "log_group": "/aws/lambda/orders-api",
+                "filter_pattern": "ERROR",
+                "limit": 20,
+                "intent": "debug checkout timeouts",
+            },
         )
         assert not logs.is_error
         events = structured(logs)["result"]["events"]
@@ -48,7 +55,9 @@ async def test_an_agent_lists_tools_and_reads_buckets_and_logs_through_the_gatew
         assert all("ERROR" in e["message"] for e in events)
 
 
-async def test_every_call_leaves_an_audit_record_in_dynamodb_and_in_the_audit_log_group(stack: Any, session_factory: Any) -> None:
+async def test_every_call_leaves_an_audit_record_in_dynamodb_and_in_the_audit_log_group(
+    stack: Any, session_factory: Any
+) -> None:
     email = unique_email("auditee")
     session = session_factory(email)
     async with session.client() as client:
@@ -61,9 +70,7 @@ async def test_every_call_leaves_an_audit_record_in_dynamodb_and_in_the_audit_lo
     outcome = records["outcome"]
     assert outcome["user_email"] == email
     assert outcome["action"] == "logs:FilterLogEvents"
-    assert outcome["resources"] == [
-        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/payments-worker"
-    ]
+    assert outcome["resources"] == ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/payments-worker"]
     assert outcome["decision"] == "ALLOW"
     assert outcome["status"] == "ok"
     assert outcome["latency_ms"]["total_ms"] > 0
@@ -75,17 +82,24 @@ async def test_every_call_leaves_an_audit_record_in_dynamodb_and_in_the_audit_lo
     assert lines[0]["user_email"] == email
 
 
-async def test_a_delete_is_refused_with_a_reason_code_and_nothing_runs_against_aws(stack: Any, session_factory: Any) -> None:
+async def test_a_delete_is_refused_with_a_reason_code_and_nothing_runs_against_aws(
+    stack: Any, session_factory: Any
+) -> None:
     session = session_factory(unique_email("mallory"))
     s3 = stack.client("s3")
     before = {o["Key"] for o in s3.list_objects_v2(Bucket="acme-scratch").get("Contents", [])}
     async with session.client() as client:
         result = await client.call_tool(
-            "call_aws", {"service": "s3", "operation": "DeleteBucket", "parameters": {"Bucket": "acme-scratch"}}
+            "call_aws",
+            {"service": "s3", "operation": "DeleteBucket", "parameters": {"Bucket": "acme-scratch"}},
         )
         result_obj = await client.call_tool(
             "call_aws",
-            {"service": "s3", "operation": "DeleteObject", "parameters": {"Bucket": "acme-scratch", "Key": "notes/incident-2026-11-20.md"}},
+            {
+                "service": "s3",
+                "operation": "DeleteObject",
+                "parameters": {"Bucket": "acme-scratch", "Key": "notes/incident-2026-11-20.md"},
+            },
         )
     for r in (result, result_obj):
         assert r.is_error
@@ -114,7 +128,12 @@ def test_a_request_without_a_valid_token_gets_401_and_starts_no_workflow(stack: 
     sfn = stack.client("stepfunctions")
     arn = stack.physical("RequestStateMachine")
     before = len(sfn.list_executions(stateMachineArn=arn)["executions"])
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_buckets", "arguments": {}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "list_buckets", "arguments": {}},
+    }
     resp = httpx.post(
         stack.info.mcp_url,
         json=body,
@@ -133,11 +152,19 @@ def test_an_idp_token_sent_straight_to_mcp_is_rejected(stack: Any, session_facto
     resp = httpx.post(
         stack.info.mcp_url,
         json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-        headers={"accept": "application/json, text/event-stream", "authorization": f"Bearer {session.idp_token}"},
+        headers={
+            "accept": "application/json, text/event-stream",
+            "authorization": f"Bearer {session.idp_token}",
+        },
         timeout=30,
     )
     assert resp.status_code == 401
-    assert resp.json()["reason"] in {"AUTH_WRONG_TOKEN_TYPE", "AUTH_WRONG_ISSUER", "AUTH_WRONG_AUDIENCE", "AUTH_UNKNOWN_KEY"}
+    assert resp.json()["reason"] in {
+        "AUTH_WRONG_TOKEN_TYPE",
+        "AUTH_WRONG_ISSUER",
+        "AUTH_WRONG_AUDIENCE",
+        "AUTH_UNKNOWN_KEY",
+    }
 
 
 async def test_the_call_just_past_a_lowered_write_limit_is_throttled_and_audited(
@@ -154,7 +181,8 @@ async def test_the_call_just_past_a_lowered_write_limit_is_throttled_and_audited
             outcomes = []
             for i in range(3):
                 r = await client.call_tool(
-                    "put_object", {"bucket": "acme-scratch", "key": f"notes/n{i}.txt", "text": "checked dashboards"}
+                    "put_object",
+                    {"bucket": "acme-scratch", "key": f"notes/n{i}.txt", "text": "checked dashboards"},
                 )
                 outcomes.append(r)
         assert [r.is_error for r in outcomes] == [False, False, True]

@@ -101,9 +101,7 @@ async def test_a_throttled_intent_write_denies_the_call_with_audit_unavailable_a
 async def test_a_refused_intent_write_denies_the_call_with_audit_unavailable_and_nothing_executes(
     stack: Any, session_factory: Any
 ) -> None:
-    _, record = await intent_write_fails_then_nothing_executes(
-        stack, session_factory, "AccessDeniedException"
-    )
+    _, record = await intent_write_fails_then_nothing_executes(stack, session_factory, "AccessDeniedException")
     assert (record["decision"], record["reason"]) == ("DENY", "AUDIT_UNAVAILABLE")
 
 
@@ -163,9 +161,7 @@ async def test_a_duplicate_dead_letter_is_harmless_replay_keeps_exactly_one_reco
     with dynamodb_write_fails(outcomes_of_this_user, OUTCOME_FAULT):
         async with session_factory(email).client() as client:
             request_id = answer(await client.call_tool("list_buckets", {}))["request_id"]
-    parked = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
-        "Messages", []
-    )
+    parked = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
     bodies = [m["Body"] for m in parked if request_id in m["Body"]]
     assert len(bodies) == 1
     sqs.send_message(QueueUrl=queue, MessageBody=bodies[0])  # SQS delivers at least once: a second copy
@@ -191,8 +187,6 @@ async def test_a_message_that_is_not_a_parked_state_is_left_in_the_queue_as_evid
     code, replayed = cli(stack, capsys, "audit", "replay", "--format", "json")
     assert code == 1
     assert replayed["unreadable"] == 1
-    parked = sqs.receive_message(
-        QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
-    )
+    parked = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0)
     assert [m["Body"] for m in parked.get("Messages", [])] == ['{"not": "a workflow state"}']
     sqs.delete_message(QueueUrl=queue, ReceiptHandle=parked["Messages"][0]["ReceiptHandle"])

@@ -36,8 +36,17 @@ def _machine(stack: Any, definition: dict[str, Any], kind: str) -> str:
     return arn
 
 
-def test_start_sync_execution_runs_an_express_machine_to_completion_and_returns_its_output(stack: Any) -> None:
-    arn = _machine(stack, {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": True}, "ResultPath": "$.r", "End": True}}}, "EXPRESS")
+def test_start_sync_execution_runs_an_express_machine_to_completion_and_returns_its_output(
+    stack: Any,
+) -> None:
+    arn = _machine(
+        stack,
+        {
+            "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "Result": {"ok": True}, "ResultPath": "$.r", "End": True}},
+        },
+        "EXPRESS",
+    )
     result = stack.client("stepfunctions").start_sync_execution(stateMachineArn=arn, name="e1", input='{"a": 1}')
     assert result["status"] == "SUCCEEDED"
     assert json.loads(result["output"]) == {"a": 1, "r": {"ok": True}}
@@ -60,9 +69,18 @@ def test_lambda_invocations_from_a_state_machine_reach_the_registered_in_process
     fn = _function(stack, handler)
     arn = _machine(
         stack,
-        {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                                           "Parameters": {"FunctionName": fn, "Payload.$": "$"},
-                                           "OutputPath": "$.Payload", "End": True}}},
+        {
+            "StartAt": "T",
+            "States": {
+                "T": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": fn, "Payload.$": "$"},
+                    "OutputPath": "$.Payload",
+                    "End": True,
+                }
+            },
+        },
         "EXPRESS",
     )
     result = stack.client("stepfunctions").start_sync_execution(stateMachineArn=arn, name="e1", input='{"n": 21}')
@@ -77,10 +95,19 @@ def test_a_handler_exception_surfaces_as_a_catchable_lambda_function_error(stack
     fn = _function(stack, handler)
     arn = _machine(
         stack,
-        {"StartAt": "T", "States": {
-            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": fn},
-                  "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}], "End": True},
-            "Caught": {"Type": "Pass", "End": True}}},
+        {
+            "StartAt": "T",
+            "States": {
+                "T": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": fn},
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
+                    "End": True,
+                },
+                "Caught": {"Type": "Pass", "End": True},
+            },
+        },
         "EXPRESS",
     )
     result = stack.client("stepfunctions").start_sync_execution(stateMachineArn=arn, name="e1", input="{}")
@@ -105,12 +132,105 @@ def test_the_optimized_start_execution_integration_starts_the_nested_machine(sta
     child = _machine(stack, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, "STANDARD")
     parent = _machine(
         stack,
-        {"StartAt": "S", "States": {"S": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
-                                           "Parameters": {"StateMachineArn": child, "Name": "nested-1", "Input": {"x.$": "$.x"}},
-                                           "ResultPath": "$.started", "End": True}}},
+        {
+            "StartAt": "S",
+            "States": {
+                "S": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::states:startExecution",
+                    "Parameters": {"StateMachineArn": child, "Name": "nested-1", "Input": {"x.$": "$.x"}},
+                    "ResultPath": "$.started",
+                    "End": True,
+                }
+            },
+        },
         "EXPRESS",
     )
     result = stack.client("stepfunctions").start_sync_execution(stateMachineArn=parent, name="e1", input='{"x": 7}')
     assert result["status"] == "SUCCEEDED", result.get("cause")
     executions = stack.client("stepfunctions").list_executions(stateMachineArn=child)["executions"]
     assert [e["name"] for e in executions] == ["nested-1"]
+
+
+def test_a_cancelled_transaction_is_rolled_back_item_by_item_without_copying_the_table(stack: Any) -> None:
+    ddb = stack.client("dynamodb")
+    table = f"patch-test-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+    )
+
+    def put(pk: str, condition: str | None = None, **attrs: dict[str, str]) -> dict[str, Any]:
+        op: dict[str, Any] = {"TableName": table, "Item": {"pk": {"S": pk}, **attrs}}
+        if condition == "new":
+            op["ConditionExpression"] = "attribute_not_exists(pk)"
+        elif condition:
+            op["ConditionExpression"] = "seq = :p"
+            op["ExpressionAttributeValues"] = {":p": {"N": condition}}
+        return {"Put": op}
+
+    ddb.put_item(TableName=table, Item={"pk": {"S": "head"}, "seq": {"N": "1"}})
+    ddb.put_item(TableName=table, Item={"pk": {"S": "old"}, "v": {"S": "before"}})
+    with pytest.raises(ClientError) as cancelled:
+        ddb.transact_write_items(
+            TransactItems=[put("new", "new"), put("old", v={"S": "after"}), put("head", "2", seq={"N": "3"})]
+        )
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    items = {i["pk"]["S"]: i for i in ddb.scan(TableName=table)["Items"]}
+    assert set(items) == {"head", "old"}, "the first put was undone"
+    assert items["old"]["v"]["S"] == "before"
+    assert items["head"]["seq"]["N"] == "1"
+    ddb.transact_write_items(TransactItems=[put("new", "new"), put("head", "1", seq={"N": "2"})])
+    assert len(ddb.scan(TableName=table)["Items"]) == 3
+    from moto.dynamodb import models as ddb_models
+
+    assert ddb_models.copy is moto_patches._TableCopyShim
+
+
+def test_concurrent_transactions_and_puts_on_the_moto_server_never_fail_with_a_server_error(
+    stack: Any,
+) -> None:
+    """moto deep-copies tables for transaction rollback without a lock; the patch serialises server writes."""
+    import threading
+
+    ddb_name = f"patch-test-{uuid.uuid4().hex[:8]}"
+    admin = stack.client("dynamodb")
+    admin.create_table(
+        TableName=ddb_name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    errors: list[str] = []
+
+    def transactions(n: int) -> None:
+        client = stack.client("dynamodb")
+        for i in range(40):
+            try:
+                client.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": ddb_name, "Item": {"pk": {"S": f"t{n}-{i}"}}}},
+                        {"Put": {"TableName": ddb_name, "Item": {"pk": {"S": f"u{n}-{i}"}}}},
+                    ]
+                )
+            except ClientError as exc:
+                errors.append(exc.response["Error"]["Code"])
+
+    def puts(n: int) -> None:
+        client = stack.client("dynamodb")
+        for i in range(80):
+            try:
+                client.put_item(TableName=ddb_name, Item={"pk": {"S": f"p{n}-{i}"}})
+            except ClientError as exc:
+                errors.append(exc.response["Error"]["Code"])
+
+    threads = [threading.Thread(target=transactions, args=(n,)) for n in range(4)]
+    threads += [threading.Thread(target=puts, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert admin.scan(TableName=ddb_name, Select="COUNT")["Count"] == 4 * 40 * 2 + 4 * 80

@@ -109,9 +109,7 @@ def test_request_hash_does_not_confuse_fields_with_each_other() -> None:
 
 
 def test_request_hash_survives_a_dynamodb_number_round_trip() -> None:
-    floats = request_hash(
-        "logs:Filter", [], {"start": 1.5, "limit": 100, "ratio": 2.0}, "a@b.c", "req_aaaaaaaa"
-    )
+    floats = request_hash("logs:Filter", [], {"start": 1.5, "limit": 100, "ratio": 2.0}, "a@b.c", "req_aaaaaaaa")
     decimals = request_hash(
         "logs:Filter",
         [],
@@ -225,8 +223,6 @@ def test_an_approver_without_a_known_email_can_be_refused_by_configuration() -> 
         ({"requester_email": "x@example.com"}, {"user": "UOTHER"}, "APPROVER_NOT_ALLOWED"),
     ],
 )
-def test_checks_follow_the_documented_precedence(
-    pending: dict[str, Any], click: dict[str, Any], expected: str
-) -> None:
+def test_checks_follow_the_documented_precedence(pending: dict[str, Any], click: dict[str, Any], expected: str) -> None:
     user = click.pop("user")
     assert _refusal(_pending(**pending), _click("approve", user, **click)) is ReasonCode(expected)

@@ -160,12 +160,8 @@ def test_an_empty_input_verifies() -> None:
     assert verify_chain([]) == []
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [("outcome", "FORGED"), ("user", "x@example.com"), ("latency_ms", 0)]
-)
-def test_a_single_edited_field_is_caught_as_edited(
-    three_days: list[dict[str, Any]], field: str, value: Any
-) -> None:
+@pytest.mark.parametrize(("field", "value"), [("outcome", "FORGED"), ("user", "x@example.com"), ("latency_ms", 0)])
+def test_a_single_edited_field_is_caught_as_edited(three_days: list[dict[str, Any]], field: str, value: Any) -> None:
     target = three_days[2]  # day 1, seq 3
     assert target[field] != value
     three_days[2] = {**target, field: value}

@@ -84,14 +84,10 @@ def reaches_audit_table(docs: list[Any]) -> bool:
     for st in statements(docs):
         if st.get("Effect") != "Allow":
             continue
-        if not any(
-            action_matches(st.get("Action"), a) for a in ("dynamodb:GetItem", *MUTATIONS, "dynamodb:PutItem")
-        ):
+        if not any(action_matches(st.get("Action"), a) for a in ("dynamodb:GetItem", *MUTATIONS, "dynamodb:PutItem")):
             continue
         targets = as_list(st.get("Resource"))
-        if any(
-            mentions_audit_table(r) or r == "*" or (isinstance(r, str) and ":table/*" in r) for r in targets
-        ):
+        if any(mentions_audit_table(r) or r == "*" or (isinstance(r, str) and ":table/*" in r) for r in targets):
             return True
     return False
 
@@ -132,9 +128,7 @@ def test_the_detector_flags_a_role_that_could_update_the_audit_table_without_the
     assert reaches_audit_table(["AmazonDynamoDBFullAccess"])
     assert not has_append_only_deny([{"Statement": [allow]}])
     assert not has_append_only_deny([{"Statement": [{**deny, "Action": list(MUTATIONS[:-1])}]}])
-    assert not has_append_only_deny(
-        [{"Statement": [{**deny, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}]
-    )
+    assert not has_append_only_deny([{"Statement": [{**deny, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}])
     assert has_append_only_deny([{"Statement": [allow, deny]}])
     assert has_append_only_deny([{"Statement": [{**deny, "Action": "dynamodb:*"}]}])
 
@@ -180,9 +174,7 @@ def test_retention_is_never_below_ninety_days_for_the_log_group_and_the_table_tt
     assert group["Properties"]["KmsKeyId"]
     assert group["DeletionPolicy"] == "Retain"
     env = resources["AuditFunction"]["Properties"]["Environment"]["Variables"]
-    assert env["AUDIT_RETENTION_DAYS"] == {
-        "Ref": "AuditRetentionDays"
-    }  # the TTL floor the audit store applies
+    assert env["AUDIT_RETENTION_DAYS"] == {"Ref": "AuditRetentionDays"}  # the TTL floor the audit store applies
 
     from mcp_gateway.settings import AuditSettings
 
@@ -193,9 +185,7 @@ def test_retention_is_never_below_ninety_days_for_the_log_group_and_the_table_tt
 def test_the_audit_log_group_masks_credentials_as_a_backstop(resources: dict[str, Any]) -> None:
     policy = resources["AuditLogGroup"]["Properties"]["DataProtectionPolicy"]
     assert policy["Version"] == "2021-06-01"
-    by_operation = {
-        next(iter(st["Operation"])): json.dumps(st["DataIdentifier"]) for st in policy["Statement"]
-    }
+    by_operation = {next(iter(st["Operation"])): json.dumps(st["DataIdentifier"]) for st in policy["Statement"]}
     assert set(by_operation) == {"Audit", "Deidentify"}
     for identifier in ("AwsSecretKey", "CreditCardNumber", "PkcsPrivateKey"):
         assert identifier in by_operation["Audit"] and identifier in by_operation["Deidentify"]

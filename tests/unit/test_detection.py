@@ -49,9 +49,7 @@ def scan(detector: Detector, **fields: str) -> list[Finding]:
 
 def test_a_pattern_rule_forbids_unknown_fields() -> None:
     with pytest.raises(ValidationError):
-        PatternRule.model_validate(
-            {"id": "x.y", "kind": "pattern", "effect": "deny", "terms": ["a b"], "x": 1}
-        )
+        PatternRule.model_validate({"id": "x.y", "kind": "pattern", "effect": "deny", "terms": ["a b"], "x": 1})
 
 
 @pytest.mark.parametrize(

@@ -223,9 +223,7 @@ def test_a_failed_first_fetch_means_keys_unavailable(rsa_a: dict[str, Any], cloc
     assert code_of(cache, "rsa-a", "RS256") is ReasonCode.AUTH_KEYS_UNAVAILABLE
 
 
-def test_a_still_valid_cache_survives_an_outage_until_it_expires(
-    rsa_a: dict[str, Any], clock: FakeClock
-) -> None:
+def test_a_still_valid_cache_survives_an_outage_until_it_expires(rsa_a: dict[str, Any], clock: FakeClock) -> None:
     fetcher = StaticFetcher({"keys": [rsa_a]}, max_age=300)
     cache = JwksCache(URL, fetcher, clock, failure_backoff=10)
     cache.get_key("rsa-a", "RS256")
@@ -275,9 +273,7 @@ def test_too_many_keys_is_refused(clock: FakeClock) -> None:
 # ---- key hygiene ---------------------------------------------------------------------------------
 
 
-def test_key_type_must_match_the_algorithm(
-    rsa_a: dict[str, Any], ec_a: dict[str, Any], clock: FakeClock
-) -> None:
+def test_key_type_must_match_the_algorithm(rsa_a: dict[str, Any], ec_a: dict[str, Any], clock: FakeClock) -> None:
     cache = JwksCache(URL, StaticFetcher({"keys": [rsa_a, ec_a]}), clock)
     assert isinstance(cache.get_key("rsa-a", "RS256"), rsa.RSAPublicKey)
     assert isinstance(cache.get_key("ec-a", "ES256"), ec.EllipticCurvePublicKey)
@@ -328,9 +324,7 @@ def test_a_kid_published_twice_is_trusted_for_neither(rsa_a: dict[str, Any], clo
 
 
 @pytest.mark.parametrize("kid", ["", "k" * 129, "a\nb", "\x00", 42, None])
-def test_an_invalid_kid_is_refused_without_fetching(
-    rsa_a: dict[str, Any], clock: FakeClock, kid: Any
-) -> None:
+def test_an_invalid_kid_is_refused_without_fetching(rsa_a: dict[str, Any], clock: FakeClock, kid: Any) -> None:
     cache = JwksCache(URL, StaticFetcher({"keys": [rsa_a]}), clock)
     assert code_of(cache, kid, "RS256") is ReasonCode.AUTH_MALFORMED
     assert cache.fetch_count == 0

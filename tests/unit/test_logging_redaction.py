@@ -46,9 +46,7 @@ def test_extra_keys_appended_keys_and_dict_messages_are_redacted(redactor: Redac
     logger, stream = capture(redactor)
     logger.append_keys(requester="alice@example.com")
 
-    logger.info(
-        "request", extra={"password": "hunter2hunter2", "headers": {"Authorization": f"Bearer {GITHUB}"}}
-    )
+    logger.info("request", extra={"password": "hunter2hunter2", "headers": {"Authorization": f"Bearer {GITHUB}"}})
     logger.info({"event": "db", "dsn": "postgres://app:S3cr3t-Pa55@db.internal/app"})
 
     first, second = lines(stream)

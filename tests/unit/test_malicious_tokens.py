@@ -254,9 +254,7 @@ def test_the_idp_path_refuses_with_the_expected_code(case: MaliciousCase, cache:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_the_session_path_refuses_every_case(
-    case: MaliciousCase, session_service: SessionTokenService
-) -> None:
+def test_the_session_path_refuses_every_case(case: MaliciousCase, session_service: SessionTokenService) -> None:
     _, expected = EXPECTED[case.name]
     with pytest.raises(AuthError) as info:
         session_service.verify(case.token)
@@ -272,9 +270,7 @@ def test_only_the_configured_jwks_url_was_ever_fetched(fetcher: RecordingFetcher
     assert ATTACKER_URL not in fetcher.urls
 
 
-@pytest.mark.parametrize(
-    "name", ["jku_attacker_url", "x5u_attacker_url", "embedded_jwk_header", "x5c_self_signed"]
-)
+@pytest.mark.parametrize("name", ["jku_attacker_url", "x5u_attacker_url", "embedded_jwk_header", "x5c_self_signed"])
 def test_key_naming_headers_are_refused_before_any_fetch(name: str) -> None:
     fetcher = RecordingFetcher()
     cold = JwksCache(IDP.jwks_url, fetcher, FakeClock())
@@ -292,9 +288,7 @@ def test_the_forbidden_header_list_is_the_rfc_8725_set() -> None:
 # ---- proofs about the libraries underneath -------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("r", "s"), [(0, 0), (0, 1), (1, 0), (P256_ORDER, P256_ORDER), (P256_ORDER, 1)], ids=str
-)
+@pytest.mark.parametrize(("r", "s"), [(0, 0), (0, 1), (1, 0), (P256_ORDER, P256_ORDER), (P256_ORDER, 1)], ids=str)
 def test_cryptography_rejects_ecdsa_signatures_outside_the_valid_range(r: int, s: int) -> None:
     public = ec.generate_private_key(ec.SECP256R1()).public_key()
     with pytest.raises(InvalidSignature):

@@ -50,9 +50,7 @@ from mcp_gateway.domain.normalize import (
         ("", ""),
     ],
 )
-def test_normalize_folds_case_width_invisibles_marks_confusables_and_separators(
-    text: str, expected: str
-) -> None:
+def test_normalize_folds_case_width_invisibles_marks_confusables_and_separators(text: str, expected: str) -> None:
     assert normalize(text) == expected
 
 

@@ -188,9 +188,7 @@ PII_CASES: list[tuple[str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("kind", "text", "raw"), PII_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(PII_CASES)]
-)
+@pytest.mark.parametrize(("kind", "text", "raw"), PII_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(PII_CASES)])
 def test_each_pii_class_is_redacted_when_pii_is_on_and_kept_when_off(
     redactor: Redactor, kind: str, text: str, raw: str
 ) -> None:
@@ -219,9 +217,7 @@ NOT_PII = [
 
 
 @pytest.mark.parametrize("text", NOT_PII)
-def test_timestamps_uuids_arns_versions_and_loopbacks_are_not_mistaken_for_pii(
-    redactor: Redactor, text: str
-) -> None:
+def test_timestamps_uuids_arns_versions_and_loopbacks_are_not_mistaken_for_pii(redactor: Redactor, text: str) -> None:
     assert redact(redactor, text).counts == {}
 
 
@@ -406,9 +402,7 @@ def test_a_yaml_block_scalar_under_a_secret_key_is_redacted(redactor: Redactor) 
 
 
 def test_an_env_style_name_value_pair_list_is_redacted(redactor: Redactor) -> None:
-    text = json.dumps(
-        {"environment": [{"name": "DB_PASSWORD", "value": "plain-Value-9"}, {"name": "A", "value": "b"}]}
-    )
+    text = json.dumps({"environment": [{"name": "DB_PASSWORD", "value": "plain-Value-9"}, {"name": "A", "value": "b"}]})
 
     result = redact(redactor, text)
 

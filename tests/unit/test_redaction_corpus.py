@@ -17,9 +17,7 @@ for _secret in SECRETS:
 # Syntaxes where the reported type must be the secret's own type. Elsewhere a wider detection may win
 # legitimately (a password inside a URL is a ``url_password``; a token under ``Authorization`` may be
 # reported as ``authorization``); the leak check still applies everywhere.
-TYPED_SYNTAXES = frozenset(
-    {"json", "json_pretty", "yaml", "ini", "env", "log_line", "raw_file", "base64_wrapped"}
-)
+TYPED_SYNTAXES = frozenset({"json", "json_pretty", "yaml", "ini", "env", "log_line", "raw_file", "base64_wrapped"})
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +56,7 @@ def test_the_leak_check_looks_at_the_value_not_at_the_key_name() -> None:
 
 
 @pytest.mark.parametrize("kind", sorted(BY_KIND))
-def test_no_secret_substring_survives_redaction_in_any_syntax_or_encoding(
-    redactor: Redactor, kind: str
-) -> None:
+def test_no_secret_substring_survives_redaction_in_any_syntax_or_encoding(redactor: Redactor, kind: str) -> None:
     leaked: list[tuple[str, list[str]]] = []
     untyped: list[tuple[str, dict[str, int]]] = []
     for secret in BY_KIND[kind]:

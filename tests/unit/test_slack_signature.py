@@ -347,9 +347,7 @@ def _mutations() -> dict[str, bytes]:
         "no container": without("container"),
         "no message_ts": without("container", "message_ts"),
         "inconsistent channel": _form(_payload(channel={"id": "C0OTHER", "name": "x"})),
-        "no channel": _form(
-            _payload(channel=None, container={"type": "message", "message_ts": "1548261231.000200"})
-        ),
+        "no channel": _form(_payload(channel=None, container={"type": "message", "message_ts": "1548261231.000200"})),
         "no response_url": without("response_url"),
         "foreign response_url": _form(_payload(response_url="https://evil.example/hooks.slack.com/")),
         "bad action_ts": with_action(action_ts="yesterday"),

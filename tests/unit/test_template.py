@@ -27,9 +27,15 @@ def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def test_the_vpc_has_no_internet_route(resources: dict[str, Any]) -> None:
-    forbidden = {"AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::EgressOnlyInternetGateway",
-                 "AWS::EC2::VPCGatewayAttachment", "AWS::EC2::EIP", "AWS::EC2::TransitGatewayAttachment",
-                 "AWS::EC2::VPCPeeringConnection"}
+    forbidden = {
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::EgressOnlyInternetGateway",
+        "AWS::EC2::VPCGatewayAttachment",
+        "AWS::EC2::EIP",
+        "AWS::EC2::TransitGatewayAttachment",
+        "AWS::EC2::VPCPeeringConnection",
+    }
     assert not [k for k, v in resources.items() if v["Type"] in forbidden]
     for name, route in of_type(resources, "AWS::EC2::Route").items():
         props = route["Properties"]
@@ -71,8 +77,15 @@ def test_only_the_execute_function_can_reach_data(resources: dict[str, Any]) -> 
             if isinstance(pol, dict)
             for st in pol.get("Statement", [])
         ]
-        actions = {a for st in statements if st["Effect"] == "Allow" for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
-        data_actions = {a for a in actions if a.startswith(("s3:", "logs:Filter", "logs:Get", "logs:StartQuery", "cloudwatch:Get"))}
+        actions = {
+            a
+            for st in statements
+            if st["Effect"] == "Allow"
+            for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+        }
+        data_actions = {
+            a for a in actions if a.startswith(("s3:", "logs:Filter", "logs:Get", "logs:StartQuery", "cloudwatch:Get"))
+        }
         assert not data_actions, f"{name} must not hold data permissions: {sorted(data_actions)}"
     trust = resources["DataAccessRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [st["Principal"] for st in trust] == [{"AWS": {"Fn::GetAtt": ["ExecuteFunctionRole", "Arn"]}}]
@@ -96,7 +109,10 @@ def test_no_gateway_role_may_update_or_delete_audit_records(resources: dict[str,
         if res["Type"] not in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
             continue
         statements = [
-            st for pol in res["Properties"].get("Policies", []) if isinstance(pol, dict) for st in pol.get("Statement", [])
+            st
+            for pol in res["Properties"].get("Policies", [])
+            if isinstance(pol, dict)
+            for st in pol.get("Statement", [])
         ]
         text = str(statements)
         if "AuditTable" not in text:
@@ -109,7 +125,9 @@ def test_no_gateway_role_may_update_or_delete_audit_records(resources: dict[str,
     assert roles_reaching_audit >= 3
 
 
-def test_audit_retention_is_at_least_ninety_days_everywhere(template: dict[str, Any], resources: dict[str, Any]) -> None:
+def test_audit_retention_is_at_least_ninety_days_everywhere(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
     assert template["Parameters"]["AuditRetentionDays"]["Default"] == 90
     assert min(template["Parameters"]["AuditRetentionDays"]["AllowedValues"]) >= 90
     assert resources["AuditLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "AuditRetentionDays"}
@@ -145,10 +163,14 @@ def test_alarm_thresholds_match_the_seed_and_the_policy(template: dict[str, Any]
     assert "$.user_email" in str(rule)
 
 
-def test_the_gateway_runs_on_a_live_alias_with_provisioned_concurrency(template: dict[str, Any], resources: dict[str, Any]) -> None:
+def test_the_gateway_runs_on_a_live_alias_with_provisioned_concurrency(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
     gateway = resources["GatewayFunction"]["Properties"]
     assert gateway["AutoPublishAlias"] == "live"
-    assert gateway["ProvisionedConcurrencyConfig"]["ProvisionedConcurrentExecutions"] == {"Ref": "GatewayProvisionedConcurrency"}
+    assert gateway["ProvisionedConcurrencyConfig"]["ProvisionedConcurrentExecutions"] == {
+        "Ref": "GatewayProvisionedConcurrency"
+    }
     assert template["Parameters"]["GatewayProvisionedConcurrency"]["Default"] == 2
     assert gateway["FunctionUrlConfig"]["AuthType"] == "NONE"
     assert "ReservedConcurrentExecutions" in gateway

@@ -172,9 +172,7 @@ def test_size_is_capped_before_any_parsing(
     assert code_of(huge, config, cache, clock) is ReasonCode.AUTH_MALFORMED
 
 
-def test_deeply_nested_json_is_malformed_not_a_crash(
-    config: IdpConfig, cache: JwksCache, clock: FakeClock
-) -> None:
+def test_deeply_nested_json_is_malformed_not_a_crash(config: IdpConfig, cache: JwksCache, clock: FakeClock) -> None:
     header = base64.urlsafe_b64encode(b"[" * 5000).rstrip(b"=").decode()
     assert code_of(f"{header}.e30.", config, cache, clock) is ReasonCode.AUTH_MALFORMED
 

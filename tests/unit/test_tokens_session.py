@@ -181,9 +181,7 @@ def test_a_service_with_a_different_audience_rejects_the_token(
     svc: SessionTokenService, old_key: SessionKey, clock: FakeClock
 ) -> None:
     token = svc.mint(identity()).access_token
-    other = service(
-        SessionKeySet(active_kid=old_key.kid, keys=(old_key,)), clock, audience="https://other.example/mcp"
-    )
+    other = service(SessionKeySet(active_kid=old_key.kid, keys=(old_key,)), clock, audience="https://other.example/mcp")
     assert code_of(other, token) is ReasonCode.AUTH_WRONG_AUDIENCE
 
 
@@ -195,9 +193,7 @@ def test_a_service_with_a_different_issuer_rejects_the_token(
     assert code_of(other, token) is ReasonCode.AUTH_WRONG_ISSUER
 
 
-def test_an_idp_token_is_not_a_session_token_and_vice_versa(
-    svc: SessionTokenService, clock: FakeClock
-) -> None:
+def test_an_idp_token_is_not_a_session_token_and_vice_versa(svc: SessionTokenService, clock: FakeClock) -> None:
     idp = LocalIdP(audience=AUDIENCE)
     idp_token = idp.mint("dev@example.com", ["developers"], now=NOW)
     assert code_of(svc, idp_token) is ReasonCode.AUTH_WRONG_TOKEN_TYPE
@@ -266,9 +262,7 @@ def test_key_set_consistency_is_enforced(old_key: SessionKey) -> None:
     with pytest.raises(ValidationError):
         SessionKeySet(active_kid=old_key.kid, keys=(old_key, old_key))
     with pytest.raises(ValidationError):
-        SessionKeySet.model_validate(
-            {"active_kid": old_key.kid, "keys": [old_key.model_dump()], "extra": "x"}
-        )
+        SessionKeySet.model_validate({"active_kid": old_key.kid, "keys": [old_key.model_dump()], "extra": "x"})
 
 
 def test_only_p256_private_keys_are_accepted() -> None:
@@ -297,9 +291,7 @@ def test_private_key_material_never_appears_in_repr(old_key: SessionKey) -> None
     "kwargs",
     [{"ttl_seconds": 901}, {"ttl_seconds": 0}, {"leeway_seconds": 6}, {"issuer": ""}, {"audience": ""}],
 )
-def test_service_configuration_is_bounded(
-    old_key: SessionKey, clock: FakeClock, kwargs: dict[str, Any]
-) -> None:
+def test_service_configuration_is_bounded(old_key: SessionKey, clock: FakeClock, kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         service(SessionKeySet(active_kid=old_key.kid, keys=(old_key,)), clock, **kwargs)
 

@@ -25,6 +25,7 @@ class ValidateSettings(_Base):
     PROMPT_HMAC_SECRET_ARN: NonEmpty
     AUDIT_TABLE_NAME: NonEmpty
     APPROVAL_TTL_DEFAULT_SECONDS: int = 900
+    AUDIT_RETENTION_DAYS: int = Field(default=90, ge=90, le=3653)
 
 
 class ExecuteSettings(_Base):
@@ -49,6 +50,7 @@ class GatewaySettings(_Base):
     IDP_ALGORITHMS: str = "RS256,ES256"
     IDP_GROUPS_CLAIM: str = "groups"
     IDP_ALLOWED_CLIENT_IDS: str = ""
+    IDP_REQUIRE_NBF: bool = True  # "false" for IdPs whose tokens carry no nbf (Okta, Auth0): nbf then = iat
     GATEWAY_RESOURCE_URL: str = ""  # the MCP resource URL (session-token audience); empty: the function URL
     ALLOWED_HOSTS: str = ""  # comma-separated Host values (the function URL host); DNS-rebinding protection
     ALLOWED_ORIGINS: str = ""
@@ -57,7 +59,26 @@ class GatewaySettings(_Base):
     AUDIT_LOG_GROUP_NAME: NonEmpty
     RESULTS_TABLE_NAME: str = ""
     APPROVALS_TABLE_NAME: str = ""
+    RATE_LIMIT_TABLE_NAME: str = ""  # whoami reads the caller's own counters; empty: quotas shown as unavailable
     TARGET_ACCOUNT_ID: str = "123456789012"
+
+
+class NotifyApproversSettings(_Base):
+    SLACK_SECRET_ARN: NonEmpty
+    APPROVALS_TABLE_NAME: NonEmpty
+    SLACK_API_BASE_URL: NonEmpty = "https://slack.com/api"
+    APPROVAL_RECORD_TTL_SECONDS: int = Field(default=7 * 86_400, ge=86_400, le=366 * 86_400)
+
+
+class ApprovalCallbackSettings(_Base):
+    SLACK_SECRET_ARN: NonEmpty
+    APPROVALS_TABLE_NAME: NonEmpty
+    AUDIT_TABLE_NAME: NonEmpty
+    AUDIT_LOG_GROUP_NAME: NonEmpty
+    POLICY_PATH: str = ""  # empty: the policy bundled in the layer (approvers)
+    SLACK_API_BASE_URL: NonEmpty = "https://slack.com/api"
+    SLACK_RESPONSE_URL_PREFIXES: str = ""  # comma-separated; empty: Slack's hooks hosts only
+    RESULT_TTL_SECONDS: int = Field(default=86_400, ge=300, le=30 * 86_400)
 
 
 T = TypeVar("T", bound=BaseSettings)

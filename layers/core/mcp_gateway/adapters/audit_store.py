@@ -27,7 +27,24 @@ from .aws import error_code
 MAX_CHAIN_ATTEMPTS = 40
 
 
-INDEXED = ("user_email", "ts", "prompt_hmac", "action", "service", "resource", "decision", "reason", "chain_day", "seq")
+INDEXED = (
+    "user_email",
+    "ts",
+    "prompt_hmac",
+    "action",
+    "service",
+    "resource",
+    "decision",
+    "reason",
+    "chain_day",
+    "seq",
+)
+
+
+def sort_key(record: dict[str, Any]) -> str:
+    """``outcome`` for the request workflow; ``outcome#approval`` for the approval workflow's later outcome
+    of the same request (which must not be swallowed as a duplicate of the "pending" outcome)."""
+    return "outcome#approval" if record.get("stage") == "approval" else "outcome"
 
 
 def to_item(record: dict[str, Any], ttl: int) -> dict[str, Any]:
@@ -35,7 +52,7 @@ def to_item(record: dict[str, Any], ttl: int) -> dict[str, Any]:
     need, projected alongside (omitted when empty: index keys cannot be empty strings)."""
     item: dict[str, Any] = {
         "pk": {"S": str(record["request_id"])},
-        "sk": {"S": "outcome"},
+        "sk": {"S": sort_key(record)},
         "record": {"S": json.dumps(record, separators=(",", ":"), sort_keys=True, ensure_ascii=False)},
         "expires_at": {"N": str(ttl)},
     }
@@ -80,9 +97,9 @@ class AuditStore:
         self._instance = uuid.uuid4().hex[:12]
 
     # --- DynamoDB ------------------------------------------------------------------------------------
-    def exists(self, request_id: str) -> bool:
+    def exists(self, request_id: str, sk: str = "outcome") -> bool:
         resp = self.ddb.get_item(
-            TableName=self.table, Key={"pk": {"S": request_id}, "sk": {"S": "outcome"}}, ConsistentRead=True
+            TableName=self.table, Key={"pk": {"S": request_id}, "sk": {"S": sk}}, ConsistentRead=True
         )
         return "Item" in resp
 
@@ -136,7 +153,7 @@ class AuditStore:
                 reasons = [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]
                 if reasons and reasons[0] == "ConditionalCheckFailed":
                     return False, chained  # this request's outcome is already recorded: idempotent no-op
-                if self.exists(record["request_id"]):
+                if self.exists(record["request_id"], sort_key(record)):
                     return False, chained
                 time.sleep(random.uniform(0, min(0.2, 0.005 * (2**attempt))))  # noqa: S311 - jitter only
         raise AuditError("audit chain is too contended; record not written")

@@ -116,9 +116,7 @@ def _write(value: Any, out: list[str], depth: int) -> None:
             _write(item, out, depth + 1)
         out.append("]")
     else:
-        raise InvalidInputError(
-            f"type {type(value).__name__} is not canonical JSON", code=ReasonCode.INVALID_INPUT
-        )
+        raise InvalidInputError(f"type {type(value).__name__} is not canonical JSON", code=ReasonCode.INVALID_INPUT)
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -199,9 +199,7 @@ class Detector:
 
     def _finding(self, hit: _Hit, field: str, via: str) -> Finding:
         rule = self._by_id[hit[0]]
-        return Finding(
-            rule_id=rule.id, kind=rule.kind, effect=rule.effect, term=hit[1], field=field[:256], via=via
-        )
+        return Finding(rule_id=rule.id, kind=rule.kind, effect=rule.effect, term=hit[1], field=field[:256], via=via)
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -244,9 +242,7 @@ class Detector:
                     if hit not in reported and hit not in explained:
                         reported.add(hit)
                         findings.append(self._finding(hit, JOINED_FIELD, f"joined:{via}"))
-        findings.sort(
-            key=lambda f: (f.effect != "deny", f.kind != "input", f.kind != "chaining", f.rule_id, f.field)
-        )
+        findings.sort(key=lambda f: (f.effect != "deny", f.kind != "input", f.kind != "chaining", f.rule_id, f.field))
         return findings
 
     def scan_text(self, text: str) -> list[Finding]:
@@ -264,9 +260,7 @@ def worst_effect(findings: Iterable[Finding]) -> Effect | None:
     return None
 
 
-def flatten_fields(
-    parameters: Mapping[str, Any], *, max_depth: int = 6, max_items: int = MAX_FIELDS
-) -> dict[str, str]:
+def flatten_fields(parameters: Mapping[str, Any], *, max_depth: int = 6, max_items: int = MAX_FIELDS) -> dict[str, str]:
     """Every scalar in nested JSON-like parameters as ``{"a.b[0].c": "value"}`` (strings, numbers, bools).
 
     Bounded in depth and item count; a value beyond the bounds is replaced by an entry whose name ends in

@@ -11,8 +11,23 @@ from .policy import Policy
 # Services whose actions the gateway can reach. "*:Delete*"-style denies are rendered per service, since IAM
 # does not accept a wildcard service prefix; the gateway layer still applies the wildcard to every service.
 KNOWN_SERVICES = (
-    "cloudwatch", "dynamodb", "ec2", "ecr", "ecs", "iam", "kms", "lambda", "logs", "rds", "s3",
-    "secretsmanager", "sns", "sqs", "ssm", "states", "sts",
+    "cloudwatch",
+    "dynamodb",
+    "ec2",
+    "ecr",
+    "ecs",
+    "iam",
+    "kms",
+    "lambda",
+    "logs",
+    "rds",
+    "s3",
+    "secretsmanager",
+    "sns",
+    "sqs",
+    "ssm",
+    "states",
+    "sts",
 )
 
 
@@ -41,7 +56,12 @@ def render_data_policy(policy: Policy) -> dict[str, Any]:
         resources.extend(r for r in rule.resources if r not in resources)
     for action in sorted(by_action):
         statements.append(
-            {"Sid": _sid("Allow", action), "Effect": "Allow", "Action": [action], "Resource": sorted(by_action[action])}
+            {
+                "Sid": _sid("Allow", action),
+                "Effect": "Allow",
+                "Action": [action],
+                "Resource": sorted(by_action[action]),
+            }
         )
     # Group overrides hold only for sessions tagged with that group (the execute function tags each session).
     for group, override in sorted(policy.groups.items()):
@@ -61,7 +81,14 @@ def render_data_policy(policy: Policy) -> dict[str, Any]:
             for expanded in _expand(a):
                 if expanded not in actions:
                     actions.append(expanded)
-        statements.append({"Sid": _sid("Deny", deny.id.removeprefix("deny.")), "Effect": "Deny", "Action": sorted(actions), "Resource": "*"})
+        statements.append(
+            {
+                "Sid": _sid("Deny", deny.id.removeprefix("deny.")),
+                "Effect": "Deny",
+                "Action": sorted(actions),
+                "Resource": "*",
+            }
+        )
     # S3 presigned URLs: deny any request authenticated by query string (defense in depth for presigning).
     statements.append(
         {

@@ -90,9 +90,7 @@ _LEET_I: dict[int, str] = {ord(k): v for k, v in (_LEET_COMMON | {"1": "i", "|":
 # In the "l" flavour, capital I and its look-alikes are read as a lower-case L (UTS #39 does the same).
 _LEET_L: dict[int, str] = {
     ord(k): v
-    for k, v in (
-        _LEET_COMMON | {"1": "l", "|": "l", "I": "l", "\u0399": "l", "\u0406": "l", "\u01c0": "l"}
-    ).items()
+    for k, v in (_LEET_COMMON | {"1": "l", "|": "l", "I": "l", "\u0399": "l", "\u0406": "l", "\u01c0": "l"}).items()
 }
 _LEET_TRIGGER = frozenset(_LEET_COMMON) | {"1", "|"}
 _LEET_L_TRIGGER = _LEET_TRIGGER | {"I", "\u0399", "\u0406", "\u01c0"}
@@ -111,7 +109,7 @@ _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?((?:[0-9A-Fa-f]{2}){4,})(?![0-
 _HEX_SPACED = re.compile(r"(?<![0-9A-Za-z])((?:[0-9A-Fa-f]{2}[ :,-]){3,}[0-9A-Fa-f]{2})(?![0-9A-Za-z])")
 _RTL_OVERRIDE = re.compile("[\u202e\u2067]([^\u202c\u2069\n]*)")
 _TAG_TO_ASCII: dict[int, str] = {cp: chr(cp - 0xE0000) for cp in range(0xE0020, 0xE007F)}
-_TAG_CHAR = re.compile("[\U000E0020-\U000E007E]")
+_TAG_CHAR = re.compile("[\U000e0020-\U000e007e]")
 _VS_RUN = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]{3,}")
 
 

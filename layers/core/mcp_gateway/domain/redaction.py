@@ -92,9 +92,7 @@ SECRET_TYPES: Final[frozenset[str]] = frozenset(
         "known_secret",
     }
 )
-PII_CLASSES: Final[frozenset[str]] = frozenset(
-    {"email", "phone", "credit_card", "ipv4", "ipv6", "customer_id"}
-)
+PII_CLASSES: Final[frozenset[str]] = frozenset({"email", "phone", "credit_card", "ipv4", "ipv6", "customer_id"})
 
 # Priorities decide the visible type when detections overlap (the union of the spans is redacted).
 _P_KEY: Final = 100  # private keys
@@ -145,9 +143,7 @@ _MIN_PATTERN_WIDTH: Final = 4
 
 _sre_parser: Any = importlib.import_module("re._parser")
 _sre_constants: Any = importlib.import_module("re._constants")
-_REPEATS: Final = frozenset(
-    {_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT, _sre_constants.POSSESSIVE_REPEAT}
-)
+_REPEATS: Final = frozenset({_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT, _sre_constants.POSSESSIVE_REPEAT})
 _FORBIDDEN_OPS: Final = frozenset({_sre_constants.GROUPREF, _sre_constants.GROUPREF_EXISTS})
 
 
@@ -216,8 +212,7 @@ def validate_customer_id_pattern(pattern: str) -> re.Pattern[str]:
     _walk_pattern(parsed, False, budget)
     if budget[0] > _MAX_AMBIGUITY:
         raise UnsafePatternError(
-            f"customer id pattern: too many variable-length quantifiers (ambiguity {budget[0]} > "
-            f"{_MAX_AMBIGUITY})"
+            f"customer id pattern: too many variable-length quantifiers (ambiguity {budget[0]} > {_MAX_AMBIGUITY})"
         )
     if parsed.getwidth()[0] < _MIN_PATTERN_WIDTH:
         raise UnsafePatternError(f"customer id pattern must match at least {_MIN_PATTERN_WIDTH} characters")
@@ -313,9 +308,7 @@ class _Simple:
 
 
 def _has_classes(value: str, need: int) -> bool:
-    classes = (
-        any(c.isupper() for c in value) + any(c.islower() for c in value) + any(c.isdigit() for c in value)
-    )
+    classes = any(c.isupper() for c in value) + any(c.islower() for c in value) + any(c.isdigit() for c in value)
     return classes >= need
 
 
@@ -394,18 +387,14 @@ _SIMPLE: Final[tuple[_Simple, ...]] = (
         ("rk_live_", "rk_test_"),
         _rx(r"rk_(?:live|test)_(?<![A-Za-z0-9_].{8})[A-Za-z0-9]{16,247}+"),
     ),
-    _Simple(
-        "stripe_key", _P_TOKEN, ("whsec_",), _rx(r"whsec_(?<![A-Za-z0-9_]whsec_)[A-Za-z0-9+/=]{24,128}+")
-    ),
+    _Simple("stripe_key", _P_TOKEN, ("whsec_",), _rx(r"whsec_(?<![A-Za-z0-9_]whsec_)[A-Za-z0-9+/=]{24,128}+")),
     _Simple(
         "google_api_key",
         _P_TOKEN,
         ("AIza",),
         _rx(r"AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])"),
     ),
-    _Simple(
-        "npm_token", _P_TOKEN, ("npm_",), _rx(r"npm_(?<![A-Za-z0-9_]npm_)[A-Za-z0-9]{36}(?![A-Za-z0-9])")
-    ),
+    _Simple("npm_token", _P_TOKEN, ("npm_",), _rx(r"npm_(?<![A-Za-z0-9_]npm_)[A-Za-z0-9]{36}(?![A-Za-z0-9])")),
     _Simple(
         "sendgrid_api_key",
         _P_TOKEN,
@@ -472,9 +461,7 @@ _KEYWORD_RX: Final = _rx(
     re.IGNORECASE,
 )
 _KEYWORD_LITERALS: Final = ("pass", "pwd", "secret", "token", "key", "credential", "auth", "cookie")
-_KEY_KEYWORD_RX: Final = _rx(
-    r"(?:api|access|private|signing|encryption|master|account|subscription|secret)[_.-]?$"
-)
+_KEY_KEYWORD_RX: Final = _rx(r"(?:api|access|private|signing|encryption|master|account|subscription|secret)[_.-]?$")
 _IDENT: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _IDENT_FWD_RX: Final = _rx(r"[A-Za-z0-9_.-]{0,64}+")
 _KV_TAIL_RX: Final = _rx(
@@ -488,9 +475,7 @@ _KV_TAIL_RX: Final = _rx(
 _LINE_PREFIX_RX: Final = _rx(r"[ \t]*(?:export[ \t]+|set[ \t]+|-[ \t]+)?")
 _EOL_VALUE_RX: Final = _rx(r"[^\r\n]{0,4096}")
 _HEADER_VALUE_RX: Final = _rx(r"[^\r\n\"']{0,4096}")
-_SCHEME_RX: Final = _rx(
-    r"(?i:bearer|basic|digest|token|bot|negotiate|ntlm|aws4-hmac-sha256|apikey|ssws|hmac)[ \t]+"
-)
+_SCHEME_RX: Final = _rx(r"(?i:bearer|basic|digest|token|bot|negotiate|ntlm|aws4-hmac-sha256|apikey|ssws|hmac)[ \t]+")
 _PLACEHOLDER_RX: Final = _rx(
     r"(?i:null|none|nil|true|false|undefined|redacted|<redacted>|\[redacted[^\]]{0,64}\]?|\(hidden\)"
     r"|<hidden>|\*+|x{3,}|\.{3}|-+|\?+|%s|\{\}|\$\{?[A-Za-z_][A-Za-z0-9_.-]{0,64}\}?|\{\{.{0,128}\}\}"
@@ -989,9 +974,7 @@ class Redactor:
         counts[kind] += 1
         return self._marker(kind, raw)
 
-    def _redact_dict(
-        self, value: dict[Any, Any], pii: bool, counts: Counter[str], depth: int
-    ) -> dict[Any, Any]:
+    def _redact_dict(self, value: dict[Any, Any], pii: bool, counts: Counter[str], depth: int) -> dict[Any, Any]:
         pair_kind: str | None = None
         for name_key in ("name", "Name", "key", "Key", "ParameterName"):
             name = value.get(name_key)
@@ -1052,9 +1035,7 @@ class Redactor:
                 found = self._scan(view, pii, depth)
                 found.extend(self._join_spans(view, depth))
                 for sp in found:
-                    spans.append(
-                        sp._replace(start=seg_start + index[sp.start], end=seg_start + index[sp.end])
-                    )
+                    spans.append(sp._replace(start=seg_start + index[sp.start], end=seg_start + index[sp.end]))
         if "\n" in text:
             spans.extend(self._join_spans(text, depth))
         return spans
@@ -1063,9 +1044,7 @@ class Redactor:
         spans: list[_Span] = []
         for region_start, joined, index in _join_chains(text):
             for sp in self._scan(joined, False, depth):
-                spans.append(
-                    sp._replace(start=region_start + index[sp.start], end=region_start + index[sp.end])
-                )
+                spans.append(sp._replace(start=region_start + index[sp.start], end=region_start + index[sp.end]))
         return spans
 
     def _scan(self, text: str, pii: bool, depth: int) -> list[_Span]:
@@ -1213,11 +1192,7 @@ class Redactor:
             vs, ve = tail.span("sq")
         elif tail.group("blk") is not None:
             line_start = _line_start_near(text, ks)
-            if (
-                tail.group("sep") != ":"
-                or line_start < 0
-                or not _LINE_PREFIX_RX.fullmatch(text, line_start, ks)
-            ):
+            if tail.group("sep") != ":" or line_start < 0 or not _LINE_PREFIX_RX.fullmatch(text, line_start, ks):
                 return -1
             return self._yaml_block(text, n, line_start, ks, tail.end("blk"), kind, add)
         else:
@@ -1354,9 +1329,7 @@ class Redactor:
                 lo = max(0, start - 3)
                 while start > lo and text[start - 1] in _DIGIT_CHARS:
                     start -= 1
-                if start == m.start() or (
-                    start > 0 and (text[start - 1] in _WORD_CHARS or text[start - 1] == ".")
-                ):
+                if start == m.start() or (start > 0 and (text[start - 1] in _WORD_CHARS or text[start - 1] == ".")):
                     continue
                 value = text[start : m.end()]
                 if _ipv4_ok(value):

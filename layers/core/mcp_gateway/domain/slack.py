@@ -306,9 +306,7 @@ class ApprovalView(StrictModel):
     request_hash: RequestHash
     requester_email: Email
     action: ShortStr
-    resources: tuple[Annotated[str, StringConstraints(max_length=2048)], ...] = Field(
-        default=(), max_length=100
-    )
+    resources: tuple[Annotated[str, StringConstraints(max_length=2048)], ...] = Field(default=(), max_length=100)
     parameters_json: Annotated[str, StringConstraints(max_length=256 * 1024)] = "{}"
     rule_id: ShortStr
     reason: ShortStr
@@ -451,9 +449,7 @@ def _button_value(req: ApprovalView) -> str:
 
 
 def _fallback(prefix: str, req: ApprovalView) -> str:
-    text = (
-        f"{prefix}: {_safe(req.action)} requested by {_safe(req.requester_email)} (request {req.request_id})"
-    )
+    text = f"{prefix}: {_safe(req.action)} requested by {_safe(req.requester_email)} (request {req.request_id})"
     return _truncate(text, MAX_FALLBACK_TEXT)
 
 
@@ -475,8 +471,7 @@ def build_approval_message(req: ApprovalView) -> dict[str, Any]:
     """Block Kit arguments for ``chat.postMessage`` asking an approver to Approve or Deny ``req``."""
     value = _button_value(req)
     confirm_text = (
-        f"Run {_code(req.action, 100)} for {_code(req.requester_email, 100)}? "
-        f"Request hash `{req.request_hash[:12]}`."
+        f"Run {_code(req.action, 100)} for {_code(req.requester_email, 100)}? Request hash `{req.request_hash[:12]}`."
     )
     actions = {
         "type": "actions",

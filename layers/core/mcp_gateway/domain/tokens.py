@@ -69,9 +69,7 @@ Clock = Callable[[], float]
 #: Header parameters that would make the verifier fetch or trust key material named by the token.
 FORBIDDEN_HEADERS: frozenset[str] = frozenset({"jku", "x5u", "jwk", "x5c"})
 #: Asymmetric algorithms an IdP may be pinned to. ``none`` and HS* are never accepted.
-SUPPORTED_IDP_ALGORITHMS: frozenset[str] = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256"}
-)
+SUPPORTED_IDP_ALGORITHMS: frozenset[str] = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256"})
 _RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 _EC_P256_ALGORITHMS = frozenset({"ES256"})
 
@@ -317,11 +315,7 @@ def _groups(payload: Mapping[str, Any], name: str, *, required: bool) -> tuple[s
     if not isinstance(value, list) or len(value) > MAX_GROUPS:
         raise _fail(ReasonCode.AUTH_INVALID, "groups claim must be a list of at most 64 strings")
     for item in value:
-        if (
-            not isinstance(item, str)
-            or not 0 < len(item) <= MAX_GROUP_LENGTH
-            or not _PRINTABLE_RE.match(item)
-        ):
+        if not isinstance(item, str) or not 0 < len(item) <= MAX_GROUP_LENGTH or not _PRINTABLE_RE.match(item):
             raise _fail(ReasonCode.AUTH_INVALID, "groups claim holds an invalid entry")
     return tuple(value)
 
@@ -379,9 +373,7 @@ class IdpConfig(StrictModel):
             if alg.upper().startswith("HS"):
                 raise ValueError("symmetric HS* algorithms are never allowed for IdP tokens")
             if alg not in SUPPORTED_IDP_ALGORITHMS:
-                raise ValueError(
-                    f"unsupported algorithm {alg!r}; use one of {sorted(SUPPORTED_IDP_ALGORITHMS)}"
-                )
+                raise ValueError(f"unsupported algorithm {alg!r}; use one of {sorted(SUPPORTED_IDP_ALGORITHMS)}")
         return value
 
     @field_validator("allowed_typ")
@@ -606,9 +598,7 @@ class IdentityClaims(StrictModel):
     token_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
-def verify_idp_token(
-    token: str, config: IdpConfig, jwks: JwksCache, clock: Clock = time.time
-) -> IdentityClaims:
+def verify_idp_token(token: str, config: IdpConfig, jwks: JwksCache, clock: Clock = time.time) -> IdentityClaims:
     """Verify a developer's IdP JWT. Raises AuthError with the precise AUTH_* code."""
     if jwks.url != config.jwks_url:
         raise ConfigError("the JWKS cache is not the one configured for this IdP")
@@ -826,9 +816,7 @@ class SessionTokenService:
         now = self._clock()
         _check_issuer(payload, self.issuer)
         aud = payload.get("aud")
-        if not isinstance(aud, str) or not hmac.compare_digest(
-            aud.encode("utf-8"), self.audience.encode("utf-8")
-        ):
+        if not isinstance(aud, str) or not hmac.compare_digest(aud.encode("utf-8"), self.audience.encode("utf-8")):
             raise _fail(ReasonCode.AUTH_WRONG_AUDIENCE, "audience mismatch")
         times = _check_times(payload, now, self.leeway_seconds, SESSION_MAX_TTL_SECONDS)
         try:
