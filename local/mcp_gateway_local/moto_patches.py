@@ -18,6 +18,11 @@ moto is pinned exactly (requirements/dev.txt) because these reach into its inter
    during iteration" (HTTP 500). The server's DynamoDB writes are serialised behind one lock, which is
    what DynamoDB's own atomicity guarantees to callers.
 
+6. (Opt-in, only for servers started with IAM enforcement, i.e. INITIAL_NO_AUTH_ACTION_COUNT.) moto treats a
+   condition key missing from the request as satisfied and a failed condition as DENIED; IAM treats both as "the
+   statement does not apply". ``install_iam_condition_semantics`` makes such a statement NEUTRAL, as in IAM, so
+   the template's conditional deny (S3 presigned requests only) does not deny every S3 call.
+
 Clients of the local StartSyncExecution need ``Config(inject_host_prefix=False)`` so botocore does not
 prepend ``sync-`` to the loopback host.
 """
@@ -256,3 +261,35 @@ def install() -> None:
         for key, value in MOTO_CONFIG.items():
             config.setdefault(key, {}).update(value)
         _installed = True
+
+
+def _condition_holds(conditions: Any, incoming: Any) -> bool:
+    from moto.iam.policy_conditions import TrustRelationShipConditions
+
+    incoming = incoming or {}
+    for condition in TrustRelationShipConditions(conditions):
+        if any(key not in incoming for key in condition.context_keys):
+            return False
+        if not condition.verify_condition([incoming[key] for key in condition.context_keys]):
+            return False
+    return True
+
+
+def install_iam_condition_semantics() -> None:
+    """Workaround 6 (opt-in): a statement whose condition does not hold does not apply (NEUTRAL), as in IAM."""
+    from moto.iam import access_control as ac
+
+    original = ac.IAMPolicyStatement.is_action_permitted
+    if getattr(original, "_mcpgw_patched", False):
+        return
+
+    def is_action_permitted(
+        self: Any, action: str, resource: str = "*", principal: Any = None, incoming_condition_values: Any = None
+    ) -> Any:
+        conditions = self._statement.get("Condition")
+        if conditions and not _condition_holds(conditions, incoming_condition_values):
+            return ac.PermissionResult.NEUTRAL
+        return original(self, action, resource, principal, incoming_condition_values)
+
+    is_action_permitted._mcpgw_patched = True  # type: ignore[attr-defined]
+    ac.IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]

@@ -289,7 +289,9 @@ def form_body(payload: dict[str, Any]) -> bytes:
 
 
 def signed_callback(body: bytes, signing_secret: str, timestamp: int | None = None) -> dict[str, str]:
-    headers = sign_slack_request(body, signing_secret.encode(), int(time.time() if timestamp is None else timestamp))
+    headers: dict[str, str] = dict(
+        sign_slack_request(body, signing_secret.encode(), int(time.time() if timestamp is None else timestamp))
+    )
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     headers["User-Agent"] = "Slackbot 1.0 (+https://api.slack.com/robots)"
     return headers

@@ -561,7 +561,7 @@ class LocalStack:
             from mcp_gateway.domain.tokens import SessionKeySet, generate_session_key
 
             key = generate_session_key("local-1")
-            return SessionKeySet(active_kid="local-1", keys=(key,)).model_dump_json()
+            return str(SessionKeySet(active_kid="local-1", keys=(key,)).model_dump_json())
         if logical == "SlackSecret":
             self.slack_signing_secret = secrets.token_hex(16)
             self.slack_bot_token = "xoxb-local-" + secrets.token_hex(12)

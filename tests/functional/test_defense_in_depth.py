@@ -38,38 +38,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SETUP_ACTIONS = 8  # unauthenticated calls the setup below makes; every later call is checked by IAM
 
 
-# moto 5.2.5 deviates from IAM on statements with a Condition: a condition key missing from the request
-# counts as satisfied (IAM: StringEquals on a missing key is false), and a failed condition makes any
-# statement DENIED (IAM: the statement does not apply). Both would make the template's conditional Deny
-# (S3 presigned requests only) deny every S3 call. This fix runs inside the moto subprocess, before its
-# server starts; a statement whose condition does not hold is NEUTRAL, as in IAM.
+# moto's IAM condition semantics differ from IAM's; the fix is workaround 6 in moto_patches (opt-in), applied
+# inside the enforcing moto subprocess before its server starts.
 MOTO_SERVER = """
 import sys
-from moto.iam import access_control as ac
-from moto.iam.policy_conditions import TrustRelationShipConditions
+from mcp_gateway_local.moto_patches import install_iam_condition_semantics
 from moto.server import main
 
-_original = ac.IAMPolicyStatement.is_action_permitted
-
-
-def _holds(conditions, incoming):
-    incoming = incoming or {}
-    for condition in TrustRelationShipConditions(conditions):
-        if any(key not in incoming for key in condition.context_keys):
-            return False
-        if not condition.verify_condition([incoming[key] for key in condition.context_keys]):
-            return False
-    return True
-
-
-def is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
-    conditions = self._statement.get("Condition")
-    if conditions and not _holds(conditions, incoming_condition_values):
-        return ac.PermissionResult.NEUTRAL
-    return _original(self, action, resource, principal, incoming_condition_values)
-
-
-ac.IAMPolicyStatement.is_action_permitted = is_action_permitted
+install_iam_condition_semantics()
 main(sys.argv[1:])
 """
 

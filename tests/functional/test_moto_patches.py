@@ -234,3 +234,22 @@ def test_concurrent_transactions_and_puts_on_the_moto_server_never_fail_with_a_s
         t.join()
     assert errors == []
     assert admin.scan(TableName=ddb_name, Select="COUNT")["Count"] == 4 * 40 * 2 + 4 * 80
+
+
+def test_an_iam_statement_whose_condition_key_is_missing_does_not_apply() -> None:
+    from moto.iam import access_control as ac
+
+    moto_patches.install_iam_condition_semantics()
+    statement = ac.IAMPolicyStatement(
+        {
+            "Effect": "Deny",
+            "Action": "s3:*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"s3:authType": "REST-QUERY-STRING"}},
+        }
+    )
+    assert statement.is_action_permitted("s3:ListBucket", "*", None, {}) == ac.PermissionResult.NEUTRAL
+    presigned = {"s3:authType": "REST-QUERY-STRING"}
+    assert statement.is_action_permitted("s3:ListBucket", "*", None, presigned) == ac.PermissionResult.DENIED
+    plain = ac.IAMPolicyStatement({"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"})
+    assert plain.is_action_permitted("s3:DeleteBucket", "*", None, {}) == ac.PermissionResult.DENIED
