@@ -46,6 +46,10 @@ def decide(stack: Any, verb: str, rid: str, approver: str = APPROVER_EMAIL) -> i
     return cli.main(["--state-dir", str(stack.state_dir), verb, rid, "--as", approver])
 
 
+def approval_bytes(stack: Any, request_id: str) -> int:
+    return int(audit_items(stack, request_id)["outcome#approval"]["bytes_returned"])
+
+
 async def test_a_flagged_call_is_approved_in_slack_executes_once_and_only_the_requester_gets_the_result(
     stack: Any, session_factory: Any, observer: WorkflowObserver
 ) -> None:
@@ -78,6 +82,15 @@ async def test_a_flagged_call_is_approved_in_slack_executes_once_and_only_the_re
         assert (status["status"], status["executed"], status["result_status"]) == ("approved", True, "ok")
         assert status["decided_by"] == APPROVER_EMAIL
         assert status["result"]["text"].startswith("Application logs exported nightly")
+        # The approved execution counts against the requester's daily bytes budget, like any other call.
+        from mcp_gateway.domain.ratelimit import day_key
+
+        counter = stack.client("dynamodb").get_item(
+            TableName=stack.physical("RateLimitTable"),
+            Key={"pk": {"S": day_key(requester.email, started)}},
+            ConsistentRead=True,
+        )["Item"]
+        assert int(counter["bytes_used"]["N"]) == approval_bytes(stack, rid) > 0
 
         assert decide(stack, "approve", rid) == 1  # a second click changes nothing
     assert observer.executed[rid] == 1
