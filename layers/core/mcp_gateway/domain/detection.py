@@ -46,9 +46,11 @@ so the caller denies instead of trusting a partial scan.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -134,6 +136,9 @@ def _is_identifier(name: str, identifiers: Collection[str]) -> bool:
 _Hit = tuple[str, str]  # (rule id, term)
 
 
+_MEMO_MAX_CHARS = 8192
+
+
 class Detector:
     """Compiled rules. Thread-safe and reusable: build once per policy, call :meth:`scan` per request."""
 
@@ -156,6 +161,7 @@ class Detector:
                     hits.append((rule.id, term))
         self._prefixes = frozenset(key[:2] for key in self._aligned)
         self._max_key = max((len(k) for k in self._aligned), default=0)
+        self._hits_memo = functools.lru_cache(maxsize=4096)(self._compute_hits)
 
     @property
     def rules(self) -> tuple[PatternRule, ...]:
@@ -188,14 +194,20 @@ class Detector:
                     found.add(candidate)
         return found
 
-    def _hits(self, text: str, limit: int) -> dict[_Hit, str]:
-        """(rule id, term) -> how it was read, for one raw text and all its variants."""
+    def _hits(self, text: str, limit: int) -> Mapping[_Hit, str]:
+        """(rule id, term) -> how it was read, for one raw text and all its variants. Pure, so texts up to
+        8 KB are memoised (bounded): a request's fields are scanned alone and again inside several joins."""
+        if len(text) <= _MEMO_MAX_CHARS:
+            return self._hits_memo(text, limit)
+        return self._compute_hits(text, limit)
+
+    def _compute_hits(self, text: str, limit: int) -> Mapping[_Hit, str]:
         hits: dict[_Hit, str] = {}
         for how, normalized in tagged_variants(text, limit=limit):
             for key in self.match_normalized(normalized):
                 for hit in self._aligned.get(key) or self._substring.get(key) or ():
                     hits.setdefault(hit, how)
-        return hits
+        return MappingProxyType(hits)
 
     def _finding(self, hit: _Hit, field: str, via: str) -> Finding:
         rule = self._by_id[hit[0]]
