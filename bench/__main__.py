@@ -111,7 +111,7 @@ def bench_pipeline() -> dict[str, Any]:
             tool = "put_object"
         else:
             tool = "filter_log_events"
-        n = 100 if size > 4096 else 2000  # a 64 KB evaluation is ~100 ms: 100 samples x 5 repeats keeps the run short
+        n = 40 if size > 4096 else 1000  # a 64 KB evaluation is ~130 ms: 40 samples x 5 repeats keeps the run short
         if QUICK:
             n //= 4
 
@@ -235,7 +235,7 @@ BARE = "import time; t = time.perf_counter(); import boto3; boto3.client('s3', r
 
 
 def bench_cold_start(stack: Any) -> dict[str, Any]:
-    runs = 3 if QUICK else 7
+    runs = 3 if QUICK else 5
     out: dict[str, Any] = {}
     base_env = {k: v for k, v in os.environ.items()}
 
@@ -268,7 +268,6 @@ def bench_end_to_end(stack: Any) -> dict[str, Any]:
     from conftest import Session
 
     n = 20 if QUICK else 60
-    session = Session(stack, "bench@example.com", ["developers"])
     logs = stack.client("logs")
     args = {"log_group": "/aws/lambda/orders-api", "filter_pattern": "ERROR", "limit": 20}
     direct_runs: list[list[float]] = []
@@ -279,28 +278,30 @@ def bench_end_to_end(stack: Any) -> dict[str, Any]:
         assert not result.is_error, result
 
     async def run() -> None:
-        async with session.client() as client:
-            await gateway_once(client)
-            for _ in range(REPEATS):
+        for repeat in range(REPEATS):
+            # one user per repeat: the gateway's own read tier (100 per 5 minutes) applies to the benchmark too
+            session = Session(stack, f"bench-{repeat}@example.com", ["developers"])
+            async with session.client() as client:
+                await gateway_once(client)
                 samples = []
                 for _ in range(n):
                     t = time.perf_counter()
                     await gateway_once(client)
                     samples.append((time.perf_counter() - t) * 1000)
                 gateway_runs.append(samples)
-                now = int(time.time() * 1000)
-                direct_runs.append(
-                    timed(
-                        lambda: logs.filter_log_events(
-                            logGroupName="/aws/lambda/orders-api",
-                            filterPattern="ERROR",
-                            limit=20,
-                            startTime=now - 3_600_000,
-                            endTime=now,
-                        ),
-                        n,
-                    )
+            now = int(time.time() * 1000)
+            direct_runs.append(
+                timed(
+                    lambda: logs.filter_log_events(
+                        logGroupName="/aws/lambda/orders-api",
+                        filterPattern="ERROR",
+                        limit=20,
+                        startTime=now - 3_600_000,
+                        endTime=now,
+                    ),
+                    n,
                 )
+            )
 
     asyncio.run(run())
     g, d = summary(gateway_runs), summary(direct_runs)
@@ -330,7 +331,7 @@ def bench_rate_limit(stack: Any) -> dict[str, Any]:
         rates = []
         for r in range(REPEATS):
             ddb = [stack.client("dynamodb") for _ in range(threads)]
-            per_thread = 40 if QUICK else 100
+            per_thread = 25 if QUICK else 50
             key = f"bench#{threads}#{r}#{time.time_ns()}"
             admitted = [0]
             lock = threading.Lock()
@@ -437,14 +438,49 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| rate-limit UpdateItem, {k.replace('_', ' ')} | {v['ops_per_s']} ops/s | {v['spread']} | - |"
             )
     env = report["environment"]
+    notes = ["", "## Targets", ""]
+    p99 = p["1KB"]["total"]["p99_ms"]
+    if p["target_met"]:
+        notes.append(f"- Decision pipeline at 1 KB: p99 {p99} ms, target < 1 ms: met.")
+    else:
+        notes.append(
+            f"- Decision pipeline at 1 KB: p99 {p99} ms, target < 1 ms: **missed by {p99 / 1.0:.1f}x**. Why: the "
+            "detector normalizes every string argument (NFKC, invisible characters, confusables, URL/HTML/unicode "
+            "escapes, base64 and hex layers, leetspeak) alone and in the joins a split payload hides in - four "
+            "detector passes per request since split payloads across identifier arguments are also caught - in "
+            "pure Python. Token check and redaction of the audit copy are ~0.1 ms each. In context the whole "
+            "tools/call takes hundreds of ms on the local stack, so this is not on the critical path; a compiled "
+            "multi-pattern matcher or an order-independent split detector would close the gap."
+        )
+    gw = c.get("GatewayFunction", {}).get("median_ms")
+    if gw is not None:
+        verdict = "met" if c["target_met"] else f"**missed by {gw / 300:.1f}x**"
+        notes.append(
+            f"- Gateway cold start (import and initialise in a fresh interpreter): {gw} ms, target < 300 ms: {verdict}."
+            + (
+                ""
+                if c["target_met"]
+                else " Why: importing the MCP SDK alone takes about 300 ms here (`import mcp.server.lowlevel` runs the"
+                " package's `__init__`, which imports the client side and every protocol type), then the tool catalog's"
+                " pydantic models, the detector's rule tables and boto3. Deployed, provisioned concurrency on the `live`"
+                " alias keeps agents from ever waiting for it; lazy imports of the SDK's client side would need an"
+                " upstream change."
+            )
+        )
     return (
         f"# Benchmark report\n\n{env['when']} on {env['machine']} ({env['cpus']} CPUs), Python {env['python']}."
-        f" Medians over {REPEATS} repeats; spread = min..max of the repeats.\n\n" + "\n".join(rows) + "\n"
+        f" Medians over {REPEATS} repeats; spread = min..max of the repeats.\n\n" + "\n".join(rows + notes) + "\n"
     )
 
 
 def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if "--render" in sys.argv:  # re-render report.md and the plot from report.json, without measuring again
+        report = json.loads((RESULTS / "report.json").read_text())
+        (RESULTS / "report.md").write_text(markdown(report))
+        plot(report, RESULTS / "latency.png")
+        print(markdown(report))
+        return 0
     started = time.time()
     report: dict[str, Any] = {
         "environment": {
@@ -455,10 +491,16 @@ def main() -> int:
             "quick": QUICK,
         }
     }
+
+    def save() -> None:  # after every stage, so a failure later never loses what was measured
+        (RESULTS / "report.json").write_text(json.dumps(report, indent=2))
+
     print("1/5 decision pipeline ...", flush=True)
     report["pipeline"] = bench_pipeline()
+    save()
     print("2/5 redaction throughput ...", flush=True)
     report["redaction"] = bench_redaction()
+    save()
     import tempfile
 
     from mcp_gateway_local.stack import LocalStack
@@ -466,8 +508,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as state, LocalStack(state_dir=Path(state)) as stack:
         print("3/5 cold start ...", flush=True)
         report["cold_start"] = bench_cold_start(stack)
+        save()
         print("4/5 end to end ...", flush=True)
         report["end_to_end"] = bench_end_to_end(stack)
+        save()
         print("5/5 rate-limit throughput ...", flush=True)
         report["rate_limit"] = bench_rate_limit(stack)
     report["elapsed_s"] = round(time.time() - started, 1)
