@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT / "tests"))
 QUICK = os.environ.get("BENCH_QUICK") == "1"
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF lines in the benchmark's output
 REPEATS = 3 if QUICK else 5
 
 

@@ -106,6 +106,28 @@ def audit_records(stack: Any, request_id: str) -> dict[str, Any]:
     return out
 
 
+def tool_answer(result: Any) -> dict[str, Any]:
+    """The gateway's answer for one tool call: the structured result, or the error payload."""
+    if result.structured_content is not None:
+        return result.structured_content  # type: ignore[no-any-return]
+    body = json.loads(result.content[0].text)
+    return body.get("error", body)  # type: ignore[no-any-return]
+
+
+def audit_items_by_sort_key(stack: Any, request_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Every raw audit-table item stored under one request id, grouped by sort key."""
+    items = stack.client("dynamodb").query(
+        TableName=stack.physical("AuditTable"),
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": request_id}},
+        ConsistentRead=True,
+    )["Items"]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        out.setdefault(item["sk"]["S"], []).append(item)
+    return out
+
+
 def audit_log_lines(stack: Any, request_id: str) -> list[dict[str, Any]]:
     logs = stack.client("logs")
     group = stack.physical("AuditLogGroup")

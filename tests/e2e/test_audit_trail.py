@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import audit_log_lines, unique_email
+from conftest import audit_items_by_sort_key, audit_log_lines, tool_answer, unique_email
 from mcp_gateway_local.cli import main
 
 pytestmark = pytest.mark.e2e
@@ -30,26 +30,8 @@ COMPLETE = {
 }  # fmt: skip
 
 
-def answer(result: Any) -> dict[str, Any]:
-    """The gateway's answer for one tool call: the structured result, or the error payload."""
-    if result.structured_content is not None:
-        return result.structured_content  # type: ignore[no-any-return]
-    body = json.loads(result.content[0].text)
-    return body.get("error", body)  # type: ignore[no-any-return]
-
-
-def outcome_items(stack: Any, request_id: str) -> dict[str, list[dict[str, Any]]]:
-    """Every item stored under one request id, grouped by sort key."""
-    items = stack.client("dynamodb").query(
-        TableName=stack.physical("AuditTable"),
-        KeyConditionExpression="pk = :p",
-        ExpressionAttributeValues={":p": {"S": request_id}},
-        ConsistentRead=True,
-    )["Items"]
-    out: dict[str, list[dict[str, Any]]] = {}
-    for item in items:
-        out.setdefault(item["sk"]["S"], []).append(item)
-    return out
+answer = tool_answer
+outcome_items = audit_items_by_sort_key
 
 
 def only_outcome(stack: Any, request_id: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import audit_log_lines, unique_email
+from conftest import audit_items_by_sort_key, audit_log_lines, tool_answer, unique_email
 from faults import attr, counting_invocations, dynamodb_write_fails
 from mcp_gateway_local.cli import main
 
@@ -21,24 +21,8 @@ from mcp_gateway_local.cli import main
 OUTCOME_FAULT = "AccessDeniedException"
 
 
-def answer(result: Any) -> dict[str, Any]:
-    if result.structured_content is not None:
-        return result.structured_content  # type: ignore[no-any-return]
-    body = json.loads(result.content[0].text)
-    return body.get("error", body)  # type: ignore[no-any-return]
-
-
-def items_for(stack: Any, request_id: str) -> dict[str, list[dict[str, Any]]]:
-    items = stack.client("dynamodb").query(
-        TableName=stack.physical("AuditTable"),
-        KeyConditionExpression="pk = :p",
-        ExpressionAttributeValues={":p": {"S": request_id}},
-        ConsistentRead=True,
-    )["Items"]
-    out: dict[str, list[dict[str, Any]]] = {}
-    for item in items:
-        out.setdefault(item["sk"]["S"], []).append(item)
-    return out
+answer = tool_answer
+items_for = audit_items_by_sort_key
 
 
 def cli(stack: Any, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:

@@ -79,6 +79,17 @@ def approval_view(item: Mapping[str, Any], channel: str) -> ApprovalView:
     )
 
 
+def _conditional(write: Callable[..., Any], **kwargs: Any) -> bool:
+    """One conditional DynamoDB write: True if it happened, False if its condition did not hold."""
+    try:
+        write(**kwargs)
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 class ApprovalStore:
     """The approvals table (boto3 DynamoDB client injected)."""
 
@@ -102,34 +113,25 @@ class ApprovalStore:
             "expires_at": {"N": str(int(view.expires_at) + ttl)},
             "task_token": {"S": task_token},
         }
-        try:
-            self.ddb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _conditional(
+            self.ddb.put_item, TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+        )
 
     def replace_token(self, request_id: str, request_hash: str, task_token: str) -> bool:
         """A retried NotifyApprovers got a new task token: swap it in while the item is still PENDING."""
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key={"pk": {"S": request_id}},
-                UpdateExpression="SET task_token = :t",
-                ConditionExpression="#s = :pending AND request_hash = :h",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":t": {"S": task_token},
-                    ":pending": {"S": "PENDING"},
-                    ":h": {"S": request_hash},
-                },
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _conditional(
+            self.ddb.update_item,
+            TableName=self.table,
+            Key={"pk": {"S": request_id}},
+            UpdateExpression="SET task_token = :t",
+            ConditionExpression="#s = :pending AND request_hash = :h",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":t": {"S": task_token},
+                ":pending": {"S": "PENDING"},
+                ":h": {"S": request_hash},
+            },
+        )
 
     def set_message(self, request_id: str, channel: str, ts: str) -> None:
         self.ddb.update_item(
@@ -155,27 +157,22 @@ class ApprovalStore:
         now: float,
     ) -> bool:
         """The one conditional write PENDING -> decision. False if already decided or expired."""
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key={"pk": {"S": request_id}},
-                UpdateExpression=("SET #s = :d, decided_by = :by, decided_by_slack_id = :uid, decided_at = :now"),
-                ConditionExpression="#s = :pending AND request_hash = :h AND approval_expires_at > :now",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":d": {"S": decision},
-                    ":by": {"S": decided_by},
-                    ":uid": {"S": slack_user_id},
-                    ":now": {"N": str(int(now))},
-                    ":pending": {"S": "PENDING"},
-                    ":h": {"S": request_hash},
-                },
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _conditional(
+            self.ddb.update_item,
+            TableName=self.table,
+            Key={"pk": {"S": request_id}},
+            UpdateExpression=("SET #s = :d, decided_by = :by, decided_by_slack_id = :uid, decided_at = :now"),
+            ConditionExpression="#s = :pending AND request_hash = :h AND approval_expires_at > :now",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":d": {"S": decision},
+                ":by": {"S": decided_by},
+                ":uid": {"S": slack_user_id},
+                ":now": {"N": str(int(now))},
+                ":pending": {"S": "PENDING"},
+                ":h": {"S": request_hash},
+            },
+        )
 
     def mark_expired_after(self, request_id: str, decision: str) -> None:
         """The workflow timed out between our decision write and SendTaskSuccess: record the truth."""
@@ -194,17 +191,12 @@ class ApprovalStore:
 
     def claim_nonce(self, nonce: str, now: float) -> bool:
         """First use of a signed request wins; a second use within the TTL is a replay."""
-        try:
-            self.ddb.put_item(
-                TableName=self.table,
-                Item={"pk": {"S": f"nonce#{nonce}"}, "expires_at": {"N": str(int(now) + NONCE_TTL_SECONDS)}},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _conditional(
+            self.ddb.put_item,
+            TableName=self.table,
+            Item={"pk": {"S": f"nonce#{nonce}"}, "expires_at": {"N": str(int(now) + NONCE_TTL_SECONDS)}},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
 
 def slack_config(secret: Mapping[str, Any]) -> tuple[str, list[bytes], str]:
