@@ -14,17 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-# Argument names whose values are resource identifiers (scanned only as part of the joined text).
-IDENTIFIER_FIELDS: tuple[str, ...] = (
-    "bucket",
-    "key",
-    "prefix",
-    "log_group",
-    "log_stream",
-    "metric_name",
-    "namespace",
-    "dimensions",
-)
+from mcp_gateway.domain.policy import Policy
+
+# Argument names whose values are resource identifiers: the policy's own default, so the corpora test exactly
+# what the gateway runs.
+IDENTIFIER_FIELDS: tuple[str, ...] = Policy.model_fields["identifier_fields"].default
 
 
 @dataclass(frozen=True)
