@@ -10,12 +10,31 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import parse
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import ValidationError
 
 from ..domain import ratelimit
 from ..domain.approval import request_hash as approval_request_hash
+from ..domain.contracts import (
+    ApprovalTicket,
+    BudgetLimits,
+    DataLimits,
+    IntentRecord,
+    NoApproval,
+    RateKeys,
+    RejectedRequest,
+    Timings,
+    ValidatedRequest,
+    ValidateInput,
+    ValidateOutput,
+    WindowLimits,
+    WorkflowDecision,
+    WorkflowRequest,
+)
 from ..domain.errors import GatewayError, PolicyError, ReasonCode
 from ..domain.models import ActionRequest, Decision, Outcome, Tier
 from ..domain.policy import DataBudgets, Policy, deny_everything, evaluate
@@ -24,6 +43,20 @@ from ..domain.redaction import RedactionConfig, Redactor
 MAX_SANITIZED_PARAM_BYTES = 16_384
 # Calls counted against the data budget "objects read per window" (HeadObject maps to s3:GetObject).
 OBJECT_READ_ACTIONS = frozenset({"s3:GetObject", "s3:GetObjectVersion"})
+
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def intent_item(record: IntentRecord) -> dict[str, Any]:
+    """The intent record as the DynamoDB item the AuditIntent state puts (``Item.$``)."""
+    return {name: _SERIALIZER.serialize(value) for name, value in record.model_dump(mode="json").items()}
+
+
+def intent_record(item: Mapping[str, Any]) -> IntentRecord:
+    """The intent record back from its DynamoDB item."""
+    return IntentRecord.model_validate({name: _DESERIALIZER.deserialize(value) for name, value in item.items()})
 
 
 def _budget_fields(email: str, now: float, tier: Tier, budgets: DataBudgets, count_object: bool) -> dict[str, Any]:
@@ -36,57 +69,61 @@ def _budget_fields(email: str, now: float, tier: Tier, budgets: DataBudgets, cou
         "bytes_budget": str(budgets.bytes_per_day),
         "bytes_expires_at": str(ratelimit.expires_at(now, ratelimit.DAY_SECONDS)),
         "bytes_hint": f"the daily data budget is used up; wait {day_retry} s (UTC midnight)",
-        "bytes_limits": {
-            "budget": "bytes_per_day",
-            "tier": tier.value,
-            "limit": budgets.bytes_per_day,
-            "window_seconds": ratelimit.DAY_SECONDS,
-            "retry_after_seconds": day_retry,
-        },
+        "bytes_limits": BudgetLimits(
+            budget="bytes_per_day",
+            tier=tier.value,
+            limit=budgets.bytes_per_day,
+            window_seconds=ratelimit.DAY_SECONDS,
+            retry_after_seconds=day_retry,
+        ),
         "count_object": count_object,
         "objects_key": ratelimit.counter_key(email, "objects", now, budgets.window_seconds),
         "objects_limit": str(budgets.objects_per_window),
         "objects_hint": f"wait {obj_retry} s before reading more objects",
-        "objects_limits": {
-            "budget": "objects_per_window",
-            "tier": tier.value,
-            "limit": budgets.objects_per_window,
-            "window_seconds": budgets.window_seconds,
-            "retry_after_seconds": obj_retry,
-        },
+        "objects_limits": BudgetLimits(
+            budget="objects_per_window",
+            tier=tier.value,
+            limit=budgets.objects_per_window,
+            window_seconds=budgets.window_seconds,
+            retry_after_seconds=obj_retry,
+        ),
     }
 
 
 def _zero_quota_decision(
-    decision: dict[str, Any],
-    rate: dict[str, Any],
+    decision: WorkflowDecision,
+    rate: RateKeys,
     tier_limit: int,
     global_limit: int,
     budgets: DataBudgets,
     count_object: bool,
-) -> dict[str, Any]:
+) -> WorkflowDecision:
     """A quota of 0 is decided here: the counters' condition admits the first call on a missing item."""
-    zero: list[tuple[ReasonCode, str, str, str]] = []
+    zero: list[tuple[ReasonCode, str, str, WindowLimits | BudgetLimits]] = []
     if tier_limit <= 0:
-        zero.append((ReasonCode.THROTTLED, str(rate["tier_rule"]), "tier_hint", "tier_limits"))
+        zero.append((ReasonCode.THROTTLED, rate.tier_rule, rate.tier_hint, rate.tier_limits))
     if global_limit <= 0:
-        zero.append((ReasonCode.THROTTLED, "rate.global-per-user", "global_hint", "global_limits"))
+        zero.append((ReasonCode.THROTTLED, "rate.global-per-user", rate.global_hint, rate.global_limits))
     if budgets.bytes_per_day <= 0:
-        zero.append((ReasonCode.DATA_BUDGET_EXCEEDED, "budget.bytes-per-day", "bytes_hint", "bytes_limits"))
+        zero.append((ReasonCode.DATA_BUDGET_EXCEEDED, "budget.bytes-per-day", rate.bytes_hint, rate.bytes_limits))
     if count_object and budgets.objects_per_window <= 0:
-        zero.append((ReasonCode.DATA_BUDGET_EXCEEDED, "budget.objects-per-window", "objects_hint", "objects_limits"))
+        zero.append(
+            (ReasonCode.DATA_BUDGET_EXCEEDED, "budget.objects-per-window", rate.objects_hint, rate.objects_limits)
+        )
     if not zero:
         return decision
     reason, rule_id, hint, limits = zero[0]
-    return {
-        **decision,
-        "outcome": Outcome.DENY.value,
-        "reason": reason.value,
-        "rule_id": rule_id,
-        "hint": rate[hint],
-        "message": "",
-        "limits": rate[limits],
-    }
+    return WorkflowDecision.model_validate(
+        {
+            **decision.model_dump(mode="json"),
+            "outcome": Outcome.DENY.value,
+            "reason": reason.value,
+            "rule_id": rule_id,
+            "hint": hint,
+            "message": "",
+            "limits": limits.model_dump(mode="json"),
+        }
+    )
 
 
 def prompt_hmac(key: bytes, intent: str) -> str:
@@ -114,15 +151,15 @@ def _sanitized(redactor: Redactor, params: dict[str, Any]) -> dict[str, Any]:
     return clean if isinstance(clean, dict) else {"_value": clean}
 
 
-def _request_hash(request: dict[str, Any]) -> str:
+def _request_hash(request: WorkflowRequest) -> str:
     """The hash approvers see and the callback checks: the pure core's canonical request hash."""
     try:
         return approval_request_hash(
-            str(request.get("action", "")),
-            list(request.get("resources") or []),
-            dict(request.get("parameters") or {}),
-            str((request.get("principal") or {}).get("email", "")),
-            str(request.get("request_id", "")),
+            request.action,
+            list(request.resources),
+            dict(request.parameters) if isinstance(request, ValidatedRequest) else {},
+            request.principal.email,
+            request.request_id,
         )
     except (GatewayError, TypeError):
         return ""  # no hash: no callback can ever match it, so the request can only expire (fail closed)
@@ -141,12 +178,16 @@ class Validator:
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         started = self.clock()
-        raw_request = event.get("request") if isinstance(event, dict) else None
-        raw_request = raw_request if isinstance(raw_request, dict) else {}
-        decision: Decision
-        request_out: dict[str, Any]
+        raw_request: Mapping[str, Any]
         try:
-            request = ActionRequest.model_validate(raw_request)
+            raw_request = parse(event=event, model=ValidateInput).request
+        except ValidationError:  # still named in the audit record, as far as its fields allow
+            raw = event.get("request") if isinstance(event, dict) else None
+            raw_request = raw if isinstance(raw, dict) else {}
+        decision: Decision
+        request_out: WorkflowRequest
+        try:
+            request: ActionRequest | None = ActionRequest.model_validate(raw_request)
         except ValidationError:
             request = None
         if request is None:
@@ -156,7 +197,7 @@ class Validator:
                 rule_id="input.schema",
                 message="the request did not match the canonical schema",
             )
-            request_out = _safe_minimal(raw_request)
+            request_out = RejectedRequest.from_raw(raw_request)
         else:
             if self.policy is None:
                 decision = deny_everything(self.policy_error or "policy unavailable")
@@ -172,19 +213,19 @@ class Validator:
                     decision = evaluate(self.policy, request)
                 except GatewayError as exc:
                     decision = Decision(outcome=Outcome.DENY, reason=exc.code, rule_id=exc.rule_id or "validate.error")
-            request_out = request.model_dump(mode="json", exclude={"intent"})
-            request_out["prompt_hmac"] = prompt_hmac(self.hmac_key, request.intent) if self.hmac_key is not None else ""
-            request_out["parameters_sanitized"] = _sanitized(self.redactor, request.parameters)
+            out = request.model_dump(mode="json", exclude={"intent"})
+            out["prompt_hmac"] = prompt_hmac(self.hmac_key, request.intent) if self.hmac_key is not None else ""
+            out["parameters_sanitized"] = _sanitized(self.redactor, request.parameters)
             # the resources travel into the audit record and the Slack message: an S3 key or log group name
             # holding a secret is redacted there (secrets only: ARNs stay queryable); policy already decided
-            request_out["resources"] = [self.redactor.redact_text(r, pii=False).text for r in request.resources]
-        return self._output(request_out, decision, started)
+            out["resources"] = [self.redactor.redact_text(r, pii=False).text for r in request.resources]
+            request_out = ValidatedRequest.model_validate(out)
+        return self._output(request_out, decision, started).model_dump(mode="json")
 
-    def _output(self, request: dict[str, Any], decision: Decision, started: float) -> dict[str, Any]:
+    def _output(self, request: WorkflowRequest, decision: Decision, started: float) -> ValidateOutput:
         now = self.clock()
-        principal = request.get("principal") or {}
-        email = str(principal.get("email", "unknown"))
-        groups = tuple(principal.get("groups") or ())
+        email = request.principal.email
+        groups = tuple(request.principal.groups)
         policy = self.policy
         tier = decision.tier or Tier.WRITE
         if policy is not None:
@@ -192,15 +233,16 @@ class Validator:
             global_limit = policy.rate_limits.global_per_user
             fail_open = tier in policy.rate_limits.fail_open_tiers
             budgets = policy.data_budgets
-            limits: dict[str, Any] = {
+            data_limits = policy.data_limits_for(groups)
+            limits = DataLimits(
                 # the caller's limits: policy-wide, raised by group overrides (as evaluate enforces them)
-                "max_object_bytes": policy.data_limits_for(groups).max_object_bytes,
-                "max_result_bytes": policy.data_limits_for(groups).max_result_bytes,
-                "max_log_time_range_seconds": policy.data_limits_for(groups).max_log_time_range_seconds,
-                "see_pii": policy.sees_pii(groups),
-                "pii_classes": list(policy.redaction.pii_classes),
-                "customer_id_patterns": list(policy.redaction.customer_id_patterns),
-            }
+                max_object_bytes=data_limits.max_object_bytes,
+                max_result_bytes=data_limits.max_result_bytes,
+                max_log_time_range_seconds=data_limits.max_log_time_range_seconds,
+                see_pii=policy.sees_pii(groups),
+                pii_classes=list(policy.redaction.pii_classes),
+                customer_id_patterns=list(policy.redaction.customer_id_patterns),
+            )
             review_timeout = policy.review.timeout_seconds
         else:
             from ..domain.policy import RateTier
@@ -209,99 +251,74 @@ class Validator:
             global_limit = RateTier(limit=0)
             fail_open = False
             budgets = DataBudgets(bytes_per_day=0, objects_per_window=0)
-            limits = {"max_object_bytes": 0, "max_result_bytes": 1024, "see_pii": False}
+            limits = DataLimits(max_object_bytes=0, max_result_bytes=1024, see_pii=False)
             review_timeout = 900
-        decision_out = decision.model_dump(mode="json")
+        decision_out = WorkflowDecision.model_validate(decision.model_dump(mode="json"))
         if decision.outcome is not Outcome.DENY:
-            decision_out["limits"] = {"tier_limit": tier_limit.limit, "window_seconds": tier_limit.window_seconds}
-        request_id = str(request.get("request_id", "invalid"))
-        count_object = str(request.get("action", "")) in OBJECT_READ_ACTIONS
+            decision_out = decision_out.model_copy(
+                update={"limits": {"tier_limit": tier_limit.limit, "window_seconds": tier_limit.window_seconds}}
+            )
+        request_id = request.request_id
+        count_object = request.action in OBJECT_READ_ACTIONS
         budget = _budget_fields(email, now, tier, budgets, count_object)
-        rate = {
-            "tier_key": ratelimit.counter_key(email, tier, now, tier_limit.window_seconds),
-            "tier_limit": str(tier_limit.limit),
-            "tier_rule": f"rate.{tier.value}",
-            "tier_hint": f"wait {ratelimit.retry_after(now, tier_limit.window_seconds)} s before retrying",
-            "tier_limits": {
-                "tier": tier.value,
-                "limit": tier_limit.limit,
-                "window_seconds": tier_limit.window_seconds,
-                "retry_after_seconds": ratelimit.retry_after(now, tier_limit.window_seconds),
-            },
-            "global_key": ratelimit.counter_key(email, "all", now, global_limit.window_seconds),
-            "global_limit": str(global_limit.limit),
-            "global_hint": f"wait {ratelimit.retry_after(now, global_limit.window_seconds)} s before retrying",
-            "global_limits": {
-                "tier": "all",
-                "limit": global_limit.limit,
-                "window_seconds": global_limit.window_seconds,
-                "retry_after_seconds": ratelimit.retry_after(now, global_limit.window_seconds),
-            },
-            "expires_at": str(
+        rate = RateKeys(
+            tier_key=ratelimit.counter_key(email, tier, now, tier_limit.window_seconds),
+            tier_limit=str(tier_limit.limit),
+            tier_rule=f"rate.{tier.value}",
+            tier_hint=f"wait {ratelimit.retry_after(now, tier_limit.window_seconds)} s before retrying",
+            tier_limits=WindowLimits(
+                tier=tier.value,
+                limit=tier_limit.limit,
+                window_seconds=tier_limit.window_seconds,
+                retry_after_seconds=ratelimit.retry_after(now, tier_limit.window_seconds),
+            ),
+            global_key=ratelimit.counter_key(email, "all", now, global_limit.window_seconds),
+            global_limit=str(global_limit.limit),
+            global_hint=f"wait {ratelimit.retry_after(now, global_limit.window_seconds)} s before retrying",
+            global_limits=WindowLimits(
+                tier="all",
+                limit=global_limit.limit,
+                window_seconds=global_limit.window_seconds,
+                retry_after_seconds=ratelimit.retry_after(now, global_limit.window_seconds),
+            ),
+            expires_at=str(
                 ratelimit.expires_at(
                     now, max(tier_limit.window_seconds, global_limit.window_seconds, budgets.window_seconds)
                 )
             ),
-            "fail_open": fail_open,
+            fail_open=fail_open,
             **budget,
-        }
+        )
         if decision.outcome is not Outcome.DENY:
             decision_out = _zero_quota_decision(
                 decision_out, rate, tier_limit.limit, global_limit.limit, budgets, count_object
             )
-        approval: dict[str, Any] = {}
+        approval: ApprovalTicket | NoApproval = NoApproval()
         if decision.outcome is Outcome.REVIEW:
-            approval = {
-                "approval_id": request_id,
-                "request_hash": _request_hash(request),
-                "expires_at": int(now) + review_timeout,
-                "timeout_seconds": review_timeout,
-            }
-        intent_item = {
-            "pk": {"S": request_id},
-            "sk": {"S": "intent"},
-            "kind": {"S": "intent"},
-            "requester": {"S": email},
-            "action": {"S": str(request.get("action", ""))},
-            "resources_json": {"S": json.dumps(request.get("resources") or [])[:4000]},
-            "prompt_hmac": {"S": str(request.get("prompt_hmac", "")) or "-"},
-            "at_ms": {"N": str(int(now * 1000))},
-            "expires_at": {"N": str(int(now) + (self.retention_days + 1) * 86_400)},
-        }
-        return {
-            "request": request,
-            "decision": decision_out,
-            "rate": rate,
-            "limits": limits,
-            "intent_item": intent_item,
-            "approval": approval,
-            "timings": {"validate_ms": round((self.clock() - started) * 1000, 2)},
-        }
-
-
-def _safe_minimal(raw: dict[str, Any]) -> dict[str, Any]:
-    """Identifying fields of a request that failed validation, bounded and typed, for the audit record."""
-    principal = raw.get("principal") if isinstance(raw.get("principal"), dict) else {}
-    assert isinstance(principal, dict)
-
-    def s(v: Any, n: int = 256) -> str:
-        return v[:n] if isinstance(v, str) else ""
-
-    rid = s(raw.get("request_id"), 80)
-    return {
-        "request_id": rid if rid.replace("-", "").replace("_", "").isalnum() and len(rid) >= 8 else "invalid-request",
-        "tool": s(raw.get("tool"), 64),
-        "service": s(raw.get("service"), 40),
-        "action": s(raw.get("action"), 140),
-        "resources": [],
-        "principal": {
-            "email": s(principal.get("email"), 320) or "unknown",
-            "groups": [],
-            "token_id": s(principal.get("token_id"), 64),
-        },
-        "parameters_sanitized": {},
-        "requested_at": raw.get("requested_at") if isinstance(raw.get("requested_at"), int | float) else 0,
-    }
+            approval = ApprovalTicket(
+                approval_id=request_id,
+                request_hash=_request_hash(request),
+                expires_at=int(now) + review_timeout,
+                timeout_seconds=review_timeout,
+            )
+        intent = IntentRecord.build(
+            request_id,
+            email,
+            request.action,
+            request.resources,
+            request.prompt_hmac if isinstance(request, ValidatedRequest) else "",
+            now,
+            self.retention_days,
+        )
+        return ValidateOutput(
+            request=request,
+            decision=decision_out,
+            rate=rate,
+            limits=limits,
+            intent_item=intent_item(intent),
+            approval=approval,
+            timings=Timings(validate_ms=round((self.clock() - started) * 1000, 2)),
+        )
 
 
 def build_validator(load_policy: Any, load_hmac_key: Any) -> Validator:
