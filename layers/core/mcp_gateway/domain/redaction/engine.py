@@ -1,0 +1,718 @@
+"""The redaction engine: :class:`Redactor` finds secrets and customer data and replaces them with typed markers.
+
+It is pure (no I/O, no boto3) and built for hostile input: cheap substring prefilters skip detectors
+whose literal anchor is absent, every detector (see :mod:`.rules`) runs in linear time, and besides the
+raw text the engine scans decoded and line-joined views (see :mod:`.views`) and decoded base64 blobs (a
+blob that decodes to text holding a secret is redacted whole, with the inner secret's type). Overlapping
+detections are merged; the visible type is the highest-priority one. Large texts and streams go through
+:mod:`.streaming`.
+
+Replacements look like ``[REDACTED:aws_secret_key]``; with a fingerprint key configured they carry a
+short keyed HMAC, ``[REDACTED:aws_secret_key:1a2b3c4d]``, so equal values correlate across records
+without being recoverable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import itertools
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from pydantic import ConfigDict, Field, field_validator
+
+from ..models import StrictModel
+from .rules import (
+    AWS_SECRET_CTX_RX,
+    B64_AT_START_RX,
+    B64_RX,
+    BASIC_RX,
+    DIGIT_CHARS,
+    DIGITS_RX,
+    EMAIL_DOMAIN_RX,
+    EMAIL_LOCAL,
+    EOL_VALUE_RX,
+    HE_CAND_RX,
+    HE_WINDOW,
+    HEADER_VALUE_RX,
+    IDENT,
+    IDENT_FWD_RX,
+    IPV4_TAIL_RX,
+    IPV6_ALLOW,
+    IPV6_CHARS,
+    IPV6_FULL_RX,
+    KEY_KEYWORD_RX,
+    KEYWORD_LITERALS,
+    KEYWORD_RX,
+    KV_TAIL_RX,
+    LINE_PREFIX_RX,
+    MAX_DEPTH,
+    MAX_PATTERNS,
+    NAME_VALUE_JSON_RX,
+    NAME_VALUE_YAML_RX,
+    P_CONTEXT,
+    P_CUSTOMER,
+    P_ENTROPY,
+    P_GENERIC,
+    P_KEY,
+    P_KNOWN,
+    P_PII,
+    P_TOKEN,
+    PAREN_PHONE_RX,
+    PEM_RX,
+    PHONE_INTL_RX,
+    PHONE_KEYED_RX,
+    PHONE_KEYWORDS,
+    PII_CLASSES,
+    PUTTY_MAC_RX,
+    PUTTY_RX,
+    SCHEME_RX,
+    SIMPLE_DETECTORS,
+    URL_PW_RX,
+    WORD_CHARS,
+    WORDISH_RX,
+    Span,
+    card_ok,
+    ipv4_ok,
+    is_placeholder,
+    key_secret_type,
+    literal_anchor,
+    looks_high_entropy,
+    phone_digits_ok,
+    shannon_entropy,
+    validate_customer_id_pattern,
+)
+from .streaming import STREAM_THRESHOLD, redact_pieces, slices
+from .views import (
+    b64_text,
+    decode_view,
+    escape_segments,
+    join_chains,
+    secret_variants,
+    short_b64,
+)
+
+__all__ = ["RedactionConfig", "RedactionResult", "Redactor"]
+
+
+class RedactionConfig(StrictModel):
+    """How a :class:`Redactor` behaves. Secrets detectors are always on; PII classes are chosen here."""
+
+    pii_classes: frozenset[str] = frozenset(PII_CLASSES)
+    customer_id_patterns: tuple[str, ...] = Field(default=(), max_length=MAX_PATTERNS)
+    exact_secrets: tuple[str, ...] = Field(default=(), max_length=256, repr=False)
+    fingerprint_key: bytes | None = Field(default=None, repr=False)
+
+    @field_validator("pii_classes")
+    @classmethod
+    def _known_pii_classes(cls, value: frozenset[str]) -> frozenset[str]:
+        unknown = value - PII_CLASSES
+        if unknown:
+            raise ValueError(f"unknown PII classes: {sorted(unknown)}; known: {sorted(PII_CLASSES)}")
+        return value
+
+    @field_validator("customer_id_patterns")
+    @classmethod
+    def _safe_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            validate_customer_id_pattern(pattern)
+        return value
+
+    @field_validator("exact_secrets")
+    @classmethod
+    def _usable_secrets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        kept: list[str] = []
+        for secret in value:
+            if not secret:
+                continue  # an unset optional secret; nothing to hide
+            if len(secret) < 8:
+                raise ValueError("exact secrets must be at least 8 characters (or empty)")
+            if len(secret) > 65536:
+                raise ValueError("exact secrets must be at most 65536 characters")
+            kept.append(secret)
+        return tuple(kept)
+
+    @field_validator("fingerprint_key")
+    @classmethod
+    def _strong_key(cls, value: bytes | None) -> bytes | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("fingerprint_key must be at least 16 bytes")
+        return value
+
+
+class RedactionResult(StrictModel):
+    """Redacted text plus how many values of each type were replaced."""
+
+    model_config = ConfigDict(str_max_length=None)
+
+    text: str
+    counts: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.counts)
+
+
+# --------------------------------------------------------------------------------------------------
+# The engine
+# --------------------------------------------------------------------------------------------------
+
+
+class Redactor:
+    """Finds secrets (always) and PII (configurable) and replaces them with typed markers."""
+
+    def __init__(self, config: RedactionConfig) -> None:
+        self._config = config
+        self._pii_classes = config.pii_classes
+        # (compiled, literal anchor): an anchored pattern is matched only where its literal occurs
+        self._customer = tuple(
+            (validate_customer_id_pattern(p), literal_anchor(p)) for p in config.customer_id_patterns
+        )
+        self._fp_key = config.fingerprint_key
+        variants: dict[str, str] = {}
+        for secret in config.exact_secrets:
+            for variant in secret_variants(secret):
+                if len(variant) >= 8:
+                    variants.setdefault(variant, secret)
+        # longest first so a longer encoded form wins over a contained shorter one
+        self._exact: tuple[tuple[str, str], ...] = tuple(sorted(variants.items(), key=lambda kv: -len(kv[0])))
+
+    # ----------------------------------------------------------------- public API
+
+    def redact_text(self, text: str, *, pii: bool = True) -> RedactionResult:
+        """Redact one string. Very large strings are processed piecewise (bounded memory)."""
+        if len(text) > STREAM_THRESHOLD:
+            parts: list[str] = []
+            counts: Counter[str] = Counter()
+            for res in self.redact_stream(slices(text), pii=pii):
+                parts.append(res.text)
+                counts.update(res.counts)
+            return RedactionResult(text="".join(parts), counts=dict(counts))
+        spans = _merge(self._spans(text, pii, 0))
+        out, found = self._render(text, spans, 0, len(text))
+        return RedactionResult(text=out, counts=found)
+
+    def redact_value(self, value: Any, *, pii: bool = True) -> tuple[Any, dict[str, int]]:
+        """Redact a JSON-like value (dict/list/tuple/str; other scalars pass through).
+
+        Values under secret-looking keys (password, secret, token, api_key, authorization,
+        private_key, cookie, ...) are replaced whole, whatever they look like. Keys are redacted
+        too. ``{"name": "DB_PASSWORD", "value": ...}`` pairs are treated like ``DB_PASSWORD: ...``.
+        """
+        counts: Counter[str] = Counter()
+        result = self._redact_any(value, pii, counts, 0)
+        return result, dict(counts)
+
+    def redact_stream(self, chunks: Iterable[str], *, pii: bool = True) -> Iterator[RedactionResult]:
+        """Redact a stream of text chunks with bounded memory and linear time.
+
+        Yields redacted pieces whose concatenation is the redacted stream (not one per input chunk).
+        A secret spanning a chunk boundary is caught: each piece is scanned together with an
+        overlap, and a piece is only cut where no detection is open (preferably at a newline).
+        """
+        for text, counts in redact_pieces(chunks, lambda text: _merge(self._spans(text, pii, 0)), self._render):
+            yield RedactionResult(text=text, counts=counts)
+
+    # ----------------------------------------------------------------- structured values
+
+    def _marker(self, kind: str, value: str) -> str:
+        if self._fp_key is None:
+            return f"[REDACTED:{kind}]"
+        digest = hmac.new(self._fp_key, value.encode("utf-8", "surrogatepass"), hashlib.sha256)
+        return f"[REDACTED:{kind}:{digest.hexdigest()[:8]}]"
+
+    def _redact_any(self, value: Any, pii: bool, counts: Counter[str], depth: int) -> Any:
+        if depth > 64:
+            counts["depth_limit"] += 1
+            return "[REDACTED:depth_limit]"
+        if isinstance(value, str):
+            res = self.redact_text(value, pii=pii)
+            counts.update(res.counts)
+            return res.text
+        if isinstance(value, dict):
+            return self._redact_dict(value, pii, counts, depth)
+        if isinstance(value, list | tuple):
+            items = [self._redact_any(v, pii, counts, depth + 1) for v in value]
+            return items if isinstance(value, list) else tuple(items)
+        if isinstance(value, bytes | bytearray):
+            res = self.redact_text(bytes(value).decode("utf-8", "backslashreplace"), pii=pii)
+            counts.update(res.counts)
+            return res.text
+        if (
+            pii
+            and "credit_card" in self._pii_classes
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+            and card_ok(str(abs(value)))
+        ):
+            counts["credit_card"] += 1
+            return self._marker("credit_card", str(value))
+        return value
+
+    def _redact_whole(self, kind: str, value: Any, counts: Counter[str]) -> Any:
+        if value is None or isinstance(value, bool) or value == "":
+            return value
+        if isinstance(value, str):
+            raw = value
+        else:
+            try:
+                raw = json.dumps(value, sort_keys=True, default=str)
+            except (TypeError, ValueError):
+                raw = repr(value)
+        counts[kind] += 1
+        return self._marker(kind, raw)
+
+    def _redact_dict(self, value: dict[Any, Any], pii: bool, counts: Counter[str], depth: int) -> dict[Any, Any]:
+        pair_kind: str | None = None
+        for name_key in ("name", "Name", "key", "Key", "ParameterName"):
+            name = value.get(name_key)
+            if isinstance(name, str):
+                pair_kind = key_secret_type(name)
+                break
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            kind = key_secret_type(key) if isinstance(key, str) else None
+            if kind is None and pair_kind is not None and key in ("value", "Value"):
+                kind = pair_kind
+            if kind is not None:
+                new_item = self._redact_whole(kind, item, counts)
+            else:
+                new_item = self._redact_any(item, pii, counts, depth + 1)
+            new_key = key
+            if isinstance(key, str):
+                res = self.redact_text(key, pii=pii)
+                if res.counts:
+                    counts.update(res.counts)
+                    new_key = res.text
+                    suffix = 2
+                    while new_key in out:
+                        new_key = f"{res.text}#{suffix}"
+                        suffix += 1
+            out[new_key] = new_item
+        return out
+
+    # ----------------------------------------------------------------- detection pipeline
+
+    def _spans(self, text: str, pii: bool, depth: int) -> list[Span]:
+        """All detections in ``text`` and in its decoded and line-joined views, in text offsets."""
+        spans = self._scan(text, pii, depth)
+        if "\\" in text or "%" in text:
+            for seg_start, seg_end in escape_segments(text):
+                decoded = decode_view(text[seg_start:seg_end])
+                if decoded is None:
+                    continue
+                view, index = decoded
+                found = self._scan(view, pii, depth)
+                found.extend(self._join_spans(view, depth))
+                for sp in found:
+                    spans.append(sp._replace(start=seg_start + index[sp.start], end=seg_start + index[sp.end]))
+        if "\n" in text:
+            spans.extend(self._join_spans(text, depth))
+        return spans
+
+    def _join_spans(self, text: str, depth: int) -> list[Span]:
+        spans: list[Span] = []
+        for region_start, joined, index in join_chains(text):
+            for sp in self._scan(joined, False, depth):
+                spans.append(sp._replace(start=region_start + index[sp.start], end=region_start + index[sp.end]))
+        return spans
+
+    def _scan(self, text: str, pii: bool, depth: int) -> list[Span]:
+        spans: list[Span] = []
+        if not text:
+            return spans
+        lowered = text.lower()
+        add = spans.append
+
+        for det in SIMPLE_DETECTORS:
+            if det.lowered and not any(lit in lowered for lit in det.literals):
+                continue  # case-insensitive patterns are slower: skip them when their word is absent
+            for m in det.regex.finditer(text):
+                value = m.group(det.group)
+                if det.check is not None and not det.check(value):
+                    continue
+                add(Span(m.start(det.group), m.end(det.group), det.prio, det.kind, value))
+
+        if "-----BEGIN" in text:
+            for m in PEM_RX.finditer(text):
+                header = text[m.start() : m.start() + 64]
+                kind = "openssh_private_key" if "OPENSSH" in header else "private_key"
+                add(Span(m.start(), m.end(), P_KEY, kind, m.group()))
+        if "PuTTY-User-Key-File" in text:
+            for m in PUTTY_RX.finditer(text):
+                end = m.end()
+                mac = PUTTY_MAC_RX.search(text, m.start(), end)
+                if mac is not None:
+                    end = mac.end()
+                add(Span(m.start(), end, P_KEY, "putty_private_key", text[m.start() : end]))
+
+        if "://" in text:
+            for m in URL_PW_RX.finditer(text):
+                pw = m.group(1)
+                if pw.startswith("[REDACTED") or is_placeholder(pw):
+                    continue
+                add(Span(m.start(1), m.end(1), P_CONTEXT, "url_password", pw))
+        if "basic" in lowered:
+            for m in BASIC_RX.finditer(text):
+                decoded = short_b64(m.group(1))
+                if decoded is not None and ":" in decoded:
+                    add(Span(m.start(1), m.end(1), P_CONTEXT, "authorization", m.group(1)))
+
+        self._keyed(text, lowered, add)
+        if ('"value' in lowered or "value:" in lowered) and len(lowered) == len(text):
+            self._name_value_pairs(text, lowered, add)
+
+        if self._exact:
+            for variant, secret in self._exact:
+                pos = text.find(variant)
+                while pos >= 0:
+                    add(Span(pos, pos + len(variant), P_KNOWN, "known_secret", secret))
+                    pos = text.find(variant, pos + len(variant))
+
+        if pii:
+            self._pii(text, lowered, add)
+
+        self._base64_runs(text, pii, depth, add)
+        return spans
+
+    def _base64_runs(self, text: str, pii: bool, depth: int, add: Callable[[Span], None]) -> None:
+        """Runs of base64 characters: AWS secret keys near AWS context, and base64-wrapped secrets."""
+        decode = depth < MAX_DEPTH
+        first = B64_AT_START_RX.match(text)
+        matches = itertools.chain((first,) if first is not None else (), B64_RX.finditer(text))
+        for m in matches:
+            blob = m.group(1)
+            start = m.start(1)
+            if len(blob) == 40:
+                self._aws_secret_candidate(text, start, blob, add)
+            if not decode or blob.islower() or blob.isupper() or blob.isdigit():
+                continue  # hex digests, identifiers: base64 of text always mixes cases
+            inner_text = b64_text(blob)
+            if inner_text is None:
+                continue
+            inner = self._spans(inner_text, pii, depth + 1)
+            if inner:
+                best = max(inner, key=lambda s: (s.prio, s.end - s.start))
+                add(Span(start, m.end(1), best.prio, best.kind, best.value))
+
+    @staticmethod
+    def _aws_secret_candidate(text: str, start: int, value: str, add: Callable[[Span], None]) -> None:
+        if not (any(c.isupper() for c in value) and any(c.islower() for c in value)):
+            return
+        if not any(c.isdigit() or c in "+/" for c in value) or shannon_entropy(value) < 4.0:
+            return
+        if AWS_SECRET_CTX_RX.search(text, max(0, start - 160), start) is None:
+            return
+        add(Span(start, start + 40, P_TOKEN, "aws_secret_key", value))
+
+    def _keyword_hits(self, text: str, lowered: str) -> list[tuple[int, int]]:
+        """(start, end) of secret keywords, found with plain substring search on the lowered text."""
+        hits: list[tuple[int, int]] = []
+        if len(lowered) != len(text):  # exotic case mappings shift offsets: use the (slower) regex
+            return [m.span() for m in KEYWORD_RX.finditer(text)]
+        for kw in KEYWORD_LITERALS:
+            pos = lowered.find(kw)
+            while pos >= 0:
+                if kw != "key" or KEY_KEYWORD_RX.search(lowered, max(0, pos - 13), pos):
+                    hits.append((pos, pos + len(kw)))
+                pos = lowered.find(kw, pos + len(kw))
+        hits.sort()
+        return hits
+
+    def _keyed(self, text: str, lowered: str, add: Callable[[Span], None]) -> None:
+        """``key = value`` assignments in JSON/YAML/INI/env/CLI/XML and high entropy after keywords."""
+        n = len(text)
+        last_key_end = -1
+        for hit_start, hit_end in self._keyword_hits(text, lowered):
+            if hit_start < last_key_end:
+                continue
+            ks = hit_start
+            lo = max(0, ks - 64)
+            while ks > lo and text[ks - 1] in IDENT:
+                ks -= 1
+            fwd = IDENT_FWD_RX.match(text, hit_end)
+            ke = fwd.end() if fwd is not None else hit_end
+            last_key_end = ke
+            key = text[ks:ke]
+            if ks > 0 and text[ks - 1] == ":" and text[max(0, ks - 2)] != ":":
+                continue  # an ARN component (arn:aws:secretsmanager:...:secret:name), not a key
+            kind = key_secret_type(key)
+            if kind is not None:
+                consumed = self._assignment(text, n, ks, ke, key, kind, add)
+                if consumed >= 0:
+                    last_key_end = max(last_key_end, consumed)  # keywords inside the value are data
+                    continue
+                self._entropy_after(text, ke, add)  # "the new secret is Qm9v7Xz2..."
+            # else: a word that merely contains a keyword (secret_arn, authored, tokens): nothing to do
+
+    def _assignment(self, text: str, n: int, ks: int, ke: int, key: str, kind: str, add: Callable[[Span], None]) -> int:
+        """Read the value assigned to a secret key; the end of what was consumed, or -1."""
+        tail = KV_TAIL_RX.match(text, ke)
+        if tail is None:
+            return -1
+        if tail.group("xml") is not None and (ks == 0 or text[ks - 1] != "<"):
+            return -1
+        if tail.group("sp") is not None and not key.startswith("-"):
+            return -1
+        if tail.group("dq") is not None:
+            vs, ve = tail.span("dq")
+        elif tail.group("sq") is not None:
+            vs, ve = tail.span("sq")
+        elif tail.group("blk") is not None:
+            line_start = _line_start_near(text, ks)
+            if tail.group("sep") != ":" or line_start < 0 or not LINE_PREFIX_RX.fullmatch(text, line_start, ks):
+                return -1
+            return self._yaml_block(text, n, line_start, ks, tail.end("blk"), kind, add)
+        else:
+            vs, ve = tail.span("uv")
+            value = tail.group("uv")
+            line_start = _line_start_near(text, ks)
+            sep = tail.group("sep")
+            if kind in ("authorization", "cookie"):
+                ve = HEADER_VALUE_RX.match(text, vs).end()  # type: ignore[union-attr]
+            elif sep in ("=", ":") and line_start >= 0 and LINE_PREFIX_RX.fullmatch(text, line_start, ks):
+                ve = EOL_VALUE_RX.match(text, vs).end()  # type: ignore[union-attr]
+            while ve > vs and text[ve - 1] in " \t\r\"',;":
+                ve -= 1
+        if kind in ("authorization", "cookie"):
+            scheme = SCHEME_RX.match(text, vs, ve)
+            if scheme is not None:
+                vs = scheme.end()
+        while vs < ve and text[vs] in " \t":
+            vs += 1
+        value = text[vs:ve]
+        if not value or value.startswith("[REDACTED") or is_placeholder(value):
+            return ve  # an assignment, but nothing to hide
+        if kind not in ("password", "authorization", "cookie") and WORDISH_RX.fullmatch(value):
+            return ve  # "token: expired", "secret: none" - prose, not a credential
+        add(Span(vs, ve, P_GENERIC, kind, value))
+        return ve
+
+    def _yaml_block(
+        self, text: str, n: int, line_start: int, ks: int, ve: int, kind: str, add: Callable[[Span], None]
+    ) -> int:
+        indent = ks - line_start
+        pos = text.find("\n", ve)
+        if pos < 0:
+            return ve
+        start = pos + 1
+        end = start
+        for _ in range(1000):
+            if end >= n:
+                break
+            nl = text.find("\n", end)
+            line_end = n if nl < 0 else nl
+            line = text[end:line_end]
+            stripped = line.lstrip(" \t")
+            if stripped and len(line) - len(stripped) <= indent:
+                break
+            end = line_end + 1 if nl >= 0 else n
+        end = min(end, n)
+        while end > start and text[end - 1] in "\r\n \t":
+            end -= 1
+        if end > start:
+            add(Span(start, end, P_GENERIC, kind, text[start:end]))
+        return max(end, ve)
+
+    def _entropy_after(self, text: str, pos: int, add: Callable[[Span], None]) -> None:
+        limit = min(len(text), pos + HE_WINDOW + 1024)
+        eol = text.find("\n", pos, limit)
+        if eol >= 0:
+            limit = eol
+        for m in HE_CAND_RX.finditer(text, pos, limit):
+            if m.start() > pos + HE_WINDOW:
+                break
+            value = m.group()
+            if value.startswith("REDACTED"):
+                continue
+            if looks_high_entropy(value):
+                add(Span(m.start(), m.end(), P_ENTROPY, "high_entropy", value))
+
+    def _name_value_pairs(self, text: str, lowered: str, add: Callable[[Span], None]) -> None:
+        for anchor, rx in (
+            ('"name', NAME_VALUE_JSON_RX),
+            ('"key', NAME_VALUE_JSON_RX),
+            ('"parametername', NAME_VALUE_JSON_RX),
+            ("name:", NAME_VALUE_YAML_RX),
+        ):
+            pos = lowered.find(anchor)
+            while pos >= 0:
+                m = rx.match(text, pos)
+                pos = lowered.find(anchor, pos + len(anchor))
+                if m is None:
+                    continue
+                kind = key_secret_type(m.group("n"))
+                if kind is None:
+                    continue
+                vs, ve = m.span("v")
+                while ve > vs and text[ve - 1] in " \t\r\"',;":
+                    ve -= 1
+                while vs < ve and text[vs] in " \t\"'":
+                    vs += 1
+                value = text[vs:ve]
+                if value and not value.startswith("[REDACTED") and not is_placeholder(value):
+                    add(Span(vs, ve, P_GENERIC, kind, value))
+
+    def _pii(self, text: str, lowered: str, add: Callable[[Span], None]) -> None:
+        classes = self._pii_classes
+        if "email" in classes and "@" in text:
+            for m in EMAIL_DOMAIN_RX.finditer(text):
+                start = m.start()
+                lo = max(0, start - 64)
+                while start > lo and text[start - 1] in EMAIL_LOCAL:
+                    start -= 1
+                if start == m.start() or (start > 0 and text[start - 1] in EMAIL_LOCAL):
+                    continue
+                if start > 0 and text[start - 1] == ":" and "://" in text[max(0, start - 300) : start]:
+                    continue  # user:password@host in a URL: the url_password detector owns it
+                add(Span(start, m.end(), P_PII, "email", text[start : m.end()]))
+        phone = "phone" in classes
+        if phone and "+" in text:
+            for m in PHONE_INTL_RX.finditer(text):
+                if phone_digits_ok(m.group()):
+                    add(Span(m.start(), m.end(), P_PII, "phone", m.group()))
+        if phone and len(lowered) == len(text):
+            for kw in PHONE_KEYWORDS:
+                pos = lowered.find(kw)
+                while pos >= 0:
+                    keyed = PHONE_KEYED_RX.match(text, pos + len(kw))
+                    if keyed is not None and phone_digits_ok(keyed.group(1), 7, 15):
+                        add(Span(keyed.start(1), keyed.end(1), P_PII, "phone", keyed.group(1)))
+                    pos = lowered.find(kw, pos + len(kw))
+        card = "credit_card" in classes
+        if phone or card:
+            for m in DIGITS_RX.finditer(text):
+                value = m.group()
+                if m.lastgroup == "card":
+                    if card and card_ok(value):
+                        add(Span(m.start(), m.end(), P_PII, "credit_card", value))
+                elif phone and phone_digits_ok(value, 10, 11):
+                    add(Span(m.start(), m.end(), P_PII, "phone", value))
+        if phone and "(" in text:
+            for m in PAREN_PHONE_RX.finditer(text):
+                add(Span(m.start(), m.end(), P_PII, "phone", m.group()))
+        if "ipv4" in classes and "." in text:
+            for m in IPV4_TAIL_RX.finditer(text):
+                start = m.start()
+                lo = max(0, start - 3)
+                while start > lo and text[start - 1] in DIGIT_CHARS:
+                    start -= 1
+                if start == m.start() or (start > 0 and (text[start - 1] in WORD_CHARS or text[start - 1] == ".")):
+                    continue
+                value = text[start : m.end()]
+                if ipv4_ok(value):
+                    add(Span(start, m.end(), P_PII, "ipv4", value))
+        if "ipv6" in classes and ":" in text:
+            self._ipv6(text, add)
+        if "customer_id" in classes:
+            for rx, anchor in self._customer:
+                matches: Iterable[re.Match[str]]
+                matches = _anchored_matches(rx, anchor, text) if anchor else rx.finditer(text)
+                for m in matches:
+                    if m.end() > m.start():
+                        add(Span(m.start(), m.end(), P_CUSTOMER, "customer_id", m.group()))
+
+    @staticmethod
+    def _ipv6(text: str, add: Callable[[Span], None]) -> None:
+        anchors = [m.start() for m in IPV6_FULL_RX.finditer(text)]
+        pos = text.find("::")
+        while pos >= 0:
+            anchors.append(pos)
+            pos = text.find("::", pos + 2)
+        anchors.sort()
+        n = len(text)
+        covered = -1
+        for anchor in anchors:
+            if anchor < covered:
+                continue
+            start = anchor
+            lo = max(0, anchor - 40)
+            while start > lo and text[start - 1] in IPV6_CHARS:
+                start -= 1
+            end = anchor
+            hi = min(n, anchor + 45)
+            while end < hi and text[end] in IPV6_CHARS:
+                end += 1
+            covered = end
+            if (start > 0 and (text[start - 1] in WORD_CHARS or text[start - 1] == ".")) or (
+                end < n and text[end] in WORD_CHARS
+            ):
+                continue
+            value = text[start:end]
+            if value in IPV6_ALLOW or ("::" not in value and value.count(":") != 7):
+                continue
+            try:
+                ipaddress.IPv6Address(value)
+            except ValueError:
+                continue
+            add(Span(start, end, P_PII, "ipv6", value))
+
+    # ----------------------------------------------------------------- rendering
+
+    def _render(self, text: str, spans: list[Span], lo: int, hi: int) -> tuple[str, dict[str, int]]:
+        parts: list[str] = []
+        counts: Counter[str] = Counter()
+        pos = lo
+        for sp in spans:
+            start = max(sp.start, lo)
+            end = min(sp.end, hi)
+            if end <= start:
+                if sp.start >= hi:
+                    break
+                continue
+            if start > pos:
+                parts.append(text[pos:start])
+            parts.append(self._marker(sp.kind, sp.value))
+            counts[sp.kind] += 1
+            pos = end
+        if pos < hi:
+            parts.append(text[pos:hi])
+        return "".join(parts), dict(counts)
+
+
+def _anchored_matches(rx: re.Pattern[str], anchor: str, text: str) -> Iterator[re.Match[str]]:
+    """Like ``rx.finditer(text)`` for a pattern whose matches all start with ``anchor``, but fast."""
+    pos = text.find(anchor)
+    while pos >= 0:
+        m = rx.match(text, pos)
+        if m is not None and m.end() > pos:
+            yield m
+            pos = text.find(anchor, m.end())
+        else:
+            pos = text.find(anchor, pos + 1)
+
+
+def _line_start_near(text: str, pos: int, reach: int = 64) -> int:
+    """Start of the line holding ``pos`` if it is within ``reach`` characters, else -1 (bounded work)."""
+    lo = max(0, pos - reach)
+    nl = text.rfind("\n", lo, pos)
+    if nl >= 0:
+        return nl + 1
+    return 0 if lo == 0 else -1
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """Union overlapping detections; the visible type is the highest-priority (then longest) one."""
+    if not spans:
+        return spans
+    spans.sort(key=lambda s: (s.start, -s.end))
+    merged: list[Span] = [spans[0]]
+    for sp in spans[1:]:
+        cur = merged[-1]
+        if sp.start < cur.end:
+            if sp.end <= cur.end and sp.prio <= cur.prio:
+                continue
+            best = cur if (cur.prio, cur.end - cur.start) >= (sp.prio, sp.end - sp.start) else sp
+            merged[-1] = Span(cur.start, max(cur.end, sp.end), best.prio, best.kind, best.value)
+        else:
+            merged.append(sp)
+    return merged

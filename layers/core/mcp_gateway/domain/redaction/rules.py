@@ -1,0 +1,596 @@
+"""Redaction rules: what counts as a secret or as customer data, and how each kind is recognised.
+
+This module is data plus the small predicates that judge a candidate value: the type names (the contract
+that appears in replacements, counts, audit records and metrics), the priorities that decide the visible
+type when detections overlap, every detector's bounded regular expression and its cheap literal prefilter,
+the key names that imply a secret (``DB_PASSWORD`` -> ``password``) and the safety checks for customer-id
+patterns supplied by the policy.
+
+Every regular expression is bounded, starts at a boundary of its own character class (a negative
+look-behind) and uses possessive quantifiers where a run could be re-scanned, so no input makes any
+pattern backtrack more than a constant amount per character.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
+
+from ..errors import PolicyError
+
+__all__ = [  # the package's public names; the rest are the engine's detector table
+    "PII_CLASSES",
+    "SECRET_TYPES",
+    "UnsafePatternError",
+    "key_secret_type",
+    "validate_customer_id_pattern",
+]
+
+# --------------------------------------------------------------------------------------------------
+# Type names (the contract: they appear in replacements, counts, audit records and metrics)
+# --------------------------------------------------------------------------------------------------
+
+SECRET_TYPES: Final[frozenset[str]] = frozenset(
+    {
+        "aws_access_key_id",
+        "aws_secret_key",
+        "aws_session_token",
+        "aws_signature",
+        "jwt",
+        "private_key",
+        "openssh_private_key",
+        "putty_private_key",
+        "url_password",
+        "authorization",
+        "bearer_token",
+        "slack_token",
+        "slack_webhook",
+        "github_token",
+        "gitlab_token",
+        "stripe_key",
+        "google_api_key",
+        "npm_token",
+        "sendgrid_api_key",
+        "openai_api_key",
+        "anthropic_api_key",
+        "password",
+        "secret",
+        "api_key",
+        "token",
+        "cookie",
+        "high_entropy",
+        "known_secret",
+    }
+)
+PII_CLASSES: Final[frozenset[str]] = frozenset({"email", "phone", "credit_card", "ipv4", "ipv6", "customer_id"})
+
+# Priorities decide the visible type when detections overlap (the union of the spans is redacted).
+P_KEY: Final = 100  # private keys
+P_KNOWN: Final = 95  # the gateway's own secrets
+P_TOKEN: Final = 80  # structured tokens with a recognisable shape
+P_CONTEXT: Final = 60  # url passwords, Authorization/Bearer
+P_GENERIC: Final = 50  # key = value assignments
+P_ENTROPY: Final = 40
+P_CUSTOMER: Final = 25
+P_PII: Final = 20
+
+MAX_DEPTH: Final = 2  # nested base64 levels
+
+_A: Final = re.ASCII
+
+
+def ascii_rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(pattern, flags | _A)
+
+
+# --------------------------------------------------------------------------------------------------
+# Customer-id patterns from the policy: refused when they could backtrack
+# --------------------------------------------------------------------------------------------------
+
+
+class UnsafePatternError(PolicyError, ValueError):
+    """A customer-id pattern from the policy is invalid or could backtrack catastrophically.
+
+    It is both a :class:`PolicyError` (code POLICY_UNAVAILABLE: the policy loader fails closed) and a
+    ``ValueError`` (so pydantic reports it as a validation error of :class:`RedactionConfig`).
+    """
+
+
+_MAX_PATTERN_LEN: Final = 256
+MAX_PATTERNS: Final = 32
+_MAX_REPEAT_BOUND: Final = 256
+_MAX_AMBIGUITY: Final = 64
+_MIN_PATTERN_WIDTH: Final = 4
+
+_sre_parser: Any = importlib.import_module("re._parser")
+_sre_constants: Any = importlib.import_module("re._constants")
+_REPEATS: Final = frozenset({_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT, _sre_constants.POSSESSIVE_REPEAT})
+_FORBIDDEN_OPS: Final = frozenset({_sre_constants.GROUPREF, _sre_constants.GROUPREF_EXISTS})
+
+
+def _walk_pattern(items: Any, inside_repeat: bool, budget: list[int]) -> None:
+    for op, av in items:
+        if op in _FORBIDDEN_OPS:
+            raise UnsafePatternError("customer id pattern: backreferences are not allowed")
+        if op in _REPEATS:
+            lo, hi, sub = av
+            if hi == _sre_parser.MAXREPEAT or hi > _MAX_REPEAT_BOUND:
+                raise UnsafePatternError(
+                    f"customer id pattern: every quantifier must be bounded ({{m,n}} with n <= "
+                    f"{_MAX_REPEAT_BOUND}); '*', '+' and '{{m,}}' are not allowed"
+                )
+            if inside_repeat:
+                raise UnsafePatternError("customer id pattern: nested quantifiers are not allowed")
+            budget[0] *= hi - lo + 1
+            _walk_pattern(sub, True, budget)
+        elif op is _sre_constants.BRANCH:
+            if inside_repeat:
+                raise UnsafePatternError("customer id pattern: alternation inside a quantifier")
+            for alt in av[1]:
+                _walk_pattern(alt, inside_repeat, budget)
+        elif op is _sre_constants.SUBPATTERN:
+            _walk_pattern(av[3], inside_repeat, budget)
+        elif op is _sre_constants.ATOMIC_GROUP:
+            _walk_pattern(av, inside_repeat, budget)
+        elif op in (_sre_constants.ASSERT, _sre_constants.ASSERT_NOT):
+            _walk_pattern(av[1], inside_repeat, budget)
+
+
+def literal_anchor(pattern: str) -> str:
+    """The literal every match of ``pattern`` starts with (after zero-width assertions), or ""."""
+    parsed = _sre_parser.parse(pattern)
+    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+        return ""
+    chars: list[str] = []
+    for op, av in parsed:
+        if op is _sre_constants.AT and not chars:
+            continue
+        if op is _sre_constants.LITERAL:
+            chars.append(chr(av))
+            continue
+        break
+    return "".join(chars)
+
+
+def validate_customer_id_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile one customer-id regex from the policy, refusing anything that could be slow.
+
+    Rules: at most 256 characters; compiles; every quantifier bounded (n <= 256); no nested
+    quantifiers and no alternation under a quantifier; no backreferences; the product of the
+    variable quantifier ranges at most 64 (so a match attempt does a small, fixed amount of work);
+    matches at least 4 characters. Raises :class:`UnsafePatternError`.
+    """
+    if not isinstance(pattern, str) or not pattern:
+        raise UnsafePatternError("customer id pattern must be a non-empty string")
+    if len(pattern) > _MAX_PATTERN_LEN:
+        raise UnsafePatternError(f"customer id pattern longer than {_MAX_PATTERN_LEN} characters")
+    try:
+        compiled = re.compile(pattern)
+        parsed = _sre_parser.parse(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        raise UnsafePatternError(f"customer id pattern does not compile: {exc}") from None
+    budget = [1]
+    _walk_pattern(parsed, False, budget)
+    if budget[0] > _MAX_AMBIGUITY:
+        raise UnsafePatternError(
+            f"customer id pattern: too many variable-length quantifiers (ambiguity {budget[0]} > {_MAX_AMBIGUITY})"
+        )
+    if parsed.getwidth()[0] < _MIN_PATTERN_WIDTH:
+        raise UnsafePatternError(f"customer id pattern must match at least {_MIN_PATTERN_WIDTH} characters")
+    return compiled
+
+
+# --------------------------------------------------------------------------------------------------
+# Internal structures
+# --------------------------------------------------------------------------------------------------
+
+
+class Span(NamedTuple):
+    start: int
+    end: int
+    prio: int
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class SimpleDetector:
+    """A detector that is one regex behind a cheap substring prefilter."""
+
+    kind: str
+    prio: int
+    literals: tuple[str, ...]  # documentation; a prefilter on the lowered text when ``lowered``
+    regex: re.Pattern[str]
+    group: int = 0
+    lowered: bool = False
+    check: Callable[[str], bool] | None = None
+
+
+def _has_classes(value: str, need: int) -> bool:
+    classes = any(c.isupper() for c in value) + any(c.islower() for c in value) + any(c.isdigit() for c in value)
+    return classes >= need
+
+
+def _has_digit(value: str) -> bool:
+    return any(c.isdigit() for c in value)
+
+
+SIMPLE_DETECTORS: Final[tuple[SimpleDetector, ...]] = (
+    SimpleDetector(
+        "aws_access_key_id",
+        P_TOKEN,
+        ("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
+        ascii_rx(r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])(?<![A-Za-z0-9]....)[A-Z0-9]{16}(?![A-Za-z0-9])"),
+    ),
+    *(
+        SimpleDetector(
+            "aws_session_token",
+            P_TOKEN,
+            (prefix,),
+            ascii_rx(prefix + r"(?<![A-Za-z0-9/+].{12})[A-Za-z0-9/+=]{40,16384}+"),
+        )
+        for prefix in ("IQoJb3JpZ2lu", "FwoGZXIvYXdz", "FQoGZXIvYXdz")  # base64 of the STS token header
+    ),
+    SimpleDetector(
+        "jwt",
+        P_TOKEN,
+        ("eyJ",),
+        ascii_rx(
+            r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{5,8192}+\.[A-Za-z0-9_-]{5,16384}+"
+            r"\.[A-Za-z0-9_-]{0,8192}+"
+        ),
+    ),
+    SimpleDetector(
+        "slack_webhook",
+        P_TOKEN + 5,
+        ("hooks.slack.com",),
+        ascii_rx(r"https?://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{8,512}+"),
+    ),
+    SimpleDetector(
+        "slack_token",
+        P_TOKEN,
+        ("xox", "xapp-"),
+        ascii_rx(
+            r"xox[abposre]-(?<![A-Za-z0-9-].{5})[A-Za-z0-9-]{10,250}+"
+            r"|xapp-(?<![A-Za-z0-9-]xapp-)\d-[A-Za-z0-9-]{10,250}+"
+        ),
+    ),
+    SimpleDetector(
+        "github_token",
+        P_TOKEN,
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        ascii_rx(
+            r"gh[pousr]_(?<![A-Za-z0-9_]....)[A-Za-z0-9]{36,251}+"
+            r"|github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,255}+"
+        ),
+    ),
+    SimpleDetector(
+        "gitlab_token",
+        P_TOKEN,
+        ("glpat-", "glrt-", "gldt-", "glptt-"),
+        ascii_rx(
+            r"gl(?:pat-(?<![A-Za-z0-9_-]glpat-)|rt-(?<![A-Za-z0-9_-]glrt-)|dt-(?<![A-Za-z0-9_-]gldt-)"
+            r"|ptt-(?<![A-Za-z0-9_-]glptt-))[A-Za-z0-9_.-]{20,128}+"
+        ),
+    ),
+    # one pattern per leading literal: a literal prefix lets the regex engine skip ahead fast
+    SimpleDetector(
+        "stripe_key",
+        P_TOKEN,
+        ("sk_live_", "sk_test_"),
+        ascii_rx(r"sk_(?:live|test)_(?<![A-Za-z0-9_].{8})[A-Za-z0-9]{16,247}+"),
+    ),
+    SimpleDetector(
+        "stripe_key",
+        P_TOKEN,
+        ("rk_live_", "rk_test_"),
+        ascii_rx(r"rk_(?:live|test)_(?<![A-Za-z0-9_].{8})[A-Za-z0-9]{16,247}+"),
+    ),
+    SimpleDetector(
+        "stripe_key", P_TOKEN, ("whsec_",), ascii_rx(r"whsec_(?<![A-Za-z0-9_]whsec_)[A-Za-z0-9+/=]{24,128}+")
+    ),
+    SimpleDetector(
+        "google_api_key",
+        P_TOKEN,
+        ("AIza",),
+        ascii_rx(r"AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])"),
+    ),
+    SimpleDetector(
+        "npm_token", P_TOKEN, ("npm_",), ascii_rx(r"npm_(?<![A-Za-z0-9_]npm_)[A-Za-z0-9]{36}(?![A-Za-z0-9])")
+    ),
+    SimpleDetector(
+        "sendgrid_api_key",
+        P_TOKEN,
+        ("SG.",),
+        ascii_rx(r"SG\.(?<![A-Za-z0-9_-]SG\.)[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"),
+    ),
+    SimpleDetector(
+        "anthropic_api_key",
+        P_TOKEN + 2,
+        ("sk-ant-",),
+        ascii_rx(r"sk-ant-(?<![A-Za-z0-9_-]sk-ant-)[A-Za-z0-9_-]{32,256}+"),
+    ),
+    SimpleDetector(
+        "openai_api_key",
+        P_TOKEN,
+        ("sk-",),
+        ascii_rx(r"sk-(?<![A-Za-z0-9_-]sk-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,256}+"),
+        check=lambda v: _has_classes(v, 3),
+    ),
+    SimpleDetector(
+        "aws_signature",
+        P_CONTEXT,
+        ("x-amz-signature",),
+        ascii_rx(r"[Xx]-(?i:amz-signature)=([0-9a-fA-F]{64})(?![0-9a-fA-F])"),
+        group=1,
+        lowered=True,
+    ),
+    SimpleDetector(
+        "bearer_token",
+        P_CONTEXT,
+        ("bearer",),
+        ascii_rx(r"[Bb](?i:earer)(?<![A-Za-z0-9].{6})[ \t]{1,8}(?!\[REDACTED)([A-Za-z0-9._~+/=-]{12,8192}+)"),
+        group=1,
+        lowered=True,
+        check=_has_digit,
+    ),
+)
+
+# Private keys. The body is a bounded sequence of base64 lines or ``Header: value`` lines, each
+# consumed possessively, optionally closed by the END marker (a truncated key is still redacted).
+PEM_RX: Final = ascii_rx(
+    r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:\s*+(?:[A-Za-z][A-Za-z0-9-]{0,40}+:[^\r\n]{0,256}+|[A-Za-z0-9+/=]{1,4096}+)){0,4096}+"
+    r"(?:\s*+-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
+)
+PUTTY_RX: Final = ascii_rx(
+    r"PuTTY-User-Key-File-\d{1,2}:[^\r\n]{0,256}+"
+    r"(?:\r?\n[ \t]*(?:[A-Za-z][A-Za-z0-9-]{0,40}+:[^\r\n]{0,512}+|[A-Za-z0-9+/=]{1,4096}+)){0,1024}+"
+)
+PUTTY_MAC_RX: Final = ascii_rx(r"Private-MAC:[^\r\n]{0,256}")
+
+URL_PW_RX: Final = ascii_rx(r"://[^\s:/?#@\"'<>\\]{0,256}+:([^\s/?#\"'<>\\]{1,1024})@")
+BASIC_RX: Final = ascii_rx(r"[Bb](?i:asic)(?<![A-Za-z0-9].{5})[ \t]{1,8}([A-Za-z0-9+/]{8,4096}+={0,2})")
+
+# AWS secret access keys without an explicit assignment: 40 base64 characters near a keyword.
+AWS_SECRET_CTX_RX: Final = ascii_rx(r"aws|akia|asia|secret[ _.-]?access|access[ _.-]?key", re.IGNORECASE)
+
+# Generic assignments: find a keyword, widen it to the whole key, classify the key, read the value.
+KEYWORD_RX: Final = ascii_rx(
+    r"pass|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|signing[_.-]?key"
+    r"|encryption[_.-]?key|master[_.-]?key|account[_.-]?key|subscription[_.-]?key|credential"
+    r"|auth|cookie",
+    re.IGNORECASE,
+)
+KEYWORD_LITERALS: Final = ("pass", "pwd", "secret", "token", "key", "credential", "auth", "cookie")
+KEY_KEYWORD_RX: Final = ascii_rx(r"(?:api|access|private|signing|encryption|master|account|subscription|secret)[_.-]?$")
+IDENT: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+IDENT_FWD_RX: Final = ascii_rx(r"[A-Za-z0-9_.-]{0,64}+")
+KV_TAIL_RX: Final = ascii_rx(
+    r"(?P<kq>\\{0,3}[\"'])?"
+    r"(?:[ \t]{0,8}(?P<sep>:=|=>|==|=|:)[ \t]{0,8}|(?P<xml>>)|(?P<sp>[ \t]{1,8}))"
+    r"(?:\\{0,3}\"(?P<dq>(?:[^\"\\\r\n]|\\[^\"\r\n]){0,4096}+)"
+    r"|\\{0,3}'(?P<sq>(?:[^'\\\r\n]|\\[^'\r\n]){0,4096}+)"
+    r"|(?P<blk>[|>][-+]?)(?=[ \t]*\r?(?:\n|\Z))"
+    r"|(?P<uv>[^\s\"'`,;&<>(){}\[\]\\|]{1,4096}+))"
+)
+LINE_PREFIX_RX: Final = ascii_rx(r"[ \t]*(?:export[ \t]+|set[ \t]+|-[ \t]+)?")
+EOL_VALUE_RX: Final = ascii_rx(r"[^\r\n]{0,4096}")
+HEADER_VALUE_RX: Final = ascii_rx(r"[^\r\n\"']{0,4096}")
+SCHEME_RX: Final = ascii_rx(
+    r"(?i:bearer|basic|digest|token|bot|negotiate|ntlm|aws4-hmac-sha256|apikey|ssws|hmac)[ \t]+"
+)
+_PLACEHOLDER_RX: Final = ascii_rx(
+    r"(?i:null|none|nil|true|false|undefined|redacted|<redacted>|\[redacted[^\]]{0,64}\]?|\(hidden\)"
+    r"|<hidden>|\*+|x{3,}|\.{3}|-+|\?+|%s|\{\}|\$\{?[A-Za-z_][A-Za-z0-9_.-]{0,64}\}?|\{\{.{0,128}\}\}"
+    r"|<[^<>]{0,64}>|[\"']{2})"
+)
+WORDISH_RX: Final = ascii_rx(r"[a-z]{1,12}|[A-Z][a-z]{1,11}")
+
+# High-entropy strings shortly after a keyword.
+HE_CAND_RX: Final = ascii_rx(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,1024}+={0,2}")
+_UUID_RX: Final = ascii_rx(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEX_RX: Final = ascii_rx(r"[0-9a-fA-F]+")
+_PIECE_SPLIT_RX: Final = ascii_rx(r"[/_.+=-]+")
+_WORD_PIECE_RX: Final = ascii_rx(r"[a-z]{3,}|[A-Z][a-z]{2,}|[A-Z]{3,}|[0-9]+")
+HE_WINDOW: Final = 64
+
+# k8s / ECS / CloudFormation style {"name": "DB_PASSWORD", "value": "..."} pairs.
+NAME_VALUE_JSON_RX: Final = ascii_rx(
+    r"\"(?i:name|key|parametername)\\{0,3}\"[ \t]{0,4}:[ \t]{0,4}\\{0,3}\""
+    r"(?P<n>[A-Za-z0-9_.-]{1,128}+)\\{0,3}\"[ \t]{0,4},[ \t\r\n]{0,16}"
+    r"(?i:\\{0,3}\"value\\{0,3}\"[ \t]{0,4}:[ \t]{0,4}\\{0,3}\")"
+    r"(?P<v>(?:[^\"\\\r\n]|\\[^\"\r\n]){1,4096}+)"
+)
+NAME_VALUE_YAML_RX: Final = ascii_rx(
+    r"(?i:name):[ \t]{0,8}[\"']?(?P<n>[A-Za-z0-9_.-]{1,128}+)[\"']?[ \t]{0,8}\r?\n"
+    r"[ \t]{0,32}(?:-[ \t]{1,4})?(?i:value):[ \t]{0,8}(?P<v>[^\r\n]{1,4096}+)"
+)
+
+# Base64 blobs that may wrap a secret.
+B64_RX: Final = ascii_rx(r"[^A-Za-z0-9+/]([A-Za-z0-9+/]{20,4194304}+={0,2})(?![A-Za-z0-9+/=])")
+B64_AT_START_RX: Final = ascii_rx(r"([A-Za-z0-9+/]{20,4194304}+={0,2})(?![A-Za-z0-9+/=])")
+
+# PII. Each pattern starts with a literal or a digit so the regex engine can skip ahead quickly;
+# context before the first character is checked with a look-behind placed after it.
+EMAIL_DOMAIN_RX: Final = ascii_rx(
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])"
+)
+EMAIL_LOCAL: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+PHONE_INTL_RX: Final = ascii_rx(r"\+(?<![\w+]\+)[1-9](?:[ .()-]{0,2}\d){6,14}(?!\w|[.-]\d)")
+DIGITS_RX: Final = ascii_rx(
+    r"\d{3}(?:(?<![\w.+/-]\d{3})|(?<=[^\w.+/-]1[ .-]\d{3}))"
+    r"(?:(?P<card>\d(?:[ -]\d{4}[ -]\d{4}[ -]\d{1,7}|[ -]\d{6}[ -]\d{4,5}|\d{9,15}))"
+    r"|(?P<nanp>[.-]\d{3}[.-]\d{4})"
+    r"|(?P<national>(?<=0\d\d)\d{0,2}[ -]\d{3,4}[ -]?\d{3,4}))"
+    r"(?!\w|[.-]\d)"
+)
+PAREN_PHONE_RX: Final = ascii_rx(r"\((?<![\w.+/-]\()\d{3}\)[ .-]?\d{3}[.-]\d{4}(?!\w|[.-]\d)")
+IPV4_TAIL_RX: Final = ascii_rx(r"\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\w|\.\d)")
+DIGIT_CHARS: Final = frozenset("0123456789")
+PHONE_KEYED_RX: Final = ascii_rx(
+    r"[A-Za-z0-9_.-]{0,20}\\{0,3}[\"']?"
+    r"[ \t]{0,4}[:=][ \t]{0,4}\\{0,3}[\"']?(\+?[\d(][\d ().-]{5,22}\d)"
+)
+PHONE_KEYWORDS: Final = ("phone", "mobile", "msisdn", "whatsapp", "tel", "cell", "fax")
+_IPV4_ALLOW: Final = frozenset({"0.0.0.0", "255.255.255.255"})  # noqa: S104
+IPV6_FULL_RX: Final = ascii_rx(
+    r":[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:"
+)
+IPV6_CHARS: Final = frozenset("0123456789abcdefABCDEF:")
+IPV6_ALLOW: Final = frozenset({"::", "::1"})
+WORD_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+# --------------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def shannon_entropy(value: str) -> float:
+    n = len(value)
+    return -sum((c / n) * math.log2(c / n) for c in Counter(value).values())
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = ord(ch) - 48
+        if i & 1:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def card_ok(candidate: str) -> bool:
+    digits = "".join(c for c in candidate if c.isdigit())
+    if not 13 <= len(digits) <= 19 or digits[0] not in "23456":
+        return False
+    separators = {c for c in candidate if not c.isdigit()}
+    if len(separators) > 1:
+        return False
+    if separators:
+        groups = re.split(r"[ -]", candidate)
+        if len(groups[0]) != 4 or any(len(g) < 3 for g in groups[1:-1]):
+            return False
+    return _luhn(digits)
+
+
+def phone_digits_ok(candidate: str, low: int = 8, high: int = 15) -> bool:
+    digits = sum(c.isdigit() for c in candidate)
+    if not low <= digits <= high:
+        return False
+    return candidate.count("(") == candidate.count(")")
+
+
+def looks_high_entropy(value: str) -> bool:
+    n = len(value)
+    if n < 16 or _UUID_RX.fullmatch(value):
+        return False
+    if _HEX_RX.fullmatch(value):
+        return n >= 32 and shannon_entropy(value) >= 3.0
+    if not _has_classes(value, 2) or not any(c.isdigit() or c in "+/=" for c in value):
+        return False
+    # paths, ARNs and slugs ("assumed-role/billing-role/session-9f2c") are words, not randomness
+    wordy = sum(len(p) for p in _PIECE_SPLIT_RX.split(value) if _WORD_PIECE_RX.fullmatch(p))
+    if wordy * 2 >= n:
+        return False
+    threshold = min(4.0, 0.9 * math.log2(n))
+    return shannon_entropy(value) >= threshold
+
+
+def ipv4_ok(value: str) -> bool:
+    octets = value.split(".")
+    if len(octets) != 4 or any(len(o) > 1 and o[0] == "0" for o in octets):
+        return False
+    if any(int(o) > 255 for o in octets):
+        return False
+    return value not in _IPV4_ALLOW and not value.startswith("127.")
+
+
+def is_placeholder(value: str) -> bool:
+    return _PLACEHOLDER_RX.fullmatch(value) is not None
+
+
+_KEY_SUFFIXES: Final[tuple[tuple[str, str], ...]] = (
+    ("secretaccesskey", "aws_secret_key"),
+    ("awssecretkey", "aws_secret_key"),
+    ("sessiontoken", "aws_session_token"),
+    ("securitytoken", "aws_session_token"),
+    ("authorization", "authorization"),
+    ("setcookie", "cookie"),
+    ("cookie", "cookie"),
+    ("password", "password"),
+    ("passwords", "password"),
+    ("passwd", "password"),
+    ("passphrase", "password"),
+    ("pwd", "password"),
+    ("privatekey", "private_key"),
+    ("apikey", "api_key"),
+    ("apikeys", "api_key"),
+    ("accesskey", "api_key"),
+    ("signingkey", "api_key"),
+    ("encryptionkey", "api_key"),
+    ("masterkey", "api_key"),
+    ("accountkey", "api_key"),
+    ("subscriptionkey", "api_key"),
+    ("secretkey", "secret"),
+    ("secret", "secret"),
+    ("secrets", "secret"),
+    ("secretstring", "secret"),
+    ("secretbinary", "secret"),
+    ("credential", "secret"),
+    ("credentials", "secret"),
+    ("token", "token"),
+)
+_KEY_NOT_SECRET: Final[tuple[str, ...]] = (
+    "nexttoken",
+    "continuationtoken",
+    "forwardtoken",
+    "backwardtoken",
+    "paginationtoken",
+    "pagetoken",
+    "clienttoken",
+    "idempotencytoken",
+    "synctoken",
+    "starttoken",
+    "resumetoken",
+)
+_KEY_NORMALISE_RX: Final = ascii_rx(r"[^a-z0-9]")
+_KEY_ENDINGS: Final = tuple(suffix for suffix, _kind in _KEY_SUFFIXES)
+_AUTH_KEY_RX: Final = ascii_rx(r"(?:.*[_.-])?(?:auth|pass)", re.IGNORECASE)
+
+
+def key_secret_type(key: str) -> str | None:
+    """The secret type a key name implies (``DB_PASSWORD`` -> ``password``), or None if benign.
+
+    The key must *end* with the keyword (``token_count`` and ``password_policy`` are not secrets);
+    pagination and idempotency tokens (``NextToken``, ``ClientToken``) are excluded.
+    """
+    if len(key) > 128:
+        return None
+    lowered = key.lower()
+    norm = lowered if lowered.isalnum() else _KEY_NORMALISE_RX.sub("", lowered)
+    if not norm.endswith(_KEY_ENDINGS):
+        stripped = key.strip("-_.$@'\"")
+        if _AUTH_KEY_RX.fullmatch(stripped):
+            return "authorization" if stripped.lower().endswith("auth") else "password"
+        return None
+    if norm in ("pwd", "oldpwd"):
+        return None
+    if norm.endswith(_KEY_NOT_SECRET):
+        return None
+    for suffix, kind in _KEY_SUFFIXES:
+        if norm.endswith(suffix):
+            return kind
+    stripped = key.strip("-_.$@'\"")
+    if _AUTH_KEY_RX.fullmatch(stripped):
+        return "authorization" if stripped.lower().endswith("auth") else "password"
+    return None

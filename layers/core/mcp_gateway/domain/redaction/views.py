@@ -1,0 +1,224 @@
+"""Redaction views: the decoded and line-joined forms of a text, each with a map back to the original offsets.
+
+A secret can hide behind an encoding: JSON escapes (``\\u0041KIA``, ``\\/``, ``\\n`` inside a PEM),
+URL escapes (``%2F``), line wrapping (PEM, JWT or base64 bodies broken with newlines or ``\\``
+continuations) or base64. The engine scans these views as well as the raw text; a match in a view is
+mapped back to the exact span of the original text. The encoded forms of a known secret (JSON, URL,
+base64) are produced here too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from array import array
+from typing import Final
+from urllib.parse import quote, quote_plus
+
+from .rules import ascii_rx
+
+_DECODE_PASSES: Final = 3  # JSON/URL unescaping rounds (double-encoded values)
+_SEGMENT_GAP: Final = 4096  # merge escape-bearing lines closer than this into one decoded view
+
+_CTRL_RX: Final = ascii_rx(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+# Encoded views.
+_ESC_TRIGGER_RX: Final = ascii_rx(r"\\(?:u[0-9a-fA-F]{4}|[/\\nrtbf])|%[0-7][0-9A-Fa-f]")
+_DECODE_RX: Final = ascii_rx(r"\\u([0-9a-fA-F]{4})|\\([/\"\\bfnrt'])|%([0-7][0-9A-Fa-f])")
+_SIMPLE_ESCAPES: Final = {
+    "/": "/",
+    '"': '"',
+    "\\": "\\",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "'": "'",
+}
+
+# Line-joined views: a line made only of token characters continues a token cut at the end of the
+# previous line (wrapped base64, PEM, JWT; ``\`` continuations).
+_CONT_LINE_RX: Final = ascii_rx(
+    r"^[ \t]*(?P<tok>[A-Za-z0-9+/=_.-]{1,8192}+)[ \t]*(?P<bs>\\?)[ \t]*(?P<tail>[\"',;]{0,3})[ \t]*\r?$",
+    re.MULTILINE,
+)
+_WRAP_END_RX: Final = ascii_rx(
+    r"(?:[A-Za-z0-9+/=_.-]{16}|(?:AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|xapp-|"
+    r"sk_live_|sk_test_|rk_live_|AIza|eyJ)[A-Za-z0-9+/=_.-]{0,15}|[A-Za-z0-9+/=_.-]{4}[ \t]*\\)"
+    r"[ \t]*\\?[ \t]*\r?$"
+)
+_TRAILING_BREAK_RX: Final = ascii_rx(r"[ \t]*\\?[ \t]*\r?$")
+
+
+# --------------------------------------------------------------------------------------------------
+# Decoding helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def b64_text(blob: str) -> str | None:
+    """Decode a base64 blob if it is printable text, else None."""
+    body = blob.rstrip("=")
+    rem = len(body) % 4
+    if rem == 1:
+        return None
+    try:
+        raw = base64.b64decode(body + "=" * ((4 - rem) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) < 12:
+        return None
+    if raw.isascii():
+        text = raw.decode("ascii")
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if _CTRL_RX.search(text):
+        return None
+    return text
+
+
+def short_b64(value: str) -> str | None:
+    """Decode a short base64 string (Basic credentials) if it is printable text."""
+    body = value.rstrip("=")
+    rem = len(body) % 4
+    if rem == 1:
+        return None
+    try:
+        raw = base64.b64decode(body + "=" * ((4 - rem) % 4), validate=True)
+        decoded = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    return None if _CTRL_RX.search(decoded) else decoded
+
+
+def secret_variants(secret: str) -> set[str]:
+    raw = secret.encode("utf-8")
+    b64 = base64.b64encode(raw).decode("ascii")
+    urlsafe = base64.urlsafe_b64encode(raw).decode("ascii")
+    return {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        b64,
+        b64.rstrip("="),
+        urlsafe,
+        urlsafe.rstrip("="),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Views: decoded and line-joined text with a map back to the original offsets
+# --------------------------------------------------------------------------------------------------
+
+
+def _decode_once(text: str) -> tuple[str, array[int]] | None:
+    pieces: list[str] = []
+    index: array[int] = array("q")
+    last = 0
+    for m in _DECODE_RX.finditer(text):
+        start = m.start()
+        if start > last:
+            pieces.append(text[last:start])
+            index.extend(range(last, start))
+        if m.group(1) is not None:
+            pieces.append(chr(int(m.group(1), 16)))
+        elif m.group(2) is not None:
+            pieces.append(_SIMPLE_ESCAPES[m.group(2)])
+        else:
+            pieces.append(chr(int(m.group(3), 16)))
+        index.append(start)
+        last = m.end()
+    if not pieces:
+        return None
+    pieces.append(text[last:])
+    index.extend(range(last, len(text) + 1))  # includes the end sentinel
+    return "".join(pieces), index
+
+
+def decode_view(text: str) -> tuple[str, array[int]] | None:
+    """JSON-unescape and URL-decode ``text`` (up to three rounds); map is view -> original offset."""
+    first = _decode_once(text)
+    if first is None:
+        return None
+    view, index = first
+    for _ in range(_DECODE_PASSES - 1):
+        if not _ESC_TRIGGER_RX.search(view) and '\\"' not in view:
+            break
+        nxt = _decode_once(view)
+        if nxt is None:
+            break
+        view, local = nxt
+        index = array("q", [index[i] for i in local])
+    return view, index
+
+
+def escape_segments(text: str) -> list[tuple[int, int]]:
+    """Regions (whole lines, merged when close) that contain JSON or URL escapes."""
+    segments: list[tuple[int, int]] = []
+    pos = 0
+    n = len(text)
+    while True:
+        m = _ESC_TRIGGER_RX.search(text, pos)
+        if m is None:
+            break
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        end = n if end < 0 else end
+        if segments and start - segments[-1][1] <= _SEGMENT_GAP:
+            segments[-1] = (segments[-1][0], end)
+        else:
+            segments.append((start, end))
+        pos = end
+    return segments
+
+
+def join_chains(text: str) -> list[tuple[int, str, array[int]]]:
+    """Line-joined views of wrapped tokens: (region start, joined text, map to region offsets).
+
+    A *continuation line* consists only of token characters (plus an optional ``\\`` and closing
+    quote). It continues the previous line when that line ends with a long token run, a known token
+    prefix or a ``\\`` continuation; consecutive continuation lines chain.
+    """
+    # each chain: head (start, token end) and its continuation lines (token start, token end)
+    heads: list[tuple[int, int]] = []
+    bodies: list[list[tuple[int, int]]] = []
+    open_chain = False
+    prev_end = -2
+    for m in _CONT_LINE_RX.finditer(text):
+        line_start = m.start()
+        tok = (m.start("tok"), m.end("tok"))
+        if open_chain and prev_end + 1 == line_start:
+            bodies[-1].append(tok)
+        else:
+            head_start = text.rfind("\n", 0, max(0, line_start - 1)) + 1
+            head_end = line_start - 1
+            window_start = max(head_start, head_end - 64)
+            if line_start > 0 and _WRAP_END_RX.search(text, window_start, head_end) is not None:
+                brk = _TRAILING_BREAK_RX.search(text, window_start, head_end)
+                heads.append((head_start, brk.start() if brk is not None else head_end))
+                bodies.append([tok])
+            else:  # this line may head a chain of continuation lines itself
+                heads.append(tok)
+                bodies.append([])
+        open_chain = not m.group("tail")
+        prev_end = m.end()
+
+    out: list[tuple[int, str, array[int]]] = []
+    for (head_start, head_end), body in zip(heads, bodies, strict=True):
+        if not body:
+            continue
+        pieces = [text[head_start:head_end]]
+        index: array[int] = array("q", range(0, head_end - head_start))
+        for tok_start, tok_end in body:
+            pieces.append(text[tok_start:tok_end])
+            index.extend(range(tok_start - head_start, tok_end - head_start))
+        index.append(body[-1][1] - head_start)
+        out.append((head_start, "".join(pieces), index))
+    return out
