@@ -5,8 +5,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from mcp_gateway.gateway.wiring import build_gateway
 from mcp_gateway.observability import logger, metrics
+from mcp_gateway.settings import GatewaySettings, load
 
-GATEWAY, SETTINGS = build_gateway()
+SETTINGS = load(GatewaySettings)
+GATEWAY = build_gateway(SETTINGS)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -501,7 +501,10 @@ async def test_the_gateways_own_secrets_never_reach_a_sink_even_when_a_function_
     own = [stack.slack_signing_secret, stack.slack_bot_token, *pems]
     # the functions load them (token exchange: the session keys; the approval functions: the Slack secret)
     session_factory(unique_email("own-secrets"))
-    assert stack.functions["NotifyApproversFunction"]._slack_secret()["signing_secret"] == stack.slack_signing_secret
+    assert (
+        stack.functions["NotifyApproversFunction"].NOTIFIER.slack_secret()["signing_secret"]
+        == stack.slack_signing_secret
+    )
     logger.error(
         "misconfigured",
         extra={

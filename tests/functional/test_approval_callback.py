@@ -23,10 +23,11 @@ from approval_support import (
     send,
 )
 from conftest import unique_email
+from mcp_gateway.adapters.approval_store import ApprovalStore
 from mcp_gateway.adapters.slack_api import SlackApi
 from mcp_gateway.domain.approval import ApproverDirectory
 from mcp_gateway.domain.slack import sign_slack_request
-from mcp_gateway.handlers.approval import ApprovalCallback, ApprovalStore
+from mcp_gateway.handlers.approval import ApprovalCallback
 from mcp_gateway_local import slack_standin as slack
 
 # Slack's published example ("Verifying requests from Slack",

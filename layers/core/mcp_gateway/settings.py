@@ -60,6 +60,7 @@ class GatewaySettings(_Base):
     RESULTS_TABLE_NAME: str = ""
     APPROVALS_TABLE_NAME: str = ""
     RATE_LIMIT_TABLE_NAME: str = ""  # whoami reads the caller's own counters; empty: quotas shown as unavailable
+    POLICY_PATH: str = ""  # empty: the policy bundled in the layer (explain_policy, whoami's limits)
     TARGET_ACCOUNT_ID: str = "123456789012"
 
 

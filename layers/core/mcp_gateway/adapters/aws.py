@@ -1,14 +1,20 @@
-"""boto3 client construction, in one place: timeouts, bounded retries, and the endpoint override used locally.
+"""boto3 in one place: ONE shared Session per process, client construction (timeouts, bounded retries, the
+endpoint override used locally) and the error-code helper every adapter uses.
 
 boto3 honours ``AWS_ENDPOINT_URL`` natively, which is how every function reaches the local moto server.
+A boto3 Session is not thread-safe while it creates clients (clients themselves are), so client creation
+from the shared session is serialised by one lock; the clients are cached per (service, region).
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import threading
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 _CONFIG = Config(
@@ -18,16 +24,63 @@ _CONFIG = Config(
     inject_host_prefix=False,  # StartSyncExecution's "sync-" host prefix breaks local endpoints; harmless on AWS
     user_agent_extra="mcp-aws-gateway/0.1",
 )
+_LOCK = threading.RLock()
+_SESSION: boto3.session.Session | None = None
+
+
+def session() -> boto3.session.Session:
+    """The process's one boto3 Session (created on first use, at cold start)."""
+    global _SESSION  # noqa: PLW0603 - the one process-wide session, created lazily under the lock
+    with _LOCK:
+        if _SESSION is None:
+            _SESSION = boto3.session.Session()
+        return _SESSION
+
+
+def botocore_session() -> botocore.session.Session:
+    """The shared Session's botocore session (its loader caches the service models for every client)."""
+    core: botocore.session.Session = session()._session
+    return core
 
 
 @functools.cache
 def client(service: str, region: str | None = None) -> Any:
-    """A cached client per (service, region), created at cold start and reused across invocations."""
-    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
+    """A cached client of the shared Session per (service, region), created at cold start and reused."""
+    return session_client(session(), service, region)
 
 
-def session_client(session: boto3.session.Session, service: str, region: str | None = None) -> Any:
-    return session.client(service, region_name=region, config=_CONFIG)
+def session_client(
+    base: boto3.session.Session, service: str, region: str | None = None, endpoint_url: str | None = None
+) -> Any:
+    """A client of ``base`` (the shared Session, or an assumed-role / explicit-credentials Session)."""
+    with _LOCK:
+        return base.client(service, region_name=region, endpoint_url=endpoint_url, config=_CONFIG)
+
+
+def credentials_session(
+    access_key_id: str, secret_access_key: str, session_token: str | None = None, region: str | None = None
+) -> boto3.session.Session:
+    """A Session for explicit credentials (an assumed role's, or a local endpoint's fixed test credentials)."""
+    with _LOCK:
+        return boto3.session.Session(
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            aws_session_token=session_token,
+            region_name=region,
+        )
+
+
+def region_session(region: str | None) -> boto3.session.Session:
+    """The shared Session, or (for an explicit region other than the default) a Session pinned to it."""
+    if region is None:
+        return session()
+    with _LOCK:
+        return boto3.session.Session(region_name=region)
+
+
+def own_credential_values() -> tuple[str, str]:
+    """The function's own role credentials as Lambda puts them in the environment (to redact them)."""
+    return os.environ.get("AWS_SECRET_ACCESS_KEY", ""), os.environ.get("AWS_SESSION_TOKEN", "")
 
 
 def error_code(exc: Exception) -> str:

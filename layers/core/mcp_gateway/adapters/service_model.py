@@ -17,13 +17,14 @@ from botocore.model import OperationModel, ServiceModel
 from botocore.validate import ParamValidator
 
 from ..domain.errors import InvalidInputError
+from . import aws
 
 MAX_REPORTED_ERRORS = 10
 
 
 @functools.lru_cache(maxsize=1)
 def _session() -> botocore.session.Session:
-    return botocore.session.get_session()
+    return aws.botocore_session()  # the shared Session's loader: models are parsed once per process
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,8 +1,9 @@
 """The ``get_request_status`` tool: the state of a flagged request and, once it ran, its (redacted) result.
 
 Reads the approvals table (status) and the results table (what the approval workflow stored for the
-requester). Only the requester can read either: for anyone else the answer is the same NOT_FOUND as for
-an unknown id, so the tool is no oracle for other users' request ids. Never returns the task token.
+requester), through ``ports.RequestStorePort``. Only the requester can read either: for anyone else the
+answer is the same NOT_FOUND as for an unknown id, so the tool is no oracle for other users' request ids.
+Never returns the task token.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -18,6 +20,7 @@ from pydantic import Field, ValidationError
 
 from ..domain.errors import ReasonCode
 from ..domain.models import Principal, RequestId, StrictModel
+from ..domain.ports import RequestStorePort
 from .mcp_server import error_result
 
 NAME = "get_request_status"
@@ -69,43 +72,30 @@ def definition() -> types.Tool:
     )
 
 
-def _s(item: dict[str, Any], name: str) -> str:
+def _text(item: dict[str, Any], name: str) -> str:
     value = item.get(name)
-    return str(value["S"]) if isinstance(value, dict) and "S" in value else ""
+    return value if isinstance(value, str) else ""
 
 
-def _n(item: dict[str, Any], name: str) -> int | None:
+def _int(item: dict[str, Any], name: str) -> int | None:
     value = item.get(name)
-    if isinstance(value, dict) and "N" in value:
-        try:
-            return int(float(value["N"]))
-        except ValueError:
-            return None
-    return None
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        return None
+    return int(value)
 
 
 class RequestStatusTool:
-    def __init__(
-        self, ddb: Any, approvals_table: str, results_table: str, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.ddb = ddb
-        self.approvals_table = approvals_table
-        self.results_table = results_table
+    def __init__(self, store: RequestStorePort, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
         self.clock = clock
-
-    def _get(self, table: str, request_id: str) -> dict[str, Any] | None:
-        item = self.ddb.get_item(TableName=table, Key={"pk": {"S": request_id}}, ConsistentRead=True).get("Item")
-        return item if isinstance(item, dict) else None
 
     def status(self, email: str, request_id: str) -> dict[str, Any] | None:
         """The status for ``email``'s own request, or None (unknown, or someone else's)."""
-        if not self.approvals_table:
+        item = self.store.approval(request_id)
+        if item is None or _text(item, "requester").casefold() != email.casefold():
             return None
-        item = self._get(self.approvals_table, request_id)
-        if item is None or _s(item, "requester").casefold() != email.casefold():
-            return None
-        status = _STATUS.get(_s(item, "status"), "denied")
-        expires_at = _n(item, "approval_expires_at") or 0
+        status = _STATUS.get(_text(item, "status"), "denied")
+        expires_at = _int(item, "approval_expires_at") or 0
         if status == "pending" and self.clock() >= expires_at:
             status = "expired"  # callbacks are refused from now on; the workflow records it shortly
         out: dict[str, Any] = {
@@ -114,13 +104,13 @@ class RequestStatusTool:
             "expires_at": expires_at,
             "executed": False,
         }
-        if _n(item, "decided_at") is not None:
-            out["decided_at"] = _n(item, "decided_at")
-            out["decided_by"] = _s(item, "decided_by")
-        if status == "approved" and self.results_table:
-            stored = self._get(self.results_table, request_id)
-            if stored is not None and _s(stored, "requester").casefold() == email.casefold():
-                result = json.loads(_s(stored, "result_json") or "{}")
+        if _int(item, "decided_at") is not None:
+            out["decided_at"] = _int(item, "decided_at")
+            out["decided_by"] = _text(item, "decided_by")
+        if status == "approved":
+            stored = self.store.result(request_id)
+            if stored is not None and _text(stored, "requester").casefold() == email.casefold():
+                result = json.loads(_text(stored, "result_json") or "{}")
                 out["executed"] = True
                 out["result_status"] = str(result.get("status", ""))
                 out["result"] = result.get("data")

@@ -2,9 +2,10 @@
 
 Identity and groups come from the verified session token. Quotas are the policy's limits for the caller's
 groups, and the use so far is read from the caller's own counter items in the rate-limit table (the same
-keys the workflow's conditional updates write, see ``domain/ratelimit.py``). It reads nothing else: no other
-user's counters, no AWS data, and it starts no workflow. If the counters cannot be read, the limits are still
-returned with ``used: null`` and ``quota_status: "unavailable"`` (the workflow itself then fails closed).
+keys the workflow's conditional updates write). The plan is ``domain/quota.py``, shared with ``mcp-gateway
+quota``; the counters come through ``ports.QuotaStorePort``. It reads nothing else: no other user's counters,
+no AWS data, and it starts no workflow. If the counters cannot be read, the limits are still returned with
+``used: null`` and ``quota_status: "unavailable"`` (the workflow itself then fails closed).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import anyio
 import mcp_types as types
 from pydantic import ValidationError
 
-from ..domain import ratelimit
+from ..domain import quota
 from ..domain.catalog import ToolInput
 from ..domain.errors import ReasonCode
-from ..domain.models import Principal, Tier
+from ..domain.models import Principal
 from ..domain.policy import Policy
+from ..domain.ports import QuotaStorePort
 from .mcp_server import error_result
 
 NAME = "whoami"
@@ -91,13 +93,11 @@ def definition() -> types.Tool:
 class WhoAmITool:
     def __init__(
         self,
-        ddb: Any,
-        rate_limit_table: str,
+        quotas: QuotaStorePort | None,
         load_policy: Callable[[], Policy],
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.ddb = ddb
-        self.table = rate_limit_table
+        self.quotas = quotas  # None: no rate-limit table configured, quotas shown as unavailable
         self.load_policy = load_policy
         self.clock = clock
         self._policy: Policy | None = None
@@ -110,28 +110,12 @@ class WhoAmITool:
                 return None
         return self._policy
 
-    def _counter(self, key: str, attribute: str) -> int:
-        if not self.table:
-            raise LookupError("no rate-limit table configured")
-        item = (
-            self.ddb.get_item(
-                TableName=self.table,
-                Key={"pk": {"S": key}},
-                ConsistentRead=True,
-                ProjectionExpression=attribute,
-            ).get("Item")
-            or {}
-        )
-        value = item.get(attribute) or {}
-        return int(float(value.get("N", "0"))) if isinstance(value, dict) else 0
-
     def describe(self, principal: Principal) -> dict[str, Any]:
         now = self.clock()
-        email = principal.email
         groups = list(principal.groups)
         policy = self._policy_or_none()
         out: dict[str, Any] = {
-            "email": email,
+            "email": principal.email,
             "groups": groups,
             "token_id": principal.token_id,
             "session_expires_at": principal.expires_at,
@@ -145,50 +129,20 @@ class WhoAmITool:
         if policy is None:
             out["quota_status"] = "unavailable"
             return out
-        # (scope, limit, window, counter key, counter attribute)
-        plan: list[tuple[str, int, int, str, str]] = []
-        for tier in (Tier.READ, Tier.LIST, Tier.WRITE):
-            limit = policy.tier_limit(tier, groups)
-            key = ratelimit.counter_key(email, tier, now, limit.window_seconds)
-            plan.append((tier.value, limit.limit, limit.window_seconds, key, "hits"))
-        overall = policy.rate_limits.global_per_user
-        plan.append(
-            (
-                "all",
-                overall.limit,
-                overall.window_seconds,
-                ratelimit.counter_key(email, "all", now, overall.window_seconds),
-                "hits",
-            )
-        )
-        budgets = policy.data_budgets
-        plan.append(
-            (
-                "bytes",
-                budgets.bytes_per_day,
-                ratelimit.DAY_SECONDS,
-                ratelimit.day_key(email, now),
-                "bytes_used",
-            )
-        )
-        objects_key = ratelimit.counter_key(email, "objects", now, budgets.window_seconds)
-        plan.append(("objects", budgets.objects_per_window, budgets.window_seconds, objects_key, "objects"))
-        for scope, limit_value, window, key, attribute in plan:
-            used: int | None
-            try:
-                used = self._counter(key, attribute)
-            except Exception:  # noqa: BLE001 - report the limits without the use; never guess "unused"
-                used = None
-                out["quota_status"] = "unavailable"
+        usages, complete = quota.measure(quota.quota_plan(policy, principal.email, groups, now), self.quotas)
+        if not complete:
+            out["quota_status"] = "unavailable"
+        for usage in usages:
+            line = usage.line
             entry = {
-                "scope": scope,
-                "limit": limit_value,
-                "used": used,
-                "remaining": None if used is None else max(0, limit_value - used),
-                "window_seconds": window,
-                "resets_in_seconds": ratelimit.retry_after(now, window),
+                "scope": line.scope,
+                "limit": line.limit,
+                "used": usage.used,
+                "remaining": usage.remaining,
+                "window_seconds": line.window_seconds,
+                "resets_in_seconds": line.resets_in_seconds,
             }
-            out["data_budgets" if scope in ("bytes", "objects") else "rate_limits"].append(entry)
+            out["data_budgets" if line.kind == "data" else "rate_limits"].append(entry)
         limits = policy.data_limits_for(groups)
         out["data_limits"] = {
             "max_object_bytes": limits.max_object_bytes,

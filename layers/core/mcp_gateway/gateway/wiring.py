@@ -1,21 +1,30 @@
-"""Cold-start wiring of the gateway function: settings, secrets, clients, workflow runner, audit sink."""
+"""Cold-start wiring of the gateway function: settings in, ``Gateway`` out (secrets, clients from the one
+shared Session, workflow runner, audit sink, the gateway-local tools and their stores). The workflow
+functions' wiring is ``mcp_gateway.handlers.wiring``; ``functions/gateway/app.py`` calls ``build_gateway``."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
+from collections.abc import Callable
 from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from ..adapters import aws
 from ..adapters.audit_store import AuditStore
 from ..adapters.jwks_http import fetch_jwks
+from ..adapters.quota_store import QuotaStore
+from ..adapters.request_store import RequestStore
 from ..adapters.secrets import get_secret_text
-from ..domain.audit import auth_failure_record, outcome_record, response
-from ..domain.errors import ReasonCode
+from ..adapters.workflow import WorkflowRunner
+from ..domain.audit import auth_failure_record
+from ..domain.errors import PolicyError
 from ..domain.tokens import IdpConfig, JwksCache, SessionKeySet, SessionTokenService
-from ..settings import GatewaySettings, load
+from ..observability import logger, metrics
+from ..policy_loader import load_policy
+from ..settings import GatewaySettings
 from . import tool_explain_policy, tool_request_status, tool_whoami
 from .edge import Gateway
 from .mcp_server import build_server, new_request_id
@@ -25,82 +34,25 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-class WorkflowRunner:
-    """StartSyncExecution of the request workflow; a failed or unreadable execution still yields a response
-    and an audit record (fail closed)."""
-
-    def __init__(self, sfn: Any, state_machine_arn: str, store: AuditStore) -> None:
-        self.sfn = sfn
-        self.arn = state_machine_arn
-        self.store = store
-
-    def __call__(self, payload: dict[str, Any]) -> dict[str, Any]:
-        request = payload["request"]
-        try:
-            result = self.sfn.start_sync_execution(
-                stateMachineArn=self.arn, name=request["request_id"], input=json.dumps(payload)
-            )
-        except Exception:  # noqa: BLE001 - the workflow could not be started: deny, and audit it here
-            return self._failed(payload, "workflow.start-failed")
-        if result.get("status") != "SUCCEEDED":
-            return self._failed(payload, "workflow.failed")
-        try:
-            output = json.loads(result.get("output") or "{}")
-        except json.JSONDecodeError:
-            return self._failed(payload, "workflow.bad-output")
-        if output.get("deferred"):
-            state = output.get("state") or {}
-            return response(state, outcome_record(state, time.time()), audit="deferred")
-        if not isinstance(output, dict) or "status" not in output:
-            return self._failed(payload, "workflow.bad-output")
-        return output
-
-    def _failed(self, payload: dict[str, Any], rule_id: str) -> dict[str, Any]:
-        request = dict(payload["request"])
-        request.pop("intent", None)
-        state = {
-            "request": request,
-            "decision": {"outcome": "DENY", "reason": ReasonCode.WORKFLOW_ERROR.value, "rule_id": rule_id},
-        }
-        record = outcome_record(state, time.time())
-        audit = "recorded"
-        try:
-            self.store.append(record)
-        except Exception:  # noqa: BLE001 - the intent record (if any) still marks the request
-            audit = "failed"
-        return response(state, record, audit=audit)
-
-
-def _explain_policy_tool(region: str, account: str) -> tool_explain_policy.ExplainPolicyTool:
+def _explain_policy_tool(settings: GatewaySettings) -> tool_explain_policy.ExplainPolicyTool:
     """The policy for explain_policy, loaded like the validate function loads it (POLICY_PATH, else the
     bundled file). A failure is remembered: every explanation then answers DENY POLICY_UNAVAILABLE."""
-    from ..domain.errors import PolicyError
-    from ..observability import logger
-    from ..policy_loader import load_policy
-
     policy = None
     error = ""
     try:
-        policy = load_policy()
+        policy = load_policy(settings.POLICY_PATH)
     except PolicyError as exc:
         error = exc.message
     except Exception as exc:  # noqa: BLE001 - any other failure also means: no policy, deny everything
         error = f"policy failed to load: {type(exc).__name__}"
     if policy is None:
         logger.error("policy failed to load: explain_policy will deny everything", extra={"reason": error})
-    return tool_explain_policy.ExplainPolicyTool(policy, error, region=region, account=account)
-
-
-def build_gateway() -> tuple[Gateway, GatewaySettings]:
-    settings = load(GatewaySettings)
-    region = settings.AWS_REGION
-    store = AuditStore(
-        aws.client("dynamodb", region),
-        aws.client("logs", region),
-        settings.AUDIT_TABLE_NAME,
-        settings.AUDIT_LOG_GROUP_NAME,
+    return tool_explain_policy.ExplainPolicyTool(
+        policy, error, region=settings.AWS_REGION, account=settings.TARGET_ACCOUNT_ID
     )
-    runner = WorkflowRunner(aws.client("stepfunctions", region), settings.REQUEST_STATE_MACHINE_ARN, store)
+
+
+def _session_tokens(settings: GatewaySettings) -> Callable[[str, str], SessionTokenService]:
     cache: dict[str, SessionKeySet] = {}
 
     def session_tokens(base_url: str, resource_url: str) -> SessionTokenService:
@@ -113,25 +65,31 @@ def build_gateway() -> tuple[Gateway, GatewaySettings]:
         # We issue and verify these tokens ourselves: no clock-skew leeway, so a token dies exactly 15 min after issue.
         return SessionTokenService(keys, issuer=base_url, audience=resource_url, leeway_seconds=0)
 
+    return session_tokens
+
+
+def _fingerprint_key(settings: GatewaySettings) -> Callable[[], bytes]:
     def fingerprint_key() -> bytes:
         secret = get_secret_text(settings.PROMPT_HMAC_SECRET_ARN).encode()
         return hmac.new(secret, b"token-fingerprint", hashlib.sha256).digest()
 
+    return fingerprint_key
+
+
+def _auth_failure_audit(store: AuditStore) -> Callable[[dict[str, Any]], None]:
     def audit(info: dict[str, Any]) -> None:
-        from aws_lambda_powertools.metrics import MetricUnit
-
-        from ..observability import metrics
-
         # every rejected authentication is counted, whether or not its audit write succeeds
         metrics.add_metric(name="AuthFailures", unit=MetricUnit.Count, value=1)
         try:
             store.append(auth_failure_record(info, new_request_id(), time.time()))
         except Exception:  # noqa: BLE001 - a failed auth-audit write must not turn into a 500 with details
-            from ..observability import logger
-
             logger.error("auth failure audit write failed", extra={"reason": info.get("reason")})
 
-    idp = IdpConfig(
+    return audit
+
+
+def _idp_config(settings: GatewaySettings) -> IdpConfig:
+    return IdpConfig(
         issuer=settings.IDP_ISSUER,
         audience=settings.IDP_AUDIENCE,
         jwks_url=settings.IDP_JWKS_URL,
@@ -140,39 +98,50 @@ def build_gateway() -> tuple[Gateway, GatewaySettings]:
         allowed_client_ids=tuple(_csv(settings.IDP_ALLOWED_CLIENT_IDS)),
         require_nbf=settings.IDP_REQUIRE_NBF,
     )
-    request_status = tool_request_status.RequestStatusTool(
-        aws.client("dynamodb", region), settings.APPROVALS_TABLE_NAME, settings.RESULTS_TABLE_NAME
-    )
-    explain_policy = _explain_policy_tool(region, settings.TARGET_ACCOUNT_ID)
-    from ..policy_loader import load_policy
 
-    whoami = tool_whoami.WhoAmITool(aws.client("dynamodb", region), settings.RATE_LIMIT_TABLE_NAME, load_policy)
-    hosts = _csv(settings.ALLOWED_HOSTS) or None
-    origins = _csv(settings.ALLOWED_ORIGINS) or None
-    gateway = Gateway(
-        server_factory=lambda: build_server(
-            runner,
-            region=region,
-            account=settings.TARGET_ACCOUNT_ID,
-            extra_tools={
-                tool_request_status.NAME: request_status,
-                tool_explain_policy.NAME: explain_policy,
-                tool_whoami.NAME: whoami,
-            },
-            extra_definitions=[
-                tool_request_status.definition(),
-                tool_explain_policy.definition(),
-                tool_whoami.definition(),
-            ],
-        ),
-        session_tokens=session_tokens,
-        idp_config=idp,
+
+def _server_factory(settings: GatewaySettings, runner: WorkflowRunner) -> Callable[[], Any]:
+    """The MCP server with the catalog's tools plus the gateway-local ones (status, explain, whoami)."""
+    ddb = aws.client("dynamodb", settings.AWS_REGION)
+    request_status = tool_request_status.RequestStatusTool(
+        RequestStore(ddb, settings.APPROVALS_TABLE_NAME, settings.RESULTS_TABLE_NAME)
+    )
+    explain_policy = _explain_policy_tool(settings)
+    quotas = QuotaStore(ddb, settings.RATE_LIMIT_TABLE_NAME) if settings.RATE_LIMIT_TABLE_NAME else None
+    whoami = tool_whoami.WhoAmITool(quotas, lambda: load_policy(settings.POLICY_PATH))
+    extra_tools: dict[str, Any] = {
+        tool_request_status.NAME: request_status,
+        tool_explain_policy.NAME: explain_policy,
+        tool_whoami.NAME: whoami,
+    }
+    definitions = [tool_request_status.definition(), tool_explain_policy.definition(), tool_whoami.definition()]
+    return lambda: build_server(
+        runner,
+        region=settings.AWS_REGION,
+        account=settings.TARGET_ACCOUNT_ID,
+        extra_tools=extra_tools,
+        extra_definitions=definitions,
+    )
+
+
+def build_gateway(settings: GatewaySettings) -> Gateway:
+    region = settings.AWS_REGION
+    store = AuditStore(
+        aws.client("dynamodb", region),
+        aws.client("logs", region),
+        settings.AUDIT_TABLE_NAME,
+        settings.AUDIT_LOG_GROUP_NAME,
+    )
+    runner = WorkflowRunner(aws.client("stepfunctions", region), settings.REQUEST_STATE_MACHINE_ARN, store)
+    return Gateway(
+        server_factory=_server_factory(settings, runner),
+        session_tokens=_session_tokens(settings),
+        idp_config=_idp_config(settings),
         jwks=JwksCache(settings.IDP_JWKS_URL, fetch_jwks),
         resource_url=settings.GATEWAY_RESOURCE_URL,
-        audit=audit,
-        fingerprint_key=fingerprint_key,
-        allowed_hosts=hosts,
-        allowed_origins=origins,
+        audit=_auth_failure_audit(store),
+        fingerprint_key=_fingerprint_key(settings),
+        allowed_hosts=_csv(settings.ALLOWED_HOSTS) or None,
+        allowed_origins=_csv(settings.ALLOWED_ORIGINS) or None,
         required_groups=frozenset(_csv(settings.REQUIRED_GROUPS)),
     )
-    return gateway, settings

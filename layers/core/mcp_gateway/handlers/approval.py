@@ -26,11 +26,13 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from ..adapters.approval_store import NONCE_TTL_SECONDS, ApprovalStore
 from ..adapters.aws import error_code
 from ..adapters.slack_api import SlackApi, SlackApiError
 from ..domain.approval import ApproverDirectory, PendingApproval, authorize_decision
-from ..domain.audit import RECORD_VERSION
+from ..domain.contracts import AuditRecord
 from ..domain.errors import ApprovalError, ConfigError, GatewayError, ReasonCode, SignatureError
+from ..domain.ports import ApprovalStorePort
 from ..domain.slack import (
     SIGNATURE_HEADER,
     SLACK_RESPONSE_URL_PREFIXES,
@@ -43,9 +45,10 @@ from ..domain.slack import (
     verify_slack_signature,
 )
 
+__all__ = ["NONCE_TTL_SECONDS", "ApprovalCallback", "ApprovalStore", "NotifyApprovers", "slack_config"]
+
 STATUSES = ("PENDING", "APPROVED", "DENIED", "EXPIRED")
 AUDIT_ATTEMPTS = 3  # the hash chain is optimistic; a burst of callbacks can exhaust one append's retries
-NONCE_TTL_SECONDS = 900  # longer than the 5-minute signature window plus clock skew
 MAX_BODY_BYTES = 512 * 1024
 _TASK_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 
@@ -79,126 +82,6 @@ def approval_view(item: Mapping[str, Any], channel: str) -> ApprovalView:
     )
 
 
-def _conditional(write: Callable[..., Any], **kwargs: Any) -> bool:
-    """One conditional DynamoDB write: True if it happened, False if its condition did not hold."""
-    try:
-        write(**kwargs)
-    except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
-class ApprovalStore:
-    """The approvals table (boto3 DynamoDB client injected)."""
-
-    def __init__(self, ddb: Any, table: str) -> None:
-        self.ddb = ddb
-        self.table = table
-
-    def create_pending(self, view: ApprovalView, task_token: str, now: float, ttl: int) -> bool:
-        item = {
-            "pk": {"S": view.request_id},
-            "status": {"S": "PENDING"},
-            "request_hash": {"S": view.request_hash},
-            "requester": {"S": view.requester_email},
-            "action": {"S": view.action},
-            "resources_json": {"S": json.dumps(list(view.resources))},
-            "parameters_json": {"S": view.parameters_json},
-            "rule_id": {"S": view.rule_id or "-"},
-            "reason": {"S": view.reason or "-"},
-            "approval_expires_at": {"N": str(int(view.expires_at))},
-            "created_at": {"N": str(int(now))},
-            "expires_at": {"N": str(int(view.expires_at) + ttl)},
-            "task_token": {"S": task_token},
-        }
-        return _conditional(
-            self.ddb.put_item, TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-        )
-
-    def replace_token(self, request_id: str, request_hash: str, task_token: str) -> bool:
-        """A retried NotifyApprovers got a new task token: swap it in while the item is still PENDING."""
-        return _conditional(
-            self.ddb.update_item,
-            TableName=self.table,
-            Key={"pk": {"S": request_id}},
-            UpdateExpression="SET task_token = :t",
-            ConditionExpression="#s = :pending AND request_hash = :h",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":t": {"S": task_token},
-                ":pending": {"S": "PENDING"},
-                ":h": {"S": request_hash},
-            },
-        )
-
-    def set_message(self, request_id: str, channel: str, ts: str) -> None:
-        self.ddb.update_item(
-            TableName=self.table,
-            Key={"pk": {"S": request_id}},
-            UpdateExpression="SET slack_channel = :c, slack_ts = :ts",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":c": {"S": channel or "-"}, ":ts": {"S": ts or "-"}},
-        )
-
-    def get(self, request_id: str) -> dict[str, Any] | None:
-        resp = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": request_id}}, ConsistentRead=True)
-        item = resp.get("Item")
-        return item if isinstance(item, dict) else None
-
-    def decide(
-        self,
-        request_id: str,
-        request_hash: str,
-        decision: Literal["APPROVED", "DENIED"],
-        decided_by: str,
-        slack_user_id: str,
-        now: float,
-    ) -> bool:
-        """The one conditional write PENDING -> decision. False if already decided or expired."""
-        return _conditional(
-            self.ddb.update_item,
-            TableName=self.table,
-            Key={"pk": {"S": request_id}},
-            UpdateExpression=("SET #s = :d, decided_by = :by, decided_by_slack_id = :uid, decided_at = :now"),
-            ConditionExpression="#s = :pending AND request_hash = :h AND approval_expires_at > :now",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":d": {"S": decision},
-                ":by": {"S": decided_by},
-                ":uid": {"S": slack_user_id},
-                ":now": {"N": str(int(now))},
-                ":pending": {"S": "PENDING"},
-                ":h": {"S": request_hash},
-            },
-        )
-
-    def mark_expired_after(self, request_id: str, decision: str) -> None:
-        """The workflow timed out between our decision write and SendTaskSuccess: record the truth."""
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key={"pk": {"S": request_id}},
-                UpdateExpression="SET #s = :e",
-                ConditionExpression="#s = :d",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":e": {"S": "EXPIRED"}, ":d": {"S": decision}},
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-
-    def claim_nonce(self, nonce: str, now: float) -> bool:
-        """First use of a signed request wins; a second use within the TTL is a replay."""
-        return _conditional(
-            self.ddb.put_item,
-            TableName=self.table,
-            Item={"pk": {"S": f"nonce#{nonce}"}, "expires_at": {"N": str(int(now) + NONCE_TTL_SECONDS)}},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-
-
 def slack_config(secret: Mapping[str, Any]) -> tuple[str, list[bytes], str]:
     """(bot token, signing secrets, channel) from the Slack secret JSON. Missing parts are a ConfigError."""
     token = secret.get("bot_token")
@@ -221,7 +104,7 @@ def slack_config(secret: Mapping[str, Any]) -> tuple[str, list[bytes], str]:
 class NotifyApprovers:
     def __init__(
         self,
-        store: ApprovalStore,
+        store: ApprovalStorePort,
         slack: SlackApi,
         slack_secret: Callable[[], Mapping[str, Any]],
         record_ttl_seconds: int,
@@ -303,47 +186,25 @@ def callback_record(
     source_ip: str = "",
     user_agent: str = "",
 ) -> dict[str, Any]:
-    """Audit record of one Slack callback (accepted or rejected). Holds no body, signature or token."""
-    ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
-    return {
-        "record_version": RECORD_VERSION,
-        "kind": "outcome",
-        "request_id": f"cb-{uuid.uuid4().hex}",
-        "ts": ts,
-        "epoch_ms": int(now * 1000),
-        "requested_at": ts,
-        "user_email": approver_email or (f"slack:{slack_user_id}" if slack_user_id else "unauthenticated"),
-        "groups": [],
-        "token_id": "",
-        "source_ip": source_ip[:64],
-        "user_agent": user_agent[:256],
-        "tool": "",
-        "service": "slack",
-        "action": "gateway:ApprovalCallback",
-        "resources": [target_request_id] if target_request_id else [],
-        "resource": target_request_id,
-        "decision": "ALLOW" if accepted else "DENY",
-        "reason": reason.value,
-        "rule_id": "approval.callback",
-        "tier": None,
-        "policy_version": "",
-        "prompt_hmac": "",
-        "parameters": {"decision": decision} if decision else {},
-        "status": "accepted" if accepted else "denied",
-        "result_reason": decision,
-        "bytes_returned": 0,
-        "redactions": {},
-        "approval_id": target_request_id,
-        "approver": approver_email or slack_user_id,
-        "latency_ms": {},
-        "workflow_error": "",
-    }
+    """Audit record of one Slack callback (accepted or rejected), with a fresh id: ``AuditRecord.callback``."""
+    return AuditRecord.callback(
+        request_id=f"cb-{uuid.uuid4().hex}",
+        reason=reason,
+        accepted=accepted,
+        now=now,
+        target_request_id=target_request_id,
+        slack_user_id=slack_user_id,
+        approver_email=approver_email,
+        decision=decision,
+        source_ip=source_ip,
+        user_agent=user_agent,
+    ).model_dump(mode="json")
 
 
 class ApprovalCallback:
     def __init__(
         self,
-        store: ApprovalStore,
+        store: ApprovalStorePort,
         sfn: Any,
         slack: SlackApi,
         slack_secret: Callable[[], Mapping[str, Any]],

@@ -8,18 +8,19 @@ audited like any other. Unredacted data never leaves this function.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import parse
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
-from ..adapters.aws import error_code, session_client
+from ..adapters.aws import error_code
+from ..domain.contracts import ExecuteInput, ExecuteResult
 from ..domain.errors import ReasonCode
-from ..domain.iam import group_tag
 from ..domain.redaction import RedactionConfig, Redactor
 
 ClientFactory = Callable[[str, dict[str, Any]], Any]
@@ -113,11 +114,13 @@ class Executor:
             return red
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        """``ExecuteInput`` in, ``ExecuteResult`` out (a result that breaks its contract is withheld)."""
         started = self.clock()
-        request = event.get("request") or {}
-        limits = event.get("limits") or {}
         try:
-            out = self._run(request, limits)
+            job = parse(event=event, model=ExecuteInput)
+            out = self._run(job.request.model_dump(mode="json"), job.limits.model_dump(mode="json"))
+        except ValidationError:
+            out = {"status": "error", "reason": ReasonCode.EXECUTION_ERROR.value, "message": "ValidationError"}
         except ClientError as exc:
             code = error_code(exc)
             reason = (
@@ -137,7 +140,16 @@ class Executor:
                 "message": type(exc).__name__,
             }
         out["duration_ms"] = round((self.clock() - started) * 1000, 2)
-        return out
+        try:
+            result = ExecuteResult.model_validate(out)
+        except ValidationError:
+            result = ExecuteResult(
+                status="error",
+                reason=ReasonCode.EXECUTION_ERROR,
+                message="the result did not match its contract",
+                duration_ms=out["duration_ms"],
+            )
+        return result.model_dump(mode="json")
 
     def _run(self, request: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
         tool = request.get("tool", "")
@@ -584,50 +596,3 @@ def _cap(out: dict[str, Any], cap: int) -> dict[str, Any]:
     out["data"] = {"truncated_json": encoded[: max(0, cap - 512)]}
     out["truncated"] = True
     return out
-
-
-class AssumedRoleClients:
-    """Clients for the data role, assumed per user with SourceIdentity = e-mail and session tags, so
-    CloudTrail names the human. Cached per user until shortly before the credentials expire."""
-
-    def __init__(self, base_session: Any, role_arn: str, region: str) -> None:
-        self.base = base_session
-        self.role_arn = role_arn
-        self.region = region
-        self._cache: dict[str, tuple[float, Any]] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, service: str, principal: dict[str, Any]) -> Any:
-        import boto3
-
-        if not self.role_arn:
-            return session_client(self.base, service, self.region)
-        email = str(principal.get("email", "unknown"))
-        now = time.time()
-        with self._lock:
-            cached = self._cache.get(email)
-        if cached is None or cached[0] - 60 < now:
-            sts = session_client(self.base, "sts", self.region)
-            tags = [
-                {"Key": "gateway-user", "Value": email[:256]},
-                {"Key": "gateway-token-id", "Value": str(principal.get("token_id", ""))[:256] or "-"},
-            ]
-            # Group membership as session tags: IAM grants group-override actions only to tagged sessions.
-            tags += [{"Key": group_tag(g), "Value": "true"} for g in list(principal.get("groups") or [])[:40]]
-            creds = sts.assume_role(
-                RoleArn=self.role_arn,
-                RoleSessionName="mcpgw-" + hashlib.sha256(email.encode()).hexdigest()[:16],
-                SourceIdentity=email[:64],
-                DurationSeconds=900,
-                Tags=tags,
-            )["Credentials"]
-            session = boto3.session.Session(
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-                region_name=self.region,
-            )
-            cached = (creds["Expiration"].timestamp(), session)
-            with self._lock:
-                self._cache[email] = cached
-        return session_client(cached[1], service, self.region)
