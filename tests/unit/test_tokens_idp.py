@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-import mcp_gateway.domain.tokens as tokens_module
+import mcp_gateway.domain.tokens.parsing as parsing_module
 import pytest
 from mcp_gateway.domain.errors import AuthError, ConfigError, ReasonCode
 from mcp_gateway.domain.tokens import (
@@ -166,8 +166,8 @@ def test_size_is_capped_before_any_parsing(
         raise AssertionError("parsed an oversize token")
 
     monkeypatch.setattr(json, "loads", explode)
-    monkeypatch.setattr(tokens_module, "_b64url_decode_strict", explode)
-    monkeypatch.setattr(tokens_module, "_strict_json_object", explode)
+    monkeypatch.setattr(parsing_module, "_b64url_decode_strict", explode)
+    monkeypatch.setattr(parsing_module, "_strict_json_object", explode)
     huge = "a" * (config.max_token_bytes + 1)
     assert code_of(huge, config, cache, clock) is ReasonCode.AUTH_MALFORMED
 
