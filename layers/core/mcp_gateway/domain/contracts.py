@@ -434,6 +434,7 @@ class WorkflowState(Contract):
             "mark_error",
             "store_error",
             "audit_error",
+            "dlq_error",
         }
     )
     request: WorkflowRequest
@@ -451,6 +452,7 @@ class WorkflowState(Contract):
     mark_error: StepError | None = None
     store_error: StepError | None = None
     audit_error: StepError | None = None
+    dlq_error: StepError | None = None  # the dead-letter queue refused the state too (then AuditLost)
 
     @field_validator("request", mode="before")
     @classmethod
