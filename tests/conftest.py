@@ -33,6 +33,28 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+# ---- shared test helpers -------------------------------------------------------------------------------------
+
+#: The instant the unit tests' clocks start at (2025-06-15T15:06:40Z).
+FIXED_NOW = 1_750_000_000.0
+
+
+class FakeClock:
+    """An injected clock (``Clock``: a callable returning epoch seconds) that moves only when a test moves it."""
+
+    def __init__(self, now: float = FIXED_NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fresh clock at :data:`FIXED_NOW` for each test."""
+    return FakeClock()
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from mcp_gateway_local.stack import LocalStack

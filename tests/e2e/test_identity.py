@@ -1,6 +1,6 @@
 """Identity at the HTTP edge, attacked through real HTTP against the local stack.
 
-The malicious-token corpus (``LocalIdP.malicious_tokens``: alg none, stripped/flipped signatures, HS256
+The malicious-token table (``tests/corpora/malicious_tokens.py``: alg none, stripped/flipped signatures, HS256
 keyed with the RSA public key, ECDSA r=s=0, embedded jwk, jku/x5u/x5c, kid abuse, iss/aud/time abuse, crit,
 duplicate keys, malformed and oversize tokens, session forgeries) is fired at BOTH ``POST /oauth/token``
 (as the subject_token) and ``POST /mcp`` (as the bearer token). Every shot must be refused with the status
@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import exchange, unique_email
+from conftest import FakeClock, exchange, unique_email
+from corpora.malicious_tokens import MaliciousCase, build_corpus
 from mcp_gateway.adapters.jwks_http import fetch_jwks
 from mcp_gateway.domain.errors import AuthError, ReasonCode
 from mcp_gateway.domain.tokens import (
@@ -37,7 +38,7 @@ from mcp_gateway.domain.tokens import (
     generate_session_key,
     token_fingerprint,
 )
-from mcp_gateway_local.idp import LocalIdP, MaliciousCase
+from mcp_gateway_local.idp import LocalIdP
 
 pytestmark = pytest.mark.e2e
 
@@ -49,9 +50,9 @@ FINGERPRINT_INPUT_CAP = 16_384  # the edge fingerprints at most this many charac
 STORM_WORKERS = 4
 
 
-# The corpus' case names are fixed by its code; build it once at collection time to parametrize the tests
+# The corpus' case names are fixed by its table; build it once at collection time to parametrize the tests
 # (throwaway keys: only the names and which cases are IdP-path attacks are used).
-_COLLECTED = LocalIdP().malicious_tokens(session_key=generate_session_key("collect"))
+_COLLECTED = build_corpus(LocalIdP(), session_key=generate_session_key("collect"))
 ALL_CASES = [c.name for c in _COLLECTED]
 IDP_PATH_CASES = [c.name for c in _COLLECTED if c.idp_code is not None]
 
@@ -321,7 +322,8 @@ def attacker() -> Iterator[_AttackerServer]:
 def barrage(stack: Any, attacker: _AttackerServer) -> Barrage:
     keys = session_keys(stack)
     active = next(k for k in keys.keys if k.kid == keys.active_kid)
-    corpus = stack.idp.malicious_tokens(
+    corpus = build_corpus(
+        stack.idp,
         attacker_url=attacker.url,
         session_issuer=stack.info.gateway_url,
         session_audience=stack.info.mcp_url,
@@ -525,14 +527,6 @@ def test_the_token_endpoint_refuses_other_grants_and_token_types_and_audits_them
 # ------------------------------------------------------------------------------------------------------
 # JWKS: no fetch storm, and key rotation
 # ------------------------------------------------------------------------------------------------------
-class _FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class _RotatingIdp:
     """What the IdP's JWKS endpoint serves during a rotation: the old keys and the new ones."""
 
@@ -550,7 +544,7 @@ class _RotatingIdp:
 def test_a_rotated_idp_key_is_accepted_after_exactly_one_refetch(stack: Any) -> None:
     gateway = gateway_module(stack).GATEWAY
     original_jwks, original_idp = gateway.jwks, stack.idp_server.idp
-    clock = _FakeClock(time.time())
+    clock = FakeClock(time.time())
     gateway.jwks = JwksCache(original_jwks.url, fetch_jwks, clock)  # the real HTTP fetcher, an injected clock
     rotated = LocalIdP(stack.idp.issuer, audience=stack.idp.audience, client_id=stack.idp.client_id)
     email = unique_email("rotation")
@@ -605,7 +599,7 @@ def test_a_session_token_from_the_gateway_is_rejected_fifteen_minutes_after_issu
     assert issued["expires_in"] == 900
     token = issued["access_token"]
     iat = int(json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))["iat"])
-    clock = _FakeClock(iat)
+    clock = FakeClock(iat)
     verifier = SessionTokenService(
         session_keys(stack), issuer=stack.info.gateway_url, audience=stack.info.mcp_url, clock=clock
     )
@@ -627,7 +621,7 @@ def test_a_session_token_issued_fifteen_minutes_ago_is_refused_by_mcp(stack: Any
             session_keys(stack),
             issuer=stack.info.gateway_url,
             audience=stack.info.mcp_url,
-            clock=_FakeClock(now - age),
+            clock=FakeClock(now - age),
         )
         token = minter.mint(_identity(email, int(now) + 3600)).access_token
         ua = _ua(f"stale/{label}")

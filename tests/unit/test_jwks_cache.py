@@ -10,21 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import FIXED_NOW, FakeClock
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from mcp_gateway.domain.errors import AuthError, ConfigError, ReasonCode
 from mcp_gateway.domain.tokens import JwksCache, verify_idp_token
 from mcp_gateway_local.idp import LocalIdP
 
 URL = "https://idp.example/oauth2/default/v1/keys"
-NOW = 1_750_000_000.0
-
-
-class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+NOW = FIXED_NOW
 
 
 class StaticFetcher:
@@ -81,11 +74,6 @@ def rsa_a() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def ec_a() -> dict[str, Any]:
     return ec_jwk("ec-a", use="sig")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def code_of(cache: JwksCache, kid: str, alg: str) -> ReasonCode:

@@ -1,7 +1,7 @@
-"""Every hostile token from the local IdP's corpus is refused with its own reason code, on both paths.
+"""Every hostile token of the malicious-token table is refused with its own reason code, on both paths.
 
-The expected codes are written out here, independently of the corpus, so a change to either the
-verifier or the corpus that shifts a code fails loudly.
+The expected codes have one home, the table in ``tests/corpora/malicious_tokens.py`` (the end-to-end
+identity tests read the same rows), so a change to the verifier that shifts a code fails here.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from typing import Any
 
 import jwt
 import pytest
+from conftest import FakeClock
+from corpora.malicious_tokens import P256_ORDER, TABLE, MaliciousCase, build_corpus
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,7 +27,7 @@ from mcp_gateway.domain.tokens import (
     generate_session_key,
     verify_idp_token,
 )
-from mcp_gateway_local.idp import P256_ORDER, LocalIdP, MaliciousCase
+from mcp_gateway_local.idp import LocalIdP, RecordingFetcher
 
 NOW = 1_750_000_000.0
 ATTACKER_URL = "https://attacker.invalid/.well-known/jwks.json"
@@ -33,7 +35,8 @@ GATEWAY = "https://abc123.lambda-url.eu-west-1.on.aws"
 
 IDP = LocalIdP("http://127.0.0.1:8765/idp", audience="api://mcp-gateway")
 SESSION_KEY = generate_session_key("gw-2025-01")
-CASES = IDP.malicious_tokens(
+CASES = build_corpus(
+    IDP,
     attacker_url=ATTACKER_URL,
     now=NOW,
     session_issuer=GATEWAY,
@@ -41,134 +44,7 @@ CASES = IDP.malicious_tokens(
     session_key=SESSION_KEY,
 )
 
-A = ReasonCode
-BAD_ALG, BAD_SIG, MALFORMED = A.AUTH_BAD_ALGORITHM, A.AUTH_BAD_SIGNATURE, A.AUTH_MALFORMED
-FORBIDDEN, UNKNOWN_KEY, INVALID = A.AUTH_FORBIDDEN_HEADER, A.AUTH_UNKNOWN_KEY, A.AUTH_INVALID
-WRONG_ISS, WRONG_AUD, WRONG_TYP = A.AUTH_WRONG_ISSUER, A.AUTH_WRONG_AUDIENCE, A.AUTH_WRONG_TOKEN_TYPE
-EXPIRED = A.AUTH_EXPIRED
-
-# name -> (verify_idp_token code, or None for a valid IdP token; SessionTokenService.verify code)
-EXPECTED: dict[str, tuple[ReasonCode | None, ReasonCode]] = {
-    "alg_none_unsigned": (BAD_ALG, WRONG_TYP),
-    "alg_None_unsigned": (BAD_ALG, WRONG_TYP),
-    "alg_NONE_unsigned": (BAD_ALG, WRONG_TYP),
-    "alg_nOnE_unsigned": (BAD_ALG, WRONG_TYP),
-    "alg_none_with_signature": (BAD_ALG, WRONG_TYP),
-    "alg_None_with_signature": (BAD_ALG, WRONG_TYP),
-    "alg_NONE_with_signature": (BAD_ALG, WRONG_TYP),
-    "alg_missing": (BAD_ALG, BAD_ALG),
-    "alg_empty": (BAD_ALG, BAD_ALG),
-    "signature_stripped": (BAD_SIG, WRONG_TYP),
-    "signature_flipped": (BAD_SIG, WRONG_TYP),
-    "signature_truncated": (BAD_SIG, WRONG_TYP),
-    "payload_tampered": (BAD_SIG, WRONG_TYP),
-    "hs256_with_rsa_public_key_pem": (BAD_ALG, WRONG_TYP),
-    "hs256_empty_secret": (BAD_ALG, WRONG_TYP),
-    "hs256_common_secret": (BAD_ALG, WRONG_TYP),
-    "alg_rs512_not_allowed": (BAD_ALG, WRONG_TYP),
-    "alg_ps256_not_allowed": (BAD_ALG, WRONG_TYP),
-    "alg_es256_with_rsa_kid": (BAD_ALG, WRONG_TYP),
-    "es256_r_s_zero": (BAD_SIG, WRONG_TYP),
-    "es256_r_zero": (BAD_SIG, WRONG_TYP),
-    "es256_s_zero": (BAD_SIG, WRONG_TYP),
-    "es256_r_s_group_order": (BAD_SIG, WRONG_TYP),
-    "embedded_jwk_header": (FORBIDDEN, FORBIDDEN),
-    "jku_attacker_url": (FORBIDDEN, FORBIDDEN),
-    "x5u_attacker_url": (FORBIDDEN, FORBIDDEN),
-    "x5c_self_signed": (FORBIDDEN, FORBIDDEN),
-    "kid_path_traversal": (UNKNOWN_KEY, WRONG_TYP),
-    "kid_path_traversal_hs256_empty_key": (BAD_ALG, WRONG_TYP),
-    "kid_sql_injection": (UNKNOWN_KEY, WRONG_TYP),
-    "kid_unknown": (UNKNOWN_KEY, WRONG_TYP),
-    "kid_missing": (UNKNOWN_KEY, WRONG_TYP),
-    "kid_correct_wrong_key": (BAD_SIG, WRONG_TYP),
-    "kid_too_long": (MALFORMED, MALFORMED),
-    "kid_not_string": (MALFORMED, MALFORMED),
-    "kid_control_characters": (MALFORMED, MALFORMED),
-    "iss_trailing_slash": (WRONG_ISS, WRONG_TYP),
-    "iss_uppercase": (WRONG_ISS, WRONG_TYP),
-    "iss_other_scheme": (WRONG_ISS, WRONG_TYP),
-    "iss_extra_path": (WRONG_ISS, WRONG_TYP),
-    "iss_unicode_lookalike": (WRONG_ISS, WRONG_TYP),
-    "iss_missing": (WRONG_ISS, WRONG_TYP),
-    "aud_missing": (WRONG_AUD, WRONG_TYP),
-    "aud_wrong": (WRONG_AUD, WRONG_TYP),
-    "aud_number": (WRONG_AUD, WRONG_TYP),
-    "aud_object": (WRONG_AUD, WRONG_TYP),
-    "aud_list_with_non_string": (WRONG_AUD, WRONG_TYP),
-    "aud_empty_list": (WRONG_AUD, WRONG_TYP),
-    "azp_other_client": (WRONG_AUD, WRONG_TYP),
-    "exp_past": (EXPIRED, WRONG_TYP),
-    "exp_missing": (INVALID, WRONG_TYP),
-    "exp_far_future": (INVALID, WRONG_TYP),
-    "exp_not_a_number": (INVALID, WRONG_TYP),
-    "exp_boolean": (INVALID, WRONG_TYP),
-    "exp_overflow_to_infinity": (INVALID, WRONG_TYP),
-    "exp_nan_literal": (MALFORMED, MALFORMED),
-    "nbf_future": (INVALID, WRONG_TYP),
-    "nbf_missing": (INVALID, WRONG_TYP),
-    "iat_future": (INVALID, WRONG_TYP),
-    "iat_missing": (INVALID, WRONG_TYP),
-    "sub_missing": (INVALID, WRONG_TYP),
-    "email_missing": (INVALID, WRONG_TYP),
-    "email_not_an_email": (INVALID, WRONG_TYP),
-    "email_unverified": (INVALID, WRONG_TYP),
-    "groups_not_a_list": (INVALID, WRONG_TYP),
-    "groups_too_many": (INVALID, WRONG_TYP),
-    "groups_non_string": (INVALID, WRONG_TYP),
-    "groups_oversize_entry": (INVALID, WRONG_TYP),
-    "crit_unknown_extension": (FORBIDDEN, FORBIDDEN),
-    "b64_unencoded_payload": (FORBIDDEN, FORBIDDEN),
-    "typ_session_token_at_idp": (WRONG_TYP, BAD_ALG),
-    "typ_unexpected": (WRONG_TYP, WRONG_TYP),
-    "duplicate_claim_sub": (MALFORMED, MALFORMED),
-    "duplicate_header_alg": (MALFORMED, MALFORMED),
-    "duplicate_nested_key": (MALFORMED, MALFORMED),
-    "malformed_empty": (MALFORMED, MALFORMED),
-    "malformed_two_segments": (MALFORMED, MALFORMED),
-    "malformed_four_segments": (MALFORMED, MALFORMED),
-    "malformed_five_segments_jwe": (MALFORMED, MALFORMED),
-    "malformed_non_base64": (MALFORMED, MALFORMED),
-    "malformed_padded_base64": (MALFORMED, MALFORMED),
-    "malformed_header_not_json": (MALFORMED, MALFORMED),
-    "malformed_payload_not_json": (MALFORMED, MALFORMED),
-    "malformed_header_array": (MALFORMED, MALFORMED),
-    "malformed_payload_null": (MALFORMED, MALFORMED),
-    "malformed_payload_not_utf8": (MALFORMED, MALFORMED),
-    "malformed_non_ascii": (MALFORMED, MALFORMED),
-    "malformed_whitespace": (MALFORMED, MALFORMED),
-    "oversize_token": (MALFORMED, MALFORMED),
-    # session-token forgeries, aimed at /mcp
-    "session_signed_by_unknown_key": (WRONG_TYP, UNKNOWN_KEY),
-    "session_alg_none": (WRONG_TYP, BAD_ALG),
-    "session_es256_zero_signature": (WRONG_TYP, BAD_SIG),
-    "idp_token_as_session_token": (None, WRONG_TYP),
-    "idp_token_without_typ_as_session_token": (None, WRONG_TYP),
-    "session_known_kid_wrong_key": (WRONG_TYP, BAD_SIG),
-    "session_wrong_audience": (WRONG_TYP, WRONG_AUD),
-    "session_audience_list": (WRONG_TYP, WRONG_AUD),
-    "session_wrong_issuer": (WRONG_TYP, WRONG_ISS),
-    "session_lifetime_too_long": (WRONG_TYP, INVALID),
-    "session_expired": (WRONG_TYP, EXPIRED),
-    "session_hs256_with_public_key": (WRONG_TYP, BAD_ALG),
-    "session_jku_header": (FORBIDDEN, FORBIDDEN),
-}
-
-
-class FakeClock:
-    def __call__(self) -> float:
-        return NOW
-
-
-class RecordingFetcher:
-    def __init__(self) -> None:
-        self.urls: list[str] = []
-
-    def __call__(self, url: str) -> tuple[dict[str, Any], int | None]:
-        self.urls.append(url)
-        if url != IDP.jwks_url:
-            raise AssertionError(f"fetched a URL named by a token: {url}")
-        return IDP.jwks(), 300
+ROWS = {row.name: row for row in TABLE}
 
 
 @pytest.fixture(autouse=True)
@@ -185,18 +61,18 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def fetcher() -> RecordingFetcher:
-    return RecordingFetcher()
+    return IDP.fetcher()
 
 
 @pytest.fixture(scope="module")
 def cache(fetcher: RecordingFetcher) -> JwksCache:
-    return JwksCache(IDP.jwks_url, fetcher, FakeClock())
+    return JwksCache(IDP.jwks_url, fetcher, FakeClock(NOW))
 
 
 @pytest.fixture(scope="module")
 def session_service() -> SessionTokenService:
     keys = SessionKeySet(active_kid=SESSION_KEY.kid, keys=(SESSION_KEY,))
-    return SessionTokenService(keys, issuer=GATEWAY, audience=f"{GATEWAY}/mcp", clock=FakeClock())
+    return SessionTokenService(keys, issuer=GATEWAY, audience=f"{GATEWAY}/mcp", clock=FakeClock(NOW))
 
 
 def by_name(name: str) -> MaliciousCase:
@@ -209,13 +85,18 @@ def by_name(name: str) -> MaliciousCase:
 def test_the_corpus_has_every_expected_case_and_no_unlisted_one() -> None:
     names = [c.name for c in CASES]
     assert len(names) == len(set(names)), "case names must be unique"
-    assert set(names) == set(EXPECTED)
+    assert names == [row.name for row in TABLE], "every row of the table is built once, in table order"
     assert len(names) >= 26
 
 
-def test_the_corpus_records_the_same_codes_as_this_test() -> None:
+def test_every_built_case_carries_its_table_rows_codes_and_only_genuine_idp_tokens_lack_an_idp_code() -> None:
     for case in CASES:
-        assert (case.idp_code, case.session_code) == EXPECTED[case.name], case.name
+        row = ROWS[case.name]
+        assert (case.idp_code, case.session_code, case.idp_code is None) == (
+            row.idp_code,
+            row.session_code,
+            case.name.startswith("idp_token_"),
+        ), case.name
 
 
 def test_the_corpus_covers_every_required_threat() -> None:
@@ -243,19 +124,19 @@ def test_the_oversize_case_is_really_over_the_limit() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_the_idp_path_refuses_with_the_expected_code(case: MaliciousCase, cache: JwksCache) -> None:
-    expected, _ = EXPECTED[case.name]
+    expected = case.idp_code
     config = IDP.idp_config()
     if expected is None:  # a genuine IdP token: only hostile on /mcp
-        assert verify_idp_token(case.token, config, cache, FakeClock()).email
+        assert verify_idp_token(case.token, config, cache, FakeClock(NOW)).email
         return
     with pytest.raises(AuthError) as info:
-        verify_idp_token(case.token, config, cache, FakeClock())
+        verify_idp_token(case.token, config, cache, FakeClock(NOW))
     assert info.value.code is expected
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_the_session_path_refuses_every_case(case: MaliciousCase, session_service: SessionTokenService) -> None:
-    _, expected = EXPECTED[case.name]
+    expected = case.session_code
     with pytest.raises(AuthError) as info:
         session_service.verify(case.token)
     assert info.value.code is expected
@@ -264,20 +145,20 @@ def test_the_session_path_refuses_every_case(case: MaliciousCase, session_servic
 def test_only_the_configured_jwks_url_was_ever_fetched(fetcher: RecordingFetcher, cache: JwksCache) -> None:
     for case in CASES:
         with contextlib.suppress(AuthError):
-            verify_idp_token(case.token, IDP.idp_config(), cache, FakeClock())
-    assert fetcher.urls, "the JWKS was fetched at least once"
-    assert set(fetcher.urls) == {IDP.jwks_url}
-    assert ATTACKER_URL not in fetcher.urls
+            verify_idp_token(case.token, IDP.idp_config(), cache, FakeClock(NOW))
+    assert fetcher.calls, "the JWKS was fetched at least once"
+    assert set(fetcher.calls) == {IDP.jwks_url}
+    assert ATTACKER_URL not in fetcher.calls
 
 
 @pytest.mark.parametrize("name", ["jku_attacker_url", "x5u_attacker_url", "embedded_jwk_header", "x5c_self_signed"])
 def test_key_naming_headers_are_refused_before_any_fetch(name: str) -> None:
-    fetcher = RecordingFetcher()
-    cold = JwksCache(IDP.jwks_url, fetcher, FakeClock())
+    fetcher = IDP.fetcher()
+    cold = JwksCache(IDP.jwks_url, fetcher, FakeClock(NOW))
     with pytest.raises(AuthError) as info:
-        verify_idp_token(by_name(name).token, IDP.idp_config(), cold, FakeClock())
+        verify_idp_token(by_name(name).token, IDP.idp_config(), cold, FakeClock(NOW))
     assert info.value.code is ReasonCode.AUTH_FORBIDDEN_HEADER
-    assert fetcher.urls == []
+    assert fetcher.calls == []
     assert cold.fetch_count == 0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import mcp_gateway.domain.tokens.parsing as parsing_module
 import pytest
+from conftest import FIXED_NOW, FakeClock
 from mcp_gateway.domain.errors import AuthError, ConfigError, ReasonCode
 from mcp_gateway.domain.tokens import (
     IdentityClaims,
@@ -23,25 +24,12 @@ from mcp_gateway.domain.tokens import (
 from mcp_gateway_local.idp import OMIT, LocalIdP
 from pydantic import ValidationError
 
-NOW = 1_750_000_000.0
-
-
-class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+NOW = FIXED_NOW
 
 
 @pytest.fixture(scope="module")
 def idp() -> LocalIdP:
     return LocalIdP("http://127.0.0.1:8765/idp", audience="api://mcp-gateway")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from conftest import FIXED_NOW, FakeClock
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from mcp_gateway.domain.errors import AuthError, ConfigError, ReasonCode
@@ -22,17 +23,9 @@ from mcp_gateway.domain.tokens import (
 from mcp_gateway_local.idp import LocalIdP
 from pydantic import ValidationError
 
-NOW = 1_750_000_000.0
+NOW = FIXED_NOW
 ISSUER = "https://abc123.lambda-url.eu-west-1.on.aws"
 AUDIENCE = "https://abc123.lambda-url.eu-west-1.on.aws/mcp"
-
-
-class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +36,6 @@ def old_key() -> SessionKey:
 @pytest.fixture(scope="module")
 def new_key() -> SessionKey:
     return generate_session_key("gw-2025-02")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def service(keys: SessionKeySet, clock: FakeClock, **kwargs: Any) -> SessionTokenService:
