@@ -69,6 +69,7 @@ test: venv tools lint types unit functional e2e template sam-build
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 types: venv
 	$(BIN)/mypy layers/core/mcp_gateway local/mcp_gateway_local

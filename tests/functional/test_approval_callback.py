@@ -25,6 +25,7 @@ from approval_support import (
 from conftest import unique_email
 from mcp_gateway.adapters.approval_store import ApprovalStore
 from mcp_gateway.adapters.slack_api import SlackApi
+from mcp_gateway.adapters.task_tokens import TaskTokens
 from mcp_gateway.domain.approval import ApproverDirectory
 from mcp_gateway.domain.slack import sign_slack_request
 from mcp_gateway.handlers.approval import ApprovalCallback
@@ -83,7 +84,7 @@ def test_slacks_published_known_answer_vector_passes_the_real_callback_handler(s
     audited: list[dict[str, Any]] = []
     handler = ApprovalCallback(
         ApprovalStore(stack.client("dynamodb"), stack.physical("ApprovalsTable")),
-        stack.client("stepfunctions"),
+        TaskTokens(stack.client("stepfunctions")),
         SlackApi(stack.info.slack_url + "/api", lambda: "xoxb-unused"),
         lambda: {"bot_token": "xoxb-unused", "signing_secret": SLACK_SECRET, "channel": "C0LOCAL01"},
         ApproverDirectory(),

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-
-_DESERIALIZE = TypeDeserializer().deserialize
+from .dynamo_codec import from_attribute
 
 
 class QuotaStore:
@@ -29,4 +27,4 @@ class QuotaStore:
         value = item.get(attribute)
         if not isinstance(value, dict) or "N" not in value:
             return 0
-        return int(_DESERIALIZE(value))
+        return int(from_attribute(value))

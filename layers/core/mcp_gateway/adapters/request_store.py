@@ -1,13 +1,11 @@
 """The approvals and results tables, read for ``get_request_status`` (implements ``ports.RequestStorePort``).
-Items come back as plain values (boto3's ``TypeDeserializer``: strings, ``Decimal`` numbers)."""
+Items come back as plain values (``dynamo_codec``: strings, ``Decimal`` numbers)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-
-_DESERIALIZER = TypeDeserializer()
+from .dynamo_codec import from_item
 
 
 class RequestStore:
@@ -22,7 +20,7 @@ class RequestStore:
         item = self.ddb.get_item(TableName=table, Key={"pk": {"S": request_id}}, ConsistentRead=True).get("Item")
         if not isinstance(item, dict):
             return None
-        return {name: _DESERIALIZER.deserialize(value) for name, value in item.items()}
+        return from_item(item)
 
     def approval(self, request_id: str) -> dict[str, Any] | None:
         return self._get(self.approvals_table, request_id)

@@ -39,6 +39,14 @@ class ApprovalStorePort(Protocol):
     def claim_nonce(self, nonce: str, now: float) -> bool: ...
 
 
+class TaskTokensPort(Protocol):
+    """Resumes a workflow waiting on a task token (the approval workflow's NotifyApprovers task)."""
+
+    def send_success(self, task_token: str, output: dict[str, Any]) -> bool:
+        """True: resumed; False: the task is gone (timed out, unknown, invalid token)."""
+        ...
+
+
 class WorkflowRunnerPort(Protocol):
     """Runs the request workflow for one payload and returns the gateway's answer (never raises)."""
 

@@ -23,16 +23,13 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from ..adapters.approval_store import NONCE_TTL_SECONDS, ApprovalStore
-from ..adapters.aws import error_code
 from ..adapters.slack_api import SlackApi, SlackApiError
 from ..domain.approval import ApproverDirectory, PendingApproval, authorize_decision
 from ..domain.contracts import AuditRecord
 from ..domain.errors import ApprovalError, ConfigError, GatewayError, ReasonCode, SignatureError
-from ..domain.ports import ApprovalStorePort
+from ..domain.ports import ApprovalStorePort, TaskTokensPort
 from ..domain.slack import (
     SIGNATURE_HEADER,
     SLACK_RESPONSE_URL_PREFIXES,
@@ -45,12 +42,9 @@ from ..domain.slack import (
     verify_slack_signature,
 )
 
-__all__ = ["NONCE_TTL_SECONDS", "ApprovalCallback", "ApprovalStore", "NotifyApprovers", "slack_config"]
-
 STATUSES = ("PENDING", "APPROVED", "DENIED", "EXPIRED")
 AUDIT_ATTEMPTS = 3  # the hash chain is optimistic; a burst of callbacks can exhaust one append's retries
 MAX_BODY_BYTES = 512 * 1024
-_TASK_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 
 
 def _s(item: Mapping[str, Any], name: str, default: str = "") -> str:
@@ -205,7 +199,7 @@ class ApprovalCallback:
     def __init__(
         self,
         store: ApprovalStorePort,
-        sfn: Any,
+        tasks: TaskTokensPort,
         slack: SlackApi,
         slack_secret: Callable[[], Mapping[str, Any]],
         directory: ApproverDirectory | None,
@@ -217,7 +211,7 @@ class ApprovalCallback:
         log_error: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.store = store
-        self.sfn = sfn
+        self.tasks = tasks
         self.slack = slack
         self.slack_secret = slack_secret
         self.directory = directory
@@ -318,11 +312,7 @@ class ApprovalCallback:
             "result_expires_at": str(int(now) + self.result_ttl),
         }
         label: Literal["approved", "denied", "expired"] = "approved" if decision == "APPROVED" else "denied"
-        try:
-            self.sfn.send_task_success(taskToken=_s(item, "task_token"), output=json.dumps(output))
-        except ClientError as exc:
-            if error_code(exc) not in _TASK_GONE:
-                raise
+        if not self.tasks.send_success(_s(item, "task_token"), output):  # the workflow timed out meanwhile
             self.store.mark_expired_after(it.request_id, decision)
             self._audit(event, now, ReasonCode.APPROVAL_EXPIRED, accepted=False, decision=decision, **who)
             self._update_message(item, channel, "expired", "gateway", now)

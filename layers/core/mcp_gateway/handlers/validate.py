@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import ValidationError
 
+from ..adapters.dynamo_codec import from_item, to_item
 from ..domain import ratelimit
 from ..domain.approval import request_hash as approval_request_hash
 from ..domain.contracts import (
@@ -45,18 +45,14 @@ MAX_SANITIZED_PARAM_BYTES = 16_384
 OBJECT_READ_ACTIONS = frozenset({"s3:GetObject", "s3:GetObjectVersion"})
 
 
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
-
-
 def intent_item(record: IntentRecord) -> dict[str, Any]:
     """The intent record as the DynamoDB item the AuditIntent state puts (``Item.$``)."""
-    return {name: _SERIALIZER.serialize(value) for name, value in record.model_dump(mode="json").items()}
+    return to_item(record.model_dump(mode="json"))
 
 
 def intent_record(item: Mapping[str, Any]) -> IntentRecord:
     """The intent record back from its DynamoDB item."""
-    return IntentRecord.model_validate({name: _DESERIALIZER.deserialize(value) for name, value in item.items()})
+    return IntentRecord.model_validate(from_item(item))
 
 
 def _budget_fields(email: str, now: float, tier: Tier, budgets: DataBudgets, count_object: bool) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from ..adapters.assumed_role import AssumedRoleClients
 from ..adapters.audit_store import AuditStore
 from ..adapters.secrets import get_secret_json, get_secret_text
 from ..adapters.slack_api import SlackApi
+from ..adapters.task_tokens import TaskTokens
 from ..domain.approval import ApproverDirectory
 from ..domain.slack import SLACK_RESPONSE_URL_PREFIXES
 from ..observability import add_exact_secrets, logger
@@ -113,7 +114,7 @@ def build_approval_callback(settings: ApprovalCallbackSettings) -> ApprovalCallb
     )
     return ApprovalCallback(
         ApprovalStore(aws.client("dynamodb", region), settings.APPROVALS_TABLE_NAME),
-        aws.client("stepfunctions", region),
+        TaskTokens(aws.client("stepfunctions", region)),
         _slack(settings.SLACK_API_BASE_URL, slack_secret),
         slack_secret,
         _approver_directory(settings.POLICY_PATH),
