@@ -1,9 +1,10 @@
 """`mcp-gateway quota show --user X`: one user's current usage of every quota, read from the rate-limit table.
 
-The counters are found by key, never by scan: the same ``counter_key`` the validator computes for "now", for
-each tier (with the user's group overrides), the global per-user ceiling, the objects-per-window budget and
-the day's bytes budget. Works against the local stack (default) or a deployed table (``--table``, with the
-ambient AWS credentials).
+The counters are found by key, never by scan: the quota plan (``mcp_gateway.domain.quota``, shared with the
+``whoami`` tool) lists the same ``counter_key`` the validator computes for "now", for each tier (with the user's
+group overrides), the global per-user ceiling, the day's bytes budget and the objects-per-window budget; the
+counters are read through the ``QuotaStore`` adapter. Works against the local stack (default) or a deployed
+table (``--table``, with the ambient AWS credentials).
 """
 
 from __future__ import annotations
@@ -16,50 +17,40 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mcp_gateway.domain import ratelimit
-from mcp_gateway.domain.models import Tier
+from mcp_gateway.adapters import aws
+from mcp_gateway.adapters.quota_store import QuotaStore
+from mcp_gateway.domain import quota
 from mcp_gateway.domain.policy import Policy, parse_policy
+from mcp_gateway.domain.ports import QuotaStorePort
 
 from .template import ROOT
 
 DEFAULT_POLICY = ROOT / "policy" / "gateway-policy.yaml"
-
-
-def _counter(ddb: Any, table: str, key: str, attribute: str) -> int:
-    item = ddb.get_item(TableName=table, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item") or {}
-    value = item.get(attribute) or {}
-    return int(value.get("N", "0"))
+LOCAL_REGION = "us-east-1"  # the local stack's region
 
 
 def usage(
-    ddb: Any, table: str, policy: Policy, email: str, groups: tuple[str, ...] = (), now: float | None = None
+    store: QuotaStorePort, policy: Policy, email: str, groups: tuple[str, ...] = (), now: float | None = None
 ) -> list[dict[str, Any]]:
-    """One row per quota: what is used in the current window, the limit, and when the window resets."""
+    """One row per quota of the shared plan (``domain/quota.py``, as ``whoami`` reports it): what is used in
+    the current window, the limit, what remains, and when the window resets. A counter that cannot be read
+    raises (the command then fails, it never reports a guess)."""
     at = time.time() if now is None else now
     rows: list[dict[str, Any]] = []
-
-    def row(quota: str, scope: Tier | str, attribute: str, limit: int, window: int) -> None:
-        key = ratelimit.counter_key(email, scope, at, window)
+    for line in quota.quota_plan(policy, email, groups, at):
+        use = quota.QuotaUsage(line, store.used(line.key, line.attribute))
         rows.append(
             {
-                "quota": quota,
-                "used": _counter(ddb, table, key, attribute),
-                "limit": limit,
-                "window_seconds": window,
-                "window_start": ratelimit.window_start(at, window),
-                "resets_in_seconds": ratelimit.retry_after(at, window),
-                "key": key,
+                "quota": line.name,
+                "used": use.used,
+                "limit": line.limit,
+                "remaining": use.remaining,
+                "window_seconds": line.window_seconds,
+                "window_start": line.window_start,
+                "resets_in_seconds": line.resets_in_seconds,
+                "key": line.key,
             }
         )
-
-    for tier in Tier:
-        limit = policy.tier_limit(tier, groups)
-        row(f"tier:{tier.value}", tier, "hits", limit.limit, limit.window_seconds)
-    glob = policy.rate_limits.global_per_user
-    row("global", "all", "hits", glob.limit, glob.window_seconds)
-    budgets = policy.data_budgets
-    row("objects_per_window", "objects", "objects", budgets.objects_per_window, budgets.window_seconds)
-    row("bytes_per_day", "bytes", "bytes_used", budgets.bytes_per_day, ratelimit.DAY_SECONDS)
     return rows
 
 
@@ -67,37 +58,30 @@ def render(email: str, rows: list[dict[str, Any]]) -> str:
     header = f"  {'quota':<20} {'used':>12} {'limit':>12} {'window':>8} {'resets in':>10}"
     lines = [f"quota usage for {email}", header]
     for r in rows:
-        flag = "  FULL" if r["limit"] and r["used"] >= r["limit"] else ""
+        flag = "  FULL" if r["limit"] and r["remaining"] == 0 else ""
         used = f"{r['quota']:<20} {r['used']:>12} {r['limit']:>12}"
         lines.append(f"  {used} {r['window_seconds']:>7}s {r['resets_in_seconds']:>9}s{flag}")
     return "\n".join(lines)
 
 
-def cmd_quota_show(args: argparse.Namespace, info_loader: Callable[[argparse.Namespace], Any]) -> int:
-    import boto3
-    from botocore.config import Config
+def _store(args: argparse.Namespace, info_loader: Callable[[argparse.Namespace], Any]) -> QuotaStore:
+    """The rate-limit table: a deployed one (``--table``, ambient credentials) or the local stack's."""
+    if args.table:
+        return QuotaStore(aws.session_client(aws.region_session(args.region), "dynamodb", args.region), args.table)
+    info = info_loader(args)
+    local = aws.credentials_session("testing", "testing", region=LOCAL_REGION)  # moto's fixed local credentials
+    ddb = aws.session_client(local, "dynamodb", LOCAL_REGION, endpoint_url=info.moto_endpoint)
+    return QuotaStore(ddb, info.resources["RateLimitTable"])
 
+
+def cmd_quota_show(args: argparse.Namespace, info_loader: Callable[[argparse.Namespace], Any]) -> int:
     try:
         policy = parse_policy(Path(args.policy).read_text())
     except (OSError, ValueError) as exc:
         print(f"error: cannot load the policy {args.policy}: {exc}", file=sys.stderr)
         return 1
-    if args.table:
-        ddb = boto3.client("dynamodb", region_name=args.region)
-        table = args.table
-    else:
-        info = info_loader(args)
-        ddb = boto3.client(
-            "dynamodb",
-            region_name="us-east-1",
-            endpoint_url=info.moto_endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's fixed local credentials
-            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
-        )
-        table = info.resources["RateLimitTable"]
     groups = tuple(g for g in (args.groups or "").split(",") if g)
-    rows = usage(ddb, table, policy, args.user, groups)
+    rows = usage(_store(args, info_loader), policy, args.user, groups)
     if args.json:
         print(json.dumps({"user": args.user.lower(), "groups": list(groups), "quotas": rows}, indent=2))
     else:
