@@ -186,7 +186,7 @@ def validate_customer_id_pattern(pattern: str) -> re.Pattern[str]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Internal structures
+# Detections and the detector table
 # --------------------------------------------------------------------------------------------------
 
 
@@ -448,7 +448,7 @@ WORD_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 
 
 # --------------------------------------------------------------------------------------------------
-# Small helpers
+# Value checks: does a candidate look like the real thing
 # --------------------------------------------------------------------------------------------------
 
 

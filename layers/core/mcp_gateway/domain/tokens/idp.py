@@ -72,6 +72,11 @@ _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _MAX_AGE_RE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
 
 
+# --------------------------------------------------------------------------------------------------
+# IdP configuration and JWKS cache
+# --------------------------------------------------------------------------------------------------
+
+
 def _check_url(value: str, what: str) -> str:
     parts = urlsplit(value)
     host = (parts.hostname or "").lower()
