@@ -18,6 +18,7 @@ import argparse
 import csv
 import datetime as dt
 import fnmatch
+import functools
 import io
 import json
 import re
@@ -27,6 +28,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mcp_gateway.adapters import aws
+from mcp_gateway.adapters.audit_reader import AuditReader
+from mcp_gateway.adapters.stack_lookup import StackLookupError, describe_stack
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -66,6 +71,11 @@ class Target:
     retention_days: int = 90
     local: bool = True
 
+    @functools.cached_property
+    def reader(self) -> AuditReader:
+        """The read side of the audit trail (paginated queries, scans and log lines)."""
+        return AuditReader(self.ddb, self.logs, self.table, self.log_group)
+
 
 def _local_target(state_dir: Path) -> Target:
     from .stack import REGION, StackInfo
@@ -79,18 +89,10 @@ def _local_target(state_dir: Path) -> Target:
     if missing:
         raise AuditCliError(f"the local stack has no {', '.join(missing)}")
 
-    import boto3
-    from botocore.config import Config
+    session = aws.credentials_session("testing", "testing", region=REGION)  # moto's well-known dummy credentials
 
     def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            region_name=REGION,
-            endpoint_url=info.moto_endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's well-known dummy credentials
-            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
-        )
+        return aws.session_client(session, service, REGION, endpoint_url=info.moto_endpoint)
 
     params = load_template().get("Parameters") or {}
     retention = int((params.get("AuditRetentionDays") or {}).get("Default", 90))
@@ -109,31 +111,17 @@ def _local_target(state_dir: Path) -> Target:
 
 
 def _deployed_target(stack: str, region: str | None) -> Target:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    session = boto3.session.Session(region_name=region)
-    cfn = session.client("cloudformation")
-    physical: dict[str, str] = {}
+    session = aws.region_session(region)
     try:
-        for key, logical in LOGICAL.items():
-            resp = cfn.describe_stack_resources(StackName=stack, LogicalResourceId=logical)
-            found = [r["PhysicalResourceId"] for r in resp.get("StackResources", []) if r.get("PhysicalResourceId")]
-            if not found:
-                raise AuditCliError(f"stack {stack} has no {logical}")
-            physical[key] = found[0]
-        params = {
-            p["ParameterKey"]: p.get("ParameterValue", "")
-            for p in cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Parameters", [])
-        }
-    except (ClientError, BotoCoreError) as exc:
-        raise AuditCliError(f"cannot resolve stack {stack}: {type(exc).__name__}") from None
+        physical, params = describe_stack(aws.session_client(session, "cloudformation", region), stack, LOGICAL)
+    except StackLookupError as exc:
+        raise AuditCliError(str(exc)) from None
     retention = params.get("AuditRetentionDays") or "90"
     return Target(
-        ddb=session.client("dynamodb"),
-        logs=session.client("logs"),
-        sqs=session.client("sqs"),
-        secrets=session.client("secretsmanager"),
+        ddb=aws.session_client(session, "dynamodb", region),
+        logs=aws.session_client(session, "logs", region),
+        sqs=aws.session_client(session, "sqs", region),
+        secrets=aws.session_client(session, "secretsmanager", region),
         table=physical["table"],
         log_group=physical["log_group"],
         dlq_url=physical["dlq"],
@@ -246,23 +234,8 @@ class Row:
     mismatches: list[str] = field(default_factory=list)
 
 
-def _paginate(call: Callable[..., dict[str, Any]], **kwargs: Any) -> Iterator[dict[str, Any]]:
-    while True:
-        resp = call(**kwargs)
-        yield from resp.get("Items", [])
-        if "LastEvaluatedKey" not in resp:
-            return
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-
 def chain_items(target: Target, day: str) -> Iterator[dict[str, Any]]:
-    yield from _paginate(
-        target.ddb.query,
-        TableName=target.table,
-        IndexName="by-chain",
-        KeyConditionExpression="chain_day = :d",
-        ExpressionAttributeValues={":d": {"S": day}},
-    )
+    return target.reader.chain_items(day)
 
 
 def _item_mismatches(item: dict[str, Any]) -> list[str]:
@@ -283,18 +256,7 @@ def query(target: Target, flt: Filters) -> list[Row]:
     index = flt.index()
     if index is not None:
         name, attr, value = index
-        items: Iterator[dict[str, Any]] = _paginate(
-            target.ddb.query,
-            TableName=target.table,
-            IndexName=name,
-            KeyConditionExpression="#h = :h AND ts BETWEEN :a AND :b",
-            ExpressionAttributeNames={"#h": attr},
-            ExpressionAttributeValues={
-                ":h": {"S": value},
-                ":a": {"S": iso(flt.since)},
-                ":b": {"S": iso(flt.until)},
-            },
-        )
+        items: Iterator[dict[str, Any]] = target.reader.index_items(name, attr, value, iso(flt.since), iso(flt.until))
     else:
         items = (item for day in days_between(flt.since, flt.until) for item in chain_items(target, day))
     rows: list[Row] = []
@@ -437,25 +399,12 @@ class Finding:
     detail: str
 
 
-def _head(target: Target, day: str) -> dict[str, Any] | None:
-    item = target.ddb.get_item(
-        TableName=target.table, Key={"pk": {"S": f"CHAIN#{day}"}, "sk": {"S": "head"}}, ConsistentRead=True
-    ).get("Item")
-    if not item:
-        return None
-    return {
-        "seq": item.get("seq", {}).get("N"),
-        "record_hash": item.get("record_hash", {}).get("S"),
-        "request_id": item.get("request_id", {}).get("S"),
-    }
-
-
 def _verify_day(target: Target, day: str, check_logs: bool) -> tuple[list[Finding], int]:
     from mcp_gateway.adapters.audit_store import from_item
     from mcp_gateway.domain.audit_chain import verify_chain
 
     findings: list[Finding] = []
-    head = _head(target, day)  # the head first, then the records (see verify_chain)
+    head = target.reader.chain_head(day)  # the head first, then the records (see verify_chain)
     records: list[dict[str, Any]] = []
     for item in chain_items(target, day):
         rid = str(item.get("pk", {}).get("S", ""))[:256] or None
@@ -506,19 +455,13 @@ def _compare_with_logs(target: Target, day: str, records: list[dict[str, Any]]) 
     cannot be edited. A table rewritten wholesale (hashes recomputed) still disagrees with its log lines."""
     start, end = _day_bounds_ms(day)
     lines: dict[int, dict[str, Any]] = {}
-    kwargs: dict[str, Any] = {"logGroupName": target.log_group, "startTime": start, "endTime": end}
-    while True:
-        resp = target.logs.filter_log_events(**kwargs)
-        for event in resp.get("events", []):
-            try:
-                line = json.loads(event["message"])
-            except (ValueError, KeyError):
-                continue
-            if isinstance(line, dict) and line.get("chain_day") == day and _as_int(line.get("seq")):
-                lines.setdefault(_seq(line), line)
-        if not resp.get("nextToken"):
-            break
-        kwargs["nextToken"] = resp["nextToken"]
+    for event in target.reader.log_events(start, end):
+        try:
+            line = json.loads(event["message"])
+        except (ValueError, KeyError):
+            continue
+        if isinstance(line, dict) and line.get("chain_day") == day and _as_int(line.get("seq")):
+            lines.setdefault(_seq(line), line)
     findings: list[Finding] = []
     by_seq = {_seq(r): r for r in records}
     for seq, record in sorted(by_seq.items()):
@@ -539,28 +482,9 @@ def orphan_intents(target: Target, since: float, until: float, grace_seconds: fl
     and its outcome is missing (parked in the dead-letter queue, or lost)."""
     findings: list[Finding] = []
     cutoff_ms = int((min(until, now - grace_seconds)) * 1000)
-    items = _paginate(
-        target.ddb.scan,
-        TableName=target.table,
-        FilterExpression="sk = :i AND at_ms BETWEEN :a AND :b",
-        ProjectionExpression="pk, at_ms",
-        ExpressionAttributeValues={
-            ":i": {"S": "intent"},
-            ":a": {"N": str(int(since * 1000))},
-            ":b": {"N": str(cutoff_ms)},
-        },
-    )
-    for item in items:
+    for item in target.reader.intent_items(int(since * 1000), cutoff_ms):
         rid = item["pk"]["S"]
-        outcomes = {
-            o["sk"]["S"]: o
-            for o in target.ddb.query(
-                TableName=target.table,
-                KeyConditionExpression="pk = :p AND begins_with(sk, :o)",
-                ExpressionAttributeValues={":p": {"S": rid}, ":o": {"S": "outcome"}},
-                ConsistentRead=True,
-            ).get("Items", [])
-        }
+        outcomes = {o["sk"]["S"]: o for o in target.reader.outcome_items(rid)}
         first = outcomes.get("outcome", {}).get("record", {}).get("S", "")
         final = "outcome#approval" in outcomes or ("outcome" in outcomes and '"status":"pending"' not in first)
         if not final:

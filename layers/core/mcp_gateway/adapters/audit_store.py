@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from ..domain.audit_chain import link
 from ..domain.errors import AuditError
+from .audit_reader import AuditReader
 from .aws import error_code
 
 MAX_CHAIN_ATTEMPTS = 40
@@ -159,20 +160,9 @@ class AuditStore:
         raise AuditError("audit chain is too contended; record not written")
 
     def chain_records(self, day: str) -> list[dict[str, Any]]:
-        """Every outcome record of one chain day, via the chain index."""
-        records: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "by-chain",
-            "KeyConditionExpression": "chain_day = :d",
-            "ExpressionAttributeValues": {":d": {"S": day}},
-        }
-        while True:
-            resp = self.ddb.query(**kwargs)
-            records.extend(from_item(i) for i in resp.get("Items", []) if "record" in i)
-            if "LastEvaluatedKey" not in resp:
-                return records
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        """Every outcome record of one chain day, via the chain index (the read side's paginated query)."""
+        reader = AuditReader(self.ddb, self.logs, self.table, self.log_group)
+        return [from_item(i) for i in reader.chain_items(day) if "record" in i]
 
     # --- CloudWatch Logs -------------------------------------------------------------------------------
     def _ensure_stream(self) -> str:
