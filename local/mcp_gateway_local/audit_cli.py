@@ -31,6 +31,8 @@ from typing import Any
 
 from mcp_gateway.adapters import aws
 from mcp_gateway.adapters.audit_reader import AuditReader
+from mcp_gateway.adapters.dead_letters import DeadLetterQueue
+from mcp_gateway.adapters.secrets import read_secret_string
 from mcp_gateway.adapters.stack_lookup import StackLookupError, describe_stack
 
 EXIT_OK = 0
@@ -75,6 +77,10 @@ class Target:
     def reader(self) -> AuditReader:
         """The read side of the audit trail (paginated queries, scans and log lines)."""
         return AuditReader(self.ddb, self.logs, self.table, self.log_group)
+
+    @functools.cached_property
+    def dead_letters(self) -> DeadLetterQueue:
+        return DeadLetterQueue(self.sqs, self.dlq_url)
 
 
 def _local_target(state_dir: Path) -> Target:
@@ -344,10 +350,10 @@ def prompt_hash_of(target: Target, text: str) -> str:
     from mcp_gateway.handlers.validate import prompt_hmac
 
     try:
-        key = target.secrets.get_secret_value(SecretId=target.hmac_secret)["SecretString"]
+        key = read_secret_string(target.secrets, target.hmac_secret)
     except Exception:  # noqa: BLE001 - permission or network: say so without details
         raise AuditCliError("cannot read the prompt HMAC key (PromptHmacSecret); pass --prompt-hash instead") from None
-    digest: str = prompt_hmac(str(key).encode(), text)
+    digest: str = prompt_hmac(key.encode(), text)
     return digest
 
 
@@ -577,13 +583,8 @@ def replay(
     leave: list[str] = []  # receipt handles of messages left in the queue: visible again after this run
     empty_polls = 0
     while len(seen) < max_messages:
-        resp = target.sqs.receive_message(
-            QueueUrl=target.dlq_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=0 if target.local else 2,
-            VisibilityTimeout=120,
-        )
-        messages = [m for m in resp.get("Messages", []) if m["MessageId"] not in seen]
+        received = target.dead_letters.receive(wait_seconds=0 if target.local else 2, visibility_timeout=120)
+        messages = [m for m in received if m["MessageId"] not in seen]
         if not messages:
             empty_polls += 1
             if target.local or empty_polls >= 2:
@@ -609,9 +610,9 @@ def replay(
                 leave.append(message["ReceiptHandle"])
                 continue
             (report.duplicates if already else report.recorded).append(request_id)
-            target.sqs.delete_message(QueueUrl=target.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            target.dead_letters.delete(message["ReceiptHandle"])
     for handle in leave:
-        target.sqs.change_message_visibility(QueueUrl=target.dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
+        target.dead_letters.release(handle)
     return report
 
 

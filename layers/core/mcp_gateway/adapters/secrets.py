@@ -1,7 +1,9 @@
-"""Secrets from Secrets Manager through Powertools Parameters (cached, bounded max-age)."""
+"""Secrets from Secrets Manager through Powertools Parameters (cached, bounded max-age), with a client of the
+process's one shared boto3 Session."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -9,13 +11,20 @@ from aws_lambda_powertools.utilities import parameters
 
 from ..domain.errors import ConfigError
 from ..observability import add_exact_secrets
+from . import aws
 
 MAX_AGE_SECONDS = 300
 
 
+@functools.cache
+def _provider() -> parameters.SecretsProvider:
+    """One provider (and its cache) per process, like Powertools' default one, on the shared Session."""
+    return parameters.SecretsProvider(boto3_client=aws.client("secretsmanager"))
+
+
 def get_secret_text(arn: str) -> str:
     try:
-        value = parameters.get_secret(arn, max_age=MAX_AGE_SECONDS)
+        value = _provider().get(arn, max_age=MAX_AGE_SECONDS)
     except Exception:  # noqa: BLE001 - any failure to read a secret must fail closed, without details
         raise ConfigError("a required secret could not be read") from None
     if isinstance(value, bytes):
@@ -53,3 +62,8 @@ def get_secret_json(arn: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError("a required secret is not a JSON object")
     return data
+
+
+def read_secret_string(secretsmanager: Any, arn: str) -> str:
+    """One uncached read of a secret's string value with an explicit client (the operator CLIs)."""
+    return str(secretsmanager.get_secret_value(SecretId=arn)["SecretString"])
