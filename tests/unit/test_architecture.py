@@ -290,15 +290,15 @@ def test_every_function_is_wired_the_same_way(app: Path) -> None:
     assert wiring_violations(app.read_text(encoding="utf-8")) == []
 
 
-def test_there_is_one_app_module_per_function() -> None:
-    assert [p.parent.name for p in APPS] == [
-        "approval_callback",
-        "audit",
-        "execute",
-        "gateway",
-        "notify_approvers",
-        "validate",
-    ]
+def test_every_function_of_the_template_has_an_app_module_checked_here() -> None:
+    from mcp_gateway_local.template import load_template
+
+    resources = load_template()["Resources"].values()
+    code_dirs = {
+        (ROOT / r["Properties"]["CodeUri"]).resolve() for r in resources if r["Type"] == "AWS::Serverless::Function"
+    }
+    assert len(code_dirs) >= 6
+    assert {p.parent.resolve() for p in APPS} == code_dirs
 
 
 @pytest.mark.parametrize(
