@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,7 @@ from mcp_gateway.adapters.audit_reader import AuditReader
 from mcp_gateway.adapters.quota_store import QuotaStore
 from mcp_gateway.adapters.request_store import RequestStore
 from mcp_gateway.adapters.task_tokens import TaskTokens
+from mcp_gateway.adapters.workflow import WorkflowRunner
 from mcp_gateway.domain import ports
 from mcp_gateway.domain.iam import group_tag
 
@@ -265,3 +267,109 @@ def test_without_a_data_role_the_functions_own_session_is_used() -> None:
         client = AssumedRoleClients(base, "", REGION)("s3", {"email": "alice@example.com"})
     assert client.meta.service_model.service_name == "s3"
     assert base.services == ["s3"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# WorkflowRunner: every way the execution can fail is a DENY WORKFLOW_ERROR, audited here
+# --------------------------------------------------------------------------------------------------------------
+RUN_REQUEST = {
+    "request_id": "req-runner-0001",
+    "tool": "list_buckets",
+    "service": "s3",
+    "operation": "ListBuckets",
+    "action": "s3:ListAllMyBuckets",
+    "resources": ["*"],
+    "parameters": {},
+    "intent": "which buckets do we have?",
+    "principal": {
+        "sub": "ann",
+        "email": "ann@example.com",
+        "groups": ["sre"],
+        "token_id": "jti-1",
+        "expires_at": 1_900_000_000,
+    },
+    "context": {"source_ip": "10.0.0.1", "user_agent": "agent/1"},
+    "requested_at": 1_800_000_000.0,
+}
+
+
+class _Sink:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.records: list[dict[str, Any]] = []
+
+    def append(self, record: dict[str, Any]) -> dict[str, Any]:
+        if self.fail:
+            raise ConnectionError("audit table unreachable")
+        self.records.append(record)
+        return record
+
+
+def _run(stub_setup: Any, sink: _Sink) -> dict[str, Any]:
+    sfn = _client("stepfunctions")
+    with Stubber(sfn) as stub:
+        stub_setup(stub)
+        runner: ports.WorkflowRunnerPort = WorkflowRunner(sfn, "arn:aws:states:us-east-1:123456789012:sm", sink)
+        answer = runner({"request": RUN_REQUEST})
+        stub.assert_no_pending_responses()
+    return answer
+
+
+def _execution(status: str, output: str | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "executionArn": "arn:aws:states:us-east-1:123456789012:express:sm:req-runner-0001:1",
+        "startDate": dt.datetime(2027, 1, 1, tzinfo=dt.UTC),
+        "stopDate": dt.datetime(2027, 1, 1, tzinfo=dt.UTC),
+        "status": status,
+    }
+    if output is not None:
+        response["output"] = output
+    return response
+
+
+@pytest.mark.parametrize(
+    ("setup", "rule_id"),
+    [
+        (lambda stub: stub.add_client_error("start_sync_execution", "ThrottlingException"), "workflow.start-failed"),
+        (lambda stub: stub.add_response("start_sync_execution", _execution("FAILED")), "workflow.failed"),
+        (lambda stub: stub.add_response("start_sync_execution", _execution("SUCCEEDED", "{")), "workflow.bad-output"),
+        (lambda stub: stub.add_response("start_sync_execution", _execution("SUCCEEDED", "[]")), "workflow.bad-output"),
+    ],
+)
+def test_a_failed_workflow_is_denied_and_audited_by_the_runner(setup: Any, rule_id: str) -> None:
+    sink = _Sink()
+    answer = _run(setup, sink)
+    assert (answer["status"], answer["decision"]["reason"], answer["decision"]["rule_id"]) == (
+        "denied",
+        "WORKFLOW_ERROR",
+        rule_id,
+    )
+    assert answer["audit"] == "recorded"
+    assert [(r["request_id"], r["reason"], r["rule_id"]) for r in sink.records] == [
+        ("req-runner-0001", "WORKFLOW_ERROR", rule_id)
+    ]
+    assert "intent" not in json.dumps(sink.records[0]["parameters"])
+
+
+def test_a_failed_workflow_whose_audit_write_fails_still_answers_deny() -> None:
+    answer = _run(lambda stub: stub.add_response("start_sync_execution", _execution("FAILED")), _Sink(fail=True))
+    assert (answer["status"], answer["audit"]) == ("denied", "failed")
+
+
+def test_a_succeeded_workflow_returns_its_own_answer() -> None:
+    own = {"request_id": "req-runner-0001", "status": "ok", "result": {"buckets": []}, "audit": "recorded"}
+    sink = _Sink()
+    answer = _run(
+        lambda stub: stub.add_response(
+            "start_sync_execution",
+            _execution("SUCCEEDED", json.dumps(own)),
+            {
+                "stateMachineArn": "arn:aws:states:us-east-1:123456789012:sm",
+                "name": "req-runner-0001",
+                "input": json.dumps({"request": RUN_REQUEST}),
+            },
+        ),
+        sink,
+    )
+    assert answer == own
+    assert sink.records == []

@@ -9,14 +9,14 @@ from typing import Any, Literal
 
 from ..domain.audit import outcome_record, response
 from ..domain.errors import ReasonCode
-from .audit_store import AuditStore
+from ..domain.ports import AuditSinkPort
 
 
 class WorkflowRunner:
     """StartSyncExecution of the request workflow; a failed or unreadable execution still yields a response
     and an audit record (fail closed)."""
 
-    def __init__(self, sfn: Any, state_machine_arn: str, store: AuditStore) -> None:
+    def __init__(self, sfn: Any, state_machine_arn: str, store: AuditSinkPort) -> None:
         self.sfn = sfn
         self.arn = state_machine_arn
         self.store = store
@@ -35,10 +35,12 @@ class WorkflowRunner:
             output = json.loads(result.get("output") or "{}")
         except json.JSONDecodeError:
             return self._failed(payload, "workflow.bad-output")
+        if not isinstance(output, dict):
+            return self._failed(payload, "workflow.bad-output")
         if output.get("deferred"):
             state = output.get("state") or {}
             return response(state, outcome_record(state, time.time()), audit="deferred")
-        if not isinstance(output, dict) or "status" not in output:
+        if "status" not in output:
             return self._failed(payload, "workflow.bad-output")
         return output
 

@@ -47,6 +47,12 @@ class TaskTokensPort(Protocol):
         ...
 
 
+class AuditSinkPort(Protocol):
+    """Appends one audit record to the trail (hash-chained; a duplicate request id is a no-op)."""
+
+    def append(self, record: dict[str, Any]) -> dict[str, Any]: ...
+
+
 class WorkflowRunnerPort(Protocol):
     """Runs the request workflow for one payload and returns the gateway's answer (never raises)."""
 
