@@ -316,3 +316,39 @@ def test_the_wiring_check_flags_an_app_that_does_its_own_wiring(probe: str, code
     source = (ROOT / "functions" / "audit" / "app.py").read_text(encoding="utf-8")
     assert wiring_violations(source) == []
     assert code in wiring_violations(probe + source)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Complexity budgets (pyproject.toml [tool.ruff.lint.mccabe] / [tool.ruff.lint.pylint])
+# --------------------------------------------------------------------------------------------------------------
+def _ruff_stdin(source: str, path: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "ruff"), "check", "--output-format", "concise", "--stdin-filename", path],
+        cwd=ROOT,
+        input=source,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _branchy(branches: int) -> str:
+    body = "".join(f"    if x == {i}:\n        return {i}\n" for i in range(branches))
+    return f"def f(x: int) -> int:\n{body}    return -1\n"
+
+
+def _long(statements: int) -> str:
+    body = "".join(f"    x += {i}\n" for i in range(statements))
+    return f"def f(x: int) -> int:\n{body}    return x\n"
+
+
+def test_a_function_past_the_complexity_budgets_fails_lint_and_one_within_them_passes() -> None:
+    path = "layers/core/mcp_gateway/adapters/_probe.py"
+    too_branchy = _ruff_stdin(_branchy(33), path)
+    assert too_branchy.returncode == 1
+    assert " C901 " in too_branchy.stdout and " PLR0912 " in too_branchy.stdout
+    too_long = _ruff_stdin(_long(80), path)
+    assert too_long.returncode == 1 and " PLR0915 " in too_long.stdout
+    assert _ruff_stdin(_branchy(29), path).returncode == 0
+    assert _ruff_stdin(_long(79), path).returncode == 0
