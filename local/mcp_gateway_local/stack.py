@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import moto_patches
 from .idp import LocalIdP
-from .template import ROOT, Resolver, load_template
+from .template import ROOT, Resolver, load_template, pseudo_parameters
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -415,12 +415,7 @@ class LocalStack:
                 "IdpJwksUrl": self.idp.jwks_url,
                 "IdpAllowedClientIds": self.idp.client_id,
             },
-            {
-                "AWS::StackName": self.stack_name,
-                "AWS::Region": REGION,
-                "AWS::AccountId": ACCOUNT,
-                "AWS::Partition": "aws",
-            },
+            pseudo_parameters(stack_name=self.stack_name, region=REGION, account=ACCOUNT),
         )
         self.resolver = resolver
         by_type: dict[str, list[str]] = {}
@@ -433,6 +428,8 @@ class LocalStack:
             resolver.refs[logical] = name
             resolver.attrs[(logical, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
             resolver.attrs[(f"{logical}Role", "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{name}-role"
+        for logical in by_type.get("AWS::IAM::Role", []):  # not created locally: their ARNs only (DATA_ROLE_ARN)
+            resolver.attrs[(logical, "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{self.stack_name}-{logical}"
         for logical in by_type.get("AWS::Serverless::StateMachine", []):
             name = f"{self.stack_name}-{logical}"
             resolver.refs[logical] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"

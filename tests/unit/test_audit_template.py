@@ -37,6 +37,10 @@ def mentions_audit_table(value: Any) -> bool:
     return "AuditTable" in json.dumps(value)
 
 
+def is_template_managed_policy(ref: Any, resources: dict[str, Any]) -> bool:
+    return isinstance(ref, str) and resources.get(ref, {}).get("Type") == "AWS::IAM::ManagedPolicy"
+
+
 def policy_documents(name: str, resources: dict[str, Any]) -> list[Any]:
     """Every policy that applies to one role: inline statements, SAM policy templates, managed policies (by
     name, or defined in this template), and the policies of an explicit Role a function points to."""
@@ -45,6 +49,8 @@ def policy_documents(name: str, resources: dict[str, Any]) -> list[Any]:
     for policy in as_list(props.get("Policies") or []):
         if isinstance(policy, dict) and "PolicyDocument" in policy:  # AWS::IAM::Role inline policy
             docs.append(policy["PolicyDocument"])
+        elif isinstance(policy, dict) and is_template_managed_policy(policy.get("Ref"), resources):
+            docs.append(resources[policy["Ref"]]["Properties"]["PolicyDocument"])  # SAM: !Ref of a managed policy
         else:
             docs.append(policy)  # a SAM statement block, a SAM policy template, or a managed policy name
     for arn in as_list(props.get("ManagedPolicyArns") or []):
@@ -114,6 +120,38 @@ def test_every_role_that_can_reach_the_audit_table_has_the_explicit_append_only_
     assert reaching >= KNOWN_WRITERS, "the detector finds every known audit writer"
     missing = sorted(name for name in reaching if not has_append_only_deny(policy_documents(name, resources)))
     assert missing == []
+
+
+# Every role of a gateway function or workflow, read from the template at collection (one test per role).
+GATEWAY_ROLES = sorted(
+    name
+    for name, spec in load_template()["Resources"].items()
+    if spec["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
+)
+
+
+@pytest.mark.parametrize("role", GATEWAY_ROLES)
+def test_every_gateway_role_carries_the_append_only_deny(role: str, resources: dict[str, Any]) -> None:
+    assert has_append_only_deny(policy_documents(role, resources))
+
+
+def test_the_append_only_deny_is_written_once_as_a_managed_policy_attached_to_every_gateway_role(
+    resources: dict[str, Any],
+) -> None:
+    assert {"GatewayFunction", "ValidateFunction", "ExecuteFunction", *KNOWN_WRITERS} <= set(GATEWAY_ROLES)
+    holders = [
+        name
+        for name, spec in resources.items()
+        for doc in [(spec.get("Properties") or {}).get("PolicyDocument")]
+        if spec["Type"] == "AWS::IAM::ManagedPolicy" and has_append_only_deny([doc])
+    ]
+    assert len(holders) == 1, holders
+    (managed,) = holders
+    for role in GATEWAY_ROLES:
+        policies = resources[role]["Properties"].get("Policies") or []
+        assert {"Ref": managed} in policies, role
+        inline = [p for p in policies if isinstance(p, dict) and "Statement" in p]
+        assert not has_append_only_deny(inline), f"{role} repeats the deny inline"
 
 
 def test_the_detector_flags_a_role_that_could_update_the_audit_table_without_the_deny() -> None:

@@ -17,21 +17,16 @@ class _Base(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True, case_sensitive=True)
 
     AWS_REGION: NonEmpty = "us-east-1"
-    POWERTOOLS_SERVICE_NAME: NonEmpty = "mcp-gateway"
 
 
 class ValidateSettings(_Base):
     POLICY_PATH: str = ""  # empty: the policy bundled in the layer
     PROMPT_HMAC_SECRET_ARN: NonEmpty
-    AUDIT_TABLE_NAME: NonEmpty
-    APPROVAL_TTL_DEFAULT_SECONDS: int = 900
     AUDIT_RETENTION_DAYS: int = Field(default=90, ge=90, le=3653)
 
 
 class ExecuteSettings(_Base):
     DATA_ROLE_ARN: str = ""  # empty: use the function's own role (local mode)
-    TARGET_ACCOUNT_ID: str = ""
-    REDACTION_FINGERPRINT_SECRET_ARN: str = ""
 
 
 class AuditSettings(_Base):
