@@ -64,7 +64,6 @@ def timed(fn: Callable[[], Any], n: int) -> list[float]:
 # 1. Decision pipeline in-process
 # ---------------------------------------------------------------------------------------------------------
 def bench_pipeline() -> dict[str, Any]:
-    from mcp_gateway.domain.catalog import resolve
     from mcp_gateway.domain.models import ActionRequest, Principal
     from mcp_gateway.domain.policy import evaluate, parse_policy
     from mcp_gateway.domain.redaction import RedactionConfig, Redactor
@@ -74,6 +73,7 @@ def bench_pipeline() -> dict[str, Any]:
         SessionTokenService,
         generate_session_key,
     )
+    from mcp_gateway.gateway.requests import build_request
 
     policy = parse_policy((ROOT / "policy" / "gateway-policy.yaml").read_text())
     redactor = Redactor(
@@ -120,20 +120,11 @@ def bench_pipeline() -> dict[str, Any]:
             # Every sample is a different request (its intent carries a distinct ticket number), so caches inside
             # the detector only help the way they help real traffic: shared values such as log group names.
             varied = dict(args, intent=f"{args['intent'][:-14]} ticket {i:06d}")
-            parsed, spec = resolve(tool, varied, "us-east-1", "123456789012", now)
-            return ActionRequest(
-                request_id="req-benchmark-0001",
-                tool=tool,
-                service=spec.service,
-                operation=spec.operation,
-                action=spec.action,
-                parameters=spec.api_params,
-                resources=spec.resources,
-                intent=parsed.intent,
-                principal=Principal(
-                    sub="u1", email="alice@example.com", groups=("developers", "sre"), token_id="t1", expires_at=0
-                ),
-                requested_at=time.time(),
+            principal = Principal(
+                sub="u1", email="alice@example.com", groups=("developers", "sre"), token_id="t1", expires_at=0
+            )
+            return build_request(
+                tool, varied, principal, region="us-east-1", account="123456789012", now=now.timestamp()
             )
 
         pool = [make(i) for i in range(REPEATS * (4 * n + 8))]

@@ -126,17 +126,18 @@ def explain_tool_call(
     now: float | None = None,
 ) -> dict[str, Any]:
     """The explain_policy tool's answer for ``email`` calling ``tool`` with ``arguments``."""
-    from mcp_gateway.gateway.tool_explain_policy import action_request, explain_call
+    from mcp_gateway.gateway.requests import build_request
+    from mcp_gateway.gateway.tool_explain_policy import explain_call
 
     principal = Principal(sub=email, email=email, groups=tuple(groups), token_id="cli-explain", expires_at=0)  # noqa: S106
     when = time.time() if now is None else now
     try:
-        request = action_request(tool, arguments, principal, region=region, account=account, now=when)
+        request = build_request(tool, arguments, principal, region=region, account=account, now=when)
     except ValidationError as exc:
         errors = [{"field": ".".join(str(p) for p in e["loc"]), "type": e["type"]} for e in exc.errors()[:10]]
         return {"error": {"reason": ReasonCode.INVALID_INPUT.value, "errors": errors}}
     except GatewayError as exc:
-        from mcp_gateway.domain.catalog import TOOLS
+        from mcp_gateway.tools import TOOLS
 
         reason = ReasonCode.UNKNOWN_TOOL if tool not in TOOLS else exc.code
         return {"error": {"reason": reason.value, "message": exc.message}}

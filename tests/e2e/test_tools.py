@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import unique_email
-from mcp_gateway.domain.catalog import TOOLS
+from mcp_gateway.tools import TOOLS
 from mcp_gateway_local import demo_data
 
 pytestmark = pytest.mark.e2e

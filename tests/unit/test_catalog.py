@@ -1,5 +1,5 @@
-"""The tool catalog (pure): bounded inputs, the one canonical AWS action per tool, result schemas; and the
-pure helpers of the execute step that decide text vs binary and where a page ends."""
+"""The tool registry (pure): bounded inputs, the one canonical AWS action per tool, result schemas; and the
+shared paging helpers of the executors that decide text vs binary and where a page ends."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ from typing import Any
 import pytest
 from conftest import ROOT
 from mcp_gateway.adapters.service_model import ServiceModelError, validate_call
-from mcp_gateway.domain.catalog import TOOLS, auto_period, iam_action, resolve
 from mcp_gateway.domain.errors import InvalidInputError
 from mcp_gateway.domain.policy import access_level_tier, data_limit_decision, parse_policy
 from mcp_gateway.domain.redaction import RedactionConfig, Redactor
 from mcp_gateway.gateway.mcp_server import output_schema, tool_definition
-from mcp_gateway.handlers.execute import _fit_text, _oldest_timestamp, detected_type, looks_binary
+from mcp_gateway.tools import TOOLS, resolve
+from mcp_gateway.tools.cloudwatch import auto_period
+from mcp_gateway.tools.generic import iam_action
+from mcp_gateway.tools.paging import detected_type, looks_binary
+from mcp_gateway.tools.paging import fit_text as _fit_text
+from mcp_gateway.tools.paging import oldest_timestamp as _oldest_timestamp
 from pydantic import ValidationError
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)

@@ -1,4 +1,5 @@
-"""The MCP server: tools from the catalog, each call run through the request workflow.
+"""The MCP server: tools from the registry (``mcp_gateway.tools``), each AWS tool call run through the request
+workflow, each gateway-local tool answered by the handler the wiring injected.
 
 Built once per instance (the tool list and schemas); the Starlette app is built per invocation, as the
 streamable-HTTP session manager can only run once. The verified principal reaches tool calls through the
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,11 +19,22 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 from pydantic import ValidationError
 
-from ..adapters.service_model import ServiceModelError, validate_call
-from ..domain.catalog import TOOLS, ToolSpec, resolve
+from ..adapters.service_model import ServiceModelError
 from ..domain.errors import GatewayError, ReasonCode
-from ..domain.models import ActionRequest, CallContext, Principal
+from ..domain.models import CallContext, Principal
 from ..domain.redaction import RedactionConfig, Redactor
+from ..tools import REGISTRY, Tool
+from .requests import build_request, new_request_id
+
+__all__ = [
+    "build_server",
+    "call_tool_handler",
+    "error_result",
+    "new_request_id",
+    "output_schema",
+    "to_call_result",
+    "tool_definition",
+]
 
 Runner = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -49,21 +60,16 @@ OUTPUT_SCHEMA: dict[str, Any] = {
 }
 
 
-def output_schema(spec: ToolSpec) -> dict[str, Any]:
-    """The envelope, with ``result`` typed by the tool (absent while pending approval, hence nullable)."""
-    if spec.result_schema is None:
-        return OUTPUT_SCHEMA
+def output_schema(spec: Tool) -> dict[str, Any]:
+    """The envelope, with ``result`` typed by the tool's output model (absent while pending approval, hence
+    nullable)."""
     result = {**spec.result_schema, "description": "the tool's data, redacted"}
     if result.get("type") == "object":
         result["type"] = ["object", "null"]
     return {**OUTPUT_SCHEMA, "properties": {**OUTPUT_SCHEMA["properties"], "result": result}}
 
 
-def new_request_id() -> str:
-    return f"req-{uuid.uuid4().hex}"
-
-
-def tool_definition(spec: ToolSpec) -> types.Tool:
+def tool_definition(spec: Tool) -> types.Tool:
     schema = spec.input_model.model_json_schema()
     schema["additionalProperties"] = False
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -140,65 +146,75 @@ def to_call_result(response: dict[str, Any]) -> types.CallToolResult:
     )
 
 
-def build_server(
+LocalHandler = Callable[[Principal, dict[str, Any]], Awaitable[types.CallToolResult]]
+
+
+def call_tool_handler(
     run_workflow: Runner,
     *,
     region: str,
     account: str,
     clock: Callable[[], float] = time.time,
-    extra_tools: dict[str, Callable[[Principal, dict[str, Any]], Awaitable[types.CallToolResult]]] | None = None,
-    extra_definitions: list[types.Tool] | None = None,
-) -> Server[Any]:
-    definitions = [tool_definition(s) for s in TOOLS.values()] + list(extra_definitions or [])
-    extras = dict(extra_tools or {})
-
-    async def on_list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=definitions)
+    local_tools: dict[str, LocalHandler] | None = None,
+) -> Callable[[Any, types.CallToolRequestParams], Awaitable[types.CallToolResult]]:
+    """``tools/call``, dispatched through the registry: a gateway-local tool to its injected handler, an
+    AWS tool to the request workflow with the canonical request (``requests.build_request``)."""
+    extras = dict(local_tools or {})
+    unregistered = sorted(set(extras) - set(REGISTRY.local))
+    if unregistered:  # every tool is declared in the registry; a handler alone does not make one
+        raise ValueError(f"gateway-local tools not in the registry: {unregistered}")
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         principal = _principal(ctx)
         if principal is None:  # the edge authenticates first; this is a second, independent guard
             return error_result(ReasonCode.AUTH_MISSING, "not authenticated")
         arguments = dict(params.arguments or {})
-        if params.name in extras:
-            return await extras[params.name](principal, arguments)
-        meta = _meta_dict(params)
-        intent = arguments.get("intent") or meta.get("intent") or meta.get("prompt") or ""
-        if isinstance(intent, str) and intent and "intent" not in arguments:
-            arguments["intent"] = intent
-        now = clock()
+        if params.name in REGISTRY.local:
+            local = extras.get(params.name)
+            if local is None:  # registered but not wired in this server
+                return error_result(ReasonCode.UNKNOWN_TOOL, "unknown tool; tools/list names the tools")
+            return await local(principal, arguments)
         try:
-            parsed, action = resolve(params.name, arguments, region, account, _utc(now))
+            request = build_request(
+                params.name,
+                arguments,
+                principal,
+                region=region,
+                account=account,
+                now=clock(),
+                meta=_meta_dict(params),
+                context=_call_context(ctx),
+            )
         except ValidationError as exc:
             errors = [{"field": ".".join(str(p) for p in e["loc"]), "type": e["type"]} for e in exc.errors()[:10]]
             return error_result(ReasonCode.INVALID_INPUT, "arguments do not match the tool's schema", errors=errors)
+        except ServiceModelError as exc:  # call_aws checked against botocore's service model
+            return error_result(ReasonCode.INVALID_INPUT, exc.message, errors=exc.errors)
         except GatewayError as exc:
-            if params.name not in TOOLS:  # never echo the name: it is the caller's text
+            if REGISTRY.get(params.name) is None:  # never echo the name: it is the caller's text
                 return error_result(ReasonCode.UNKNOWN_TOOL, "unknown tool; tools/list names the tools")
             return error_result(exc.code, exc.message)
-        if params.name == "call_aws":  # checked against botocore's service model before any workflow runs
-            try:
-                validate_call(action.service, action.operation, action.api_params)
-            except ServiceModelError as exc:
-                return error_result(ReasonCode.INVALID_INPUT, exc.message, errors=exc.errors)
-            except GatewayError as exc:
-                return error_result(exc.code, exc.message)
-        request = ActionRequest(
-            request_id=new_request_id(),
-            tool=params.name,
-            service=action.service,
-            operation=action.operation,
-            action=action.action,
-            parameters=action.api_params,
-            resources=action.resources,
-            intent=parsed.intent,
-            principal=principal,
-            context=_call_context(ctx),
-            requested_at=now,
-        )
         payload = {"request": request.model_dump(mode="json")}
         response = await anyio.to_thread.run_sync(run_workflow, payload)
         return to_call_result(response)
+
+    return on_call_tool
+
+
+def build_server(
+    run_workflow: Runner,
+    *,
+    region: str,
+    account: str,
+    clock: Callable[[], float] = time.time,
+    extra_tools: dict[str, LocalHandler] | None = None,
+    extra_definitions: list[types.Tool] | None = None,
+) -> Server[Any]:
+    on_call_tool = call_tool_handler(run_workflow, region=region, account=account, clock=clock, local_tools=extra_tools)
+    definitions = [tool_definition(s) for s in REGISTRY.tools.values()] + list(extra_definitions or [])
+
+    async def on_list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=definitions)
 
     return Server(
         "mcp-aws-gateway",
@@ -211,12 +227,6 @@ def build_server(
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
     )
-
-
-def _utc(now: float) -> Any:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(now, tz=dt.UTC)
 
 
 def _principal(ctx: Any) -> Principal | None:

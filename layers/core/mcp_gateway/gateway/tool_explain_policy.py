@@ -10,7 +10,6 @@ real call. Rate limits and data budgets are not consumed (and not predicted) by 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from collections.abc import Callable
@@ -19,11 +18,12 @@ from typing import Annotated, Any
 import mcp_types as types
 from pydantic import Field, StringConstraints, ValidationError
 
-from ..domain.catalog import TOOLS, resolve
 from ..domain.errors import GatewayError, ReasonCode
 from ..domain.models import ActionRequest, CallContext, Principal, StrictModel
 from ..domain.policy import Explanation, Policy, deny_everything, explain
-from .mcp_server import error_result, new_request_id
+from ..tools import TOOLS
+from .mcp_server import error_result
+from .requests import build_request
 
 NAME = "explain_policy"
 
@@ -88,26 +88,19 @@ def action_request(
     meta: dict[str, Any] | None = None,
     context: CallContext | None = None,
 ) -> ActionRequest:
-    """The canonical request a real ``tools/call`` of ``tool`` builds (see mcp_server.on_call_tool).
+    """The canonical request a real ``tools/call`` of ``tool`` builds (``requests.build_request``), without
+    the call_aws service-model gate: for feeding the policy engine requests the gateway refuses earlier.
     Raises ValidationError (arguments) or GatewayError (unknown tool, bad time)."""
-    args = dict(arguments)
-    meta = meta or {}
-    intent = args.get("intent") or meta.get("intent") or meta.get("prompt") or ""
-    if isinstance(intent, str) and intent and "intent" not in args:
-        args["intent"] = intent
-    parsed, action = resolve(tool, args, region, account, dt.datetime.fromtimestamp(now, tz=dt.UTC))
-    return ActionRequest(
-        request_id=new_request_id(),
-        tool=tool,
-        service=action.service,
-        operation=action.operation,
-        action=action.action,
-        parameters=action.api_params,
-        resources=action.resources,
-        intent=parsed.intent,
-        principal=principal,
-        context=context or CallContext(),
-        requested_at=now,
+    return build_request(
+        tool,
+        arguments,
+        principal,
+        region=region,
+        account=account,
+        now=now,
+        meta=meta,
+        context=context,
+        check_api_model=False,
     )
 
 
@@ -162,7 +155,7 @@ class ExplainPolicyTool:
         if args.tool not in TOOLS:
             return error_result(ReasonCode.UNKNOWN_TOOL, "explain_policy explains the AWS tools only", tool=args.tool)
         try:
-            request = action_request(
+            request = build_request(
                 args.tool,
                 args.arguments,
                 principal,
