@@ -23,6 +23,18 @@ moto is pinned exactly (requirements/dev.txt) because these reach into its inter
    statement does not apply". ``install_iam_condition_semantics`` makes such a statement NEUTRAL, as in IAM, so
    the template's conditional deny (S3 presigned requests only) does not deny every S3 call.
 
+Speed (moto does each of these again on every execution; none of them changes behaviour):
+
+7. The interpreter re-parses the state machine definition (ANTLR, ~20 KB for the request workflow) on every
+   execution. Parsed programs are cached by the SHA-256 of the definition text: a changed definition (an
+   ``update_state_machine``, a new machine) is a new key and is parsed afresh. The parsed program keeps no
+   execution state (retry counters, inputs and outputs live in each execution's ``Environment``).
+8. Every Task state builds a new boto3 client (``boto_client_for``), from boto3's shared default session, which is
+   not thread-safe to build clients from. Clients are cached per (region, service, endpoint), built under a lock;
+   a botocore client is thread-safe to use. A different moto port or region is a different key.
+9. JSONPath expressions (``$.rate.tier_key``) are parsed by jsonpath-ng on every read and write. Parsed
+   expressions are immutable and cached by their text.
+
 Clients of the local StartSyncExecution need ``Config(inject_host_prefix=False)`` so botocore does not
 prepend ``sync-`` to the loopback host.
 """
@@ -31,6 +43,8 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
+import hashlib
 import json
 import threading
 import traceback
@@ -232,6 +246,96 @@ def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
     return locked
 
 
+# ---- 7-9: caches of work moto repeats on every execution --------------------------------------------------
+
+_PARSED_DEFINITIONS_MAX = 64
+_parsed_definitions: dict[str, Any] = {}
+_parse_lock = threading.Lock()
+
+
+def _cached_definition_parser(original: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``AmazonStateLanguageParser.parse`` keyed by the SHA-256 of the definition text (a failed parse is not
+    cached: it raises again)."""
+
+    def parse(definition: str) -> Any:
+        key = hashlib.sha256(definition.encode()).hexdigest()
+        cached = _parsed_definitions.get(key)
+        if cached is not None:
+            return cached
+        parsed = original(definition)
+        with _parse_lock:
+            if len(_parsed_definitions) >= _PARSED_DEFINITIONS_MAX:
+                _parsed_definitions.pop(next(iter(_parsed_definitions)))
+            _parsed_definitions[key] = parsed
+        return parsed
+
+    return parse
+
+
+_clients: dict[tuple[str, str, str | None], Any] = {}
+_client_lock = threading.Lock()
+
+
+def _cached_boto_client_for(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's ``boto_client_for(region, service, state_credentials=None)`` (which ignores the credentials), one
+    client per (region, service, endpoint)."""
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.core.models import botocore_stubber
+        from moto.settings import moto_server_port
+
+        endpoint = None if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
+        key = (region, service, endpoint)
+        client = _clients.get(key)
+        if client is None:
+            with _client_lock:
+                client = _clients.get(key)
+                if client is None:
+                    client = original(region, service, state_credentials)
+                    _clients[key] = client
+        return client
+
+    return boto_client_for
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_json_path_ext(path: str) -> Any:
+    from jsonpath_ng.ext import parse  # type: ignore[attr-defined]
+
+    return parse(path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_json_path(path: str) -> Any:
+    from jsonpath_ng import parse  # type: ignore[attr-defined]
+
+    return parse(path)
+
+
+def _install_caches() -> None:
+    import sys
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+
+    AmazonStateLanguageParser.parse = staticmethod(  # type: ignore[assignment]
+        _cached_definition_parser(AmazonStateLanguageParser.parse)
+    )
+    cached = _cached_boto_client_for(boto_client.boto_client_for)
+    boto_client.boto_client_for = cached
+    # every module imported the function by name: rebind it wherever it is bound (importing the task services
+    # first, so none is imported later with the original)
+    import moto.stepfunctions.parser.asl.parse.preprocessor  # noqa: F401 - imports every state and service
+
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__name__", "")
+        if name.startswith("moto.stepfunctions.parser.") and getattr(module, "boto_client_for", None) is not None:
+            module.boto_client_for = cached  # type: ignore[attr-defined]
+    json_path.parse = _parse_json_path_ext  # type: ignore[attr-defined]
+    result_path.parse = _parse_json_path  # type: ignore[attr-defined]
+
+
 def install() -> None:
     """Apply every patch, once per process. Must run in the process that hosts the moto server."""
     global _installed  # noqa: PLW0603
@@ -260,6 +364,7 @@ def install() -> None:
         config = cast(dict[str, Any], default_user_config)
         for key, value in MOTO_CONFIG.items():
             config.setdefault(key, {}).update(value)
+        _install_caches()
         _installed = True
 
 

@@ -253,3 +253,130 @@ def test_an_iam_statement_whose_condition_key_is_missing_does_not_apply() -> Non
     assert statement.is_action_permitted("s3:ListBucket", "*", None, presigned) == ac.PermissionResult.DENIED
     plain = ac.IAMPolicyStatement({"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"})
     assert plain.is_action_permitted("s3:DeleteBucket", "*", None, {}) == ac.PermissionResult.DENIED
+
+
+# ---- 7-9: caches of work moto repeats on every execution ------------------------------------------------------
+
+
+def test_an_updated_state_machine_definition_is_parsed_afresh_not_served_from_the_definition_cache(
+    stack: Any,
+) -> None:
+    def answer(value: str) -> dict[str, Any]:
+        return {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": value, "End": True}}}
+
+    sfn = stack.client("stepfunctions")
+    arn = _machine(stack, answer("first"), "EXPRESS")
+    first = sfn.start_sync_execution(stateMachineArn=arn, name="v1", input="{}")
+    again = sfn.start_sync_execution(stateMachineArn=arn, name="v1-again", input="{}")
+    sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(answer("second")))
+    second = sfn.start_sync_execution(stateMachineArn=arn, name="v2", input="{}")
+    assert [json.loads(r["output"]) for r in (first, again, second)] == ["first", "first", "second"]
+
+
+def test_the_definition_cache_returns_one_parsed_program_per_definition_text_and_never_caches_a_failure() -> None:
+    calls: list[str] = []
+
+    def parse(definition: str) -> object:
+        calls.append(definition)
+        if definition == "broken":
+            raise ValueError("syntax error")
+        return object()
+
+    cached = moto_patches._cached_definition_parser(parse)
+    a = '{"StartAt": "A"}'
+    assert cached(a) is cached(a)
+    assert cached(a + " ") is not cached(a)
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            cached("broken")
+    assert calls == [a, a + " ", "broken", "broken"]
+
+
+def test_two_executions_of_one_cached_definition_keep_their_own_retry_counts_and_data(stack: Any) -> None:
+    attempts: dict[str, int] = {}
+
+    def flaky(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        attempts[event["id"]] = attempts.get(event["id"], 0) + 1
+        if attempts[event["id"]] < 2:
+            raise RuntimeError("first attempt fails")
+        return {"id": event["id"], "attempts": attempts[event["id"]]}
+
+    fn = _function(stack, flaky)
+    definition = {
+        "StartAt": "T",
+        "States": {
+            "T": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": fn, "Payload.$": "$"},
+                "OutputPath": "$.Payload",
+                "Retry": [
+                    {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1, "JitterStrategy": "FULL"}
+                ],
+                "End": True,
+            }
+        },
+    }
+    arn = _machine(stack, definition, "EXPRESS")
+    sfn = stack.client("stepfunctions")
+    outputs = [
+        json.loads(sfn.start_sync_execution(stateMachineArn=arn, name=n, input=json.dumps({"id": n}))["output"])
+        for n in ("a", "b")
+    ]
+    assert outputs == [{"id": "a", "attempts": 2}, {"id": "b", "attempts": 2}]
+
+
+def test_the_interpreter_reuses_one_client_per_region_service_and_endpoint_and_a_new_endpoint_gets_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[tuple[str, str]] = []
+
+    def build(region: str, service: str, state_credentials: Any = None) -> object:
+        made.append((region, service))
+        return object()
+
+    monkeypatch.setattr(moto_patches, "_clients", {})
+    cached = moto_patches._cached_boto_client_for(build)
+    monkeypatch.setenv("MOTO_PORT", "6001")
+    first = cached("us-east-1", "dynamodb")
+    assert cached("us-east-1", "dynamodb") is first
+    assert cached("eu-west-1", "dynamodb") is not first
+    assert cached("us-east-1", "lambda") is not first
+    monkeypatch.setenv("MOTO_PORT", "6002")
+    moved = cached("us-east-1", "dynamodb")
+    assert moved is not first
+    built_before_the_move = [("us-east-1", "dynamodb"), ("eu-west-1", "dynamodb"), ("us-east-1", "lambda")]
+    assert made == [*built_before_the_move, ("us-east-1", "dynamodb")]
+
+
+def test_the_installed_interpreter_hands_out_the_cached_client(stack: Any) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_dynamodb,
+    )
+
+    a = state_task_service_dynamodb.boto_client_for("us-east-1", "dynamodb")
+    assert state_task_service_dynamodb.boto_client_for("us-east-1", "dynamodb") is a
+    assert lambda_eval_utils.boto_client_for is state_task_service_dynamodb.boto_client_for
+
+
+def test_a_cached_json_path_is_one_parsed_expression_per_text_that_reads_each_document_afresh() -> None:
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    moto_patches.install()
+    assert json_path.parse is moto_patches._parse_json_path_ext
+    first = moto_patches._parse_json_path_ext("$.rate.tier_key")
+    assert moto_patches._parse_json_path_ext("$.rate.tier_key") is first
+    assert moto_patches._parse_json_path_ext("$.rate.global_key") is not first
+    assert json_path.extract_json("$.rate.tier_key", {"rate": {"tier_key": "a"}}) == "a"
+    assert json_path.extract_json("$.rate.tier_key", {"rate": {"tier_key": "b"}}) == "b"
+    with pytest.raises(json_path.NoSuchJsonPathError):
+        json_path.extract_json("$.rate.tier_key", {"rate": {}})
+
+
+def test_a_cached_result_path_writes_into_each_state_input_without_leaking_between_them() -> None:
+    target = moto_patches._parse_json_path("$.execution")
+    assert moto_patches._parse_json_path("$.execution") is target
+    one = target.update_or_create({"a": 1}, {"r": 1})
+    two = target.update_or_create({"b": 2}, {"r": 2})
+    assert (one, two) == ({"a": 1, "execution": {"r": 1}}, {"b": 2, "execution": {"r": 2}})
