@@ -344,11 +344,19 @@ def _long(statements: int) -> str:
 
 
 def test_a_function_past_the_complexity_budgets_fails_lint_and_one_within_them_passes() -> None:
+    import tomllib
+
+    lint = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["ruff"]["lint"]
+    complexity, branches = lint["mccabe"]["max-complexity"], lint["pylint"]["max-branches"]
+    statements = lint["pylint"]["max-statements"]
+    assert {"C90", "PL"} <= set(lint["select"])
+    assert not {"C901", "PLR0912", "PLR0915"} & set(lint["ignore"])
     path = "layers/core/mcp_gateway/adapters/_probe.py"
-    too_branchy = _ruff_stdin(_branchy(33), path)
-    assert too_branchy.returncode == 1
-    assert " C901 " in too_branchy.stdout and " PLR0912 " in too_branchy.stdout
-    too_long = _ruff_stdin(_long(80), path)
+    too_complex = _ruff_stdin(_branchy(complexity), path)  # complexity = branches + 1
+    assert too_complex.returncode == 1 and " C901 " in too_complex.stdout
+    too_branchy = _ruff_stdin(_branchy(branches + 1), path)
+    assert too_branchy.returncode == 1 and " PLR0912 " in too_branchy.stdout
+    too_long = _ruff_stdin(_long(statements + 1), path)
     assert too_long.returncode == 1 and " PLR0915 " in too_long.stdout
-    assert _ruff_stdin(_branchy(29), path).returncode == 0
-    assert _ruff_stdin(_long(79), path).returncode == 0
+    assert _ruff_stdin(_branchy(min(branches, complexity - 1)), path).returncode == 0
+    assert _ruff_stdin(_long(statements), path).returncode == 0
