@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 from ..domain.errors import GatewayError, ReasonCode
 
-DEFAULT_BASE_URL = "https://slack.com/api"
 TIMEOUT_SECONDS = 3.0
 MAX_RESPONSE_BYTES = 1_048_576
 

@@ -45,7 +45,6 @@ from .models import MediumStr, ShortStr, StrictModel
 
 GENESIS = "0" * 64
 
-CHAIN_FIELDS = ("chain_day", "seq", "prev_hash", "record_hash")
 MAX_DEPTH = 64
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
