@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_quota(sub, _info)
 
+    from .sessions_cli import register as register_sessions
+
+    register_sessions(sub, _info)  # sessions list|revoke --user EMAIL
+
     for verb in ("approve", "deny"):
         decide = sub.add_parser(
             verb, help=f"{verb} a pending request: a correctly signed Slack click to the local callback"

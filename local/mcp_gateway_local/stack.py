@@ -28,6 +28,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import moto_patches
 from .idp import LocalIdP
+from .idp_oidc import serve as serve_oidc
+from .local_oauth import LocalOAuthMixin
 from .template import ROOT, Resolver, load_template, pseudo_parameters
 
 ACCOUNT = "123456789012"
@@ -221,6 +223,8 @@ class _IdpHandler(BaseHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:
+        if serve_oidc(self, getattr(self.server, "oidc", None), "GET"):  # discovery, login page (idp_oidc.py)
+            return
         path = urlsplit(self.path).path
         issuer_path = urlsplit(self.server.idp.issuer).path
         if path == f"{issuer_path}/.well-known/jwks.json":
@@ -241,11 +245,17 @@ class _IdpHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_POST(self) -> None:
+        if not serve_oidc(self, getattr(self.server, "oidc", None), "POST"):  # login form, token endpoint
+            self.send_response(404)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
 
 # ------------------------------------------------------------------------------------------------------
 # The stack
 # ------------------------------------------------------------------------------------------------------
-class LocalStack:
+class LocalStack(LocalOAuthMixin):
     def __init__(
         self,
         *,
@@ -319,6 +329,7 @@ class LocalStack:
         idp_issuer = f"http://{self.host}:{self.ports['idp']}/idp"
         self.idp = LocalIdP(idp_issuer, key_dir=self.state_dir / "idp")
         idp_server = _IdpServer(self.host, self.ports["idp"], self.idp)
+        self._start_oauth(idp_server)  # OIDC provider, its clients and the loopback CA (local_oauth.py)
         self._serve(idp_server)
         self.idp_server = idp_server
 
@@ -414,6 +425,7 @@ class LocalStack:
                 "IdpAudience": self.idp.audience,
                 "IdpJwksUrl": self.idp.jwks_url,
                 "IdpAllowedClientIds": self.idp.client_id,
+                **self.oauth_parameters,
             },
             pseudo_parameters(stack_name=self.stack_name, region=REGION, account=ACCOUNT),
         )
@@ -517,6 +529,8 @@ class LocalStack:
             }
             if logical in ("ValidateFunction", "ApprovalCallbackFunction", "GatewayFunction"):
                 env["POLICY_PATH"] = self.policy_path
+            if logical == "GatewayFunction":
+                env.update(self.oauth_environment)
             if "SLACK_API_BASE_URL" in env:
                 env["SLACK_API_BASE_URL"] = self.slack.api_url
             if logical == "ApprovalCallbackFunction":
@@ -554,6 +568,8 @@ class LocalStack:
             self.resources.setdefault(logical, str(resolver.refs[logical]))
 
     def _secret_value(self, logical: str) -> str:
+        if logical == "IdpClientSecret":
+            return self.idp_client_secret
         if logical == "SessionKeysSecret":
             from mcp_gateway.domain.tokens import SessionKeySet, generate_session_key
 

@@ -4,7 +4,10 @@ Routes:
 - ``POST /mcp``: MCP (stateless streamable HTTP, JSON responses), gateway session tokens only.
 - ``POST /oauth/token``: RFC 8693 token exchange, IdP JWT in, 15-minute session token out.
 - ``GET /.well-known/oauth-protected-resource[/mcp]``: RFC 9728 metadata.
-- ``GET /.well-known/oauth-authorization-server``: RFC 8414 metadata of the token endpoint.
+- ``GET /.well-known/oauth-authorization-server``: RFC 8414 metadata of the authorization server.
+- ``GET /authorize``, ``GET /oauth/callback``, ``POST /oauth/revoke``, ``POST /register`` and the
+  authorization_code / refresh_token / jwt-bearer grants of ``/oauth/token``: the OAuth 2.1 authorization
+  server in front of the IdP (``oauth_server.py``), when it is configured.
 
 Authentication returns nothing on any doubt; every rejection is audited (reason code, source IP, user agent,
 token fingerprint; never the token) and never reaches the workflow.
@@ -25,7 +28,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from ..domain.errors import AuthError, ReasonCode
 from ..domain.models import CallContext, Principal
+from ..domain.oauth import AUTHORIZATION_CODE, JWT_BEARER, REFRESH_TOKEN
 from ..domain.tokens import IdpConfig, JwksCache, SessionTokenService, token_fingerprint, verify_idp_token
+from .oauth_server import OAuthFailure, OAuthServer, Reply
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a URN, not a secret
 SUBJECT_TOKEN_TYPES = {
@@ -40,6 +45,7 @@ QUERY_TOKEN_PARAMS = {"access_token", "token", "id_token", "subject_token", "bea
 SCOPES = ["aws.read"]
 
 AuditSink = Callable[[dict[str, Any]], None]
+OAUTH_ROUTES = {"/authorize": "GET", "/oauth/callback": "GET", "/oauth/revoke": "POST", "/register": "POST"}
 
 
 def _response(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -51,7 +57,7 @@ def _response(status: int, body: Any, headers: dict[str, str] | None = None) -> 
             "x-content-type-options": "nosniff",
             **(headers or {}),
         },
-        "body": json.dumps(body),
+        "body": json.dumps(body) if body is not None else "",
         "isBase64Encoded": False,
     }
 
@@ -91,8 +97,10 @@ class Gateway:
         allowed_origins: list[str] | None,
         required_groups: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.time,
+        oauth: OAuthServer | None = None,
     ) -> None:
         self.server = server_factory()
+        self.oauth = oauth
         self.session_tokens = session_tokens
         self.idp_config = idp_config
         self.jwks = jwks
@@ -139,6 +147,10 @@ class Gateway:
             if method != "POST":
                 return _response(405, {"error": "invalid_request", "error_description": "use POST"})
             return self.token_exchange(event)
+        if self.oauth is not None and path in OAUTH_ROUTES:
+            if method != OAUTH_ROUTES[path]:
+                return _response(405, {"error": "invalid_request", "error_description": f"use {OAUTH_ROUTES[path]}"})
+            return self.oauth_route(event, path)
         if path == "/mcp":
             return self.mcp(event, context, method)
         return _response(404, {"error": "not_found"})
@@ -172,6 +184,8 @@ class Gateway:
         )
 
     def authorization_server_metadata(self) -> dict[str, Any]:
+        if self.oauth is not None:
+            return _response(200, self.oauth.metadata(self.base_url), {"cache-control": "max-age=300"})
         return _response(
             200,
             {
@@ -251,6 +265,12 @@ class Gateway:
             self._audit_auth_failure(event, ReasonCode.AUTH_MALFORMED, "", "/oauth/token")
             return _response(400, {"error": "invalid_request", "error_description": "repeated or missing parameters"})
         values = {k: v[0] for k, v in form.items()}
+        if self.oauth is not None and values.get("grant_type") in (AUTHORIZATION_CODE, REFRESH_TOKEN, JWT_BEARER):
+            return self._oauth_call(
+                event,
+                "/oauth/token",
+                lambda: self.oauth_server.token(values, headers, self.base_url, self.resource_url),
+            )
         if values.get("grant_type") != TOKEN_EXCHANGE:
             self._audit_auth_failure(event, ReasonCode.AUTH_MALFORMED, "", "/oauth/token")
             return _response(400, {"error": "unsupported_grant_type"})
@@ -291,6 +311,79 @@ class Gateway:
             },
         )
 
+    # --- the authorization server's other routes ------------------------------------------------------------
+    @property
+    def oauth_server(self) -> OAuthServer:
+        assert self.oauth is not None
+        return self.oauth
+
+    def _oauth_call(self, event: dict[str, Any], endpoint: str, call: Callable[[], Reply]) -> dict[str, Any]:
+        try:
+            reply = call()
+        except OAuthFailure as failure:
+            self._audit_auth_failure(event, failure.reason, failure.token, endpoint)
+            if failure.redirect is not None:
+                return _response(302, None, {"location": failure.redirect})
+            return _response(
+                failure.status,
+                {"error": failure.error, "error_description": failure.reason.value},
+                failure.headers,
+            )
+        except Exception:  # noqa: BLE001 - fail closed, audited, no details
+            self._audit_auth_failure(event, ReasonCode.AUTH_STATE_UNAVAILABLE, "", endpoint)
+            return _response(503, {"error": "temporarily_unavailable"})
+        headers = dict(reply.headers)
+        if reply.location is not None:
+            headers["location"] = reply.location
+        return _response(reply.status, reply.body, headers)
+
+    def _query(self, event: dict[str, Any]) -> dict[str, str] | None:
+        """The query parameters, or None when one is repeated (RFC 6749 3.1) or the query is oversized."""
+        raw = str(event.get("rawQueryString") or "")
+        if len(raw) > MAX_FORM_BYTES:
+            return None
+        try:
+            parsed = parse_qs(raw, keep_blank_values=True, max_num_fields=40)
+        except ValueError:
+            return None
+        if any(len(v) != 1 for v in parsed.values()):
+            return None
+        return {k: v[0] for k, v in parsed.items()}
+
+    def _form(self, event: dict[str, Any]) -> dict[str, str] | None:
+        body = _body(event)
+        if (
+            "application/x-www-form-urlencoded" not in _headers(event).get("content-type", "")
+            or len(body) > MAX_FORM_BYTES
+        ):
+            return None
+        try:
+            parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        if any(len(v) != 1 for v in parsed.values()):
+            return None
+        return {k: v[0] for k, v in parsed.items()}
+
+    def oauth_route(self, event: dict[str, Any], path: str) -> dict[str, Any]:
+        oauth = self.oauth_server
+        base, resource = self.base_url, self.resource_url
+        if path in ("/authorize", "/oauth/callback"):
+            params = self._query(event)
+            if params is None:
+                self._audit_auth_failure(event, ReasonCode.AUTH_MALFORMED, "", path)
+                return _response(400, {"error": "invalid_request", "error_description": "repeated parameters"})
+            if path == "/authorize":
+                return self._oauth_call(event, path, lambda: oauth.authorize(params, base, resource))
+            return self._oauth_call(event, path, lambda: oauth.callback(params, base, resource))
+        if path == "/register":
+            return self._oauth_call(event, path, lambda: oauth.register(_body(event)))
+        form = self._form(event)
+        if form is None or event.get("rawQueryString"):
+            self._audit_auth_failure(event, ReasonCode.AUTH_MALFORMED, "", path)
+            return _response(400, {"error": "invalid_request", "error_description": "form-encoded body required"})
+        return self._oauth_call(event, path, lambda: oauth.revoke(form, _headers(event)))
+
     # --- /mcp ------------------------------------------------------------------------------------------------
     def authenticate(self, event: dict[str, Any]) -> tuple[Principal | None, ReasonCode, str]:
         query = event.get("queryStringParameters") or {}
@@ -321,6 +414,15 @@ class Gateway:
             if code is ReasonCode.AUTH_TOKEN_IN_QUERY:
                 return self._unauthorized(code, status=400)
             return self._unauthorized(code)
+        if self.oauth is not None:
+            try:
+                cut_off = self.oauth.cut_off(principal.email, principal.expires_at)
+            except Exception:  # noqa: BLE001 - revocation state unreadable: fail closed
+                self._audit_auth_failure(event, ReasonCode.AUTH_STATE_UNAVAILABLE, token, "/mcp")
+                return self._unauthorized(ReasonCode.AUTH_STATE_UNAVAILABLE)
+            if cut_off:
+                self._audit_auth_failure(event, ReasonCode.AUTH_SESSION_REVOKED, token, "/mcp")
+                return self._unauthorized(ReasonCode.AUTH_SESSION_REVOKED)
         if self.required_groups and not (self.required_groups & set(principal.groups)):
             self._audit_auth_failure(event, ReasonCode.AUTH_INSUFFICIENT_GROUP, token, "/mcp")
             return self._unauthorized(ReasonCode.AUTH_INSUFFICIENT_GROUP, status=403)

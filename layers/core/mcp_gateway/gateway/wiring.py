@@ -28,6 +28,7 @@ from ..settings import GatewaySettings
 from . import tool_explain_policy, tool_request_status, tool_whoami
 from .edge import Gateway
 from .mcp_server import build_server, new_request_id
+from .oauth_wiring import build_oauth
 
 
 def _csv(value: str) -> list[str]:
@@ -133,7 +134,7 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
         settings.AUDIT_LOG_GROUP_NAME,
     )
     runner = WorkflowRunner(aws.client("stepfunctions", region), settings.REQUEST_STATE_MACHINE_ARN, store)
-    return Gateway(
+    gateway = Gateway(
         server_factory=_server_factory(settings, runner),
         session_tokens=_session_tokens(settings),
         idp_config=_idp_config(settings),
@@ -145,3 +146,11 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
         allowed_origins=_csv(settings.ALLOWED_ORIGINS) or None,
         required_groups=frozenset(_csv(settings.REQUIRED_GROUPS)),
     )
+    gateway.oauth = build_oauth(  # the OAuth 2.1 authorization server (issue 15); None while not configured
+        idp_config=gateway.idp_config,
+        jwks=gateway.jwks,
+        session_tokens=gateway.session_tokens,
+        required_groups=gateway.required_groups,
+        clock=lambda: gateway.clock(),  # noqa: PLW0108 - late-bound: the clock may be swapped (tests)
+    )
+    return gateway
