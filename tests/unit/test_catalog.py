@@ -90,7 +90,7 @@ def test_every_tool_is_allowed_by_the_shipped_policy_for_a_developer_except_writ
             "get_metric_data": {"namespace": "A", "metric_name": "B"},
             "list_metrics": {},
             "describe_alarms": {},
-        }[name]
+        }.get(name, TOOLS[name].example)  # a tool added later: its registered example
         spec = action(name, **sample)
         assert spec.action in allowed, name
         rule = next(r for r in policy.allow if r.action == spec.action)
