@@ -147,14 +147,9 @@ class Approvers(StrictModel):
 
 
 class RedactionPolicy(StrictModel):
-    pii_classes: tuple[Literal["email", "phone", "credit_card", "ipv4", "ipv6", "customer_id"], ...] = (
-        "email",
-        "phone",
-        "credit_card",
-        "ipv4",
-        "ipv6",
-        "customer_id",
-    )
+    pii_classes: tuple[
+        Literal["email", "phone", "credit_card", "ipv4", "ipv6", "customer_id", "national_id", "bank_account"], ...
+    ] = ("email", "phone", "credit_card", "ipv4", "ipv6", "customer_id", "national_id", "bank_account")
     customer_id_patterns: tuple[Annotated[str, StringConstraints(max_length=200)], ...] = ()
 
 

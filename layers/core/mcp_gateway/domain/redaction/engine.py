@@ -40,6 +40,8 @@ from .rules import (
     HE_CAND_RX,
     HE_WINDOW,
     HEADER_VALUE_RX,
+    IBAN_RX,
+    IBAN_SHAPE,
     IDENT,
     IDENT_FWD_RX,
     IPV4_TAIL_RX,
@@ -55,6 +57,7 @@ from .rules import (
     MAX_PATTERNS,
     NAME_VALUE_JSON_RX,
     NAME_VALUE_YAML_RX,
+    NINO_SHAPES,
     P_CONTEXT,
     P_CUSTOMER,
     P_ENTROPY,
@@ -69,30 +72,49 @@ from .rules import (
     PHONE_KEYED_RX,
     PHONE_KEYWORDS,
     PII_CLASSES,
+    PII_KEYED_RX,
+    PII_KEYWORDS,
+    PII_TYPE_CLASS,
     PUTTY_MAC_RX,
     PUTTY_RX,
+    REPORTED_TYPES,
     SCHEME_RX,
     SIMPLE_DETECTORS,
-    URL_PW_RX,
+    SSN_RX,
+    URL_AUTH_RX,
+    URL_HOST_RX,
     WORD_CHARS,
     WORDISH_RX,
     Span,
+    aba_ok,
     card_ok,
+    iban_ok,
     ipv4_ok,
     is_placeholder,
     key_secret_type,
     literal_anchor,
     looks_high_entropy,
+    looks_password_like,
+    nino_ok,
     phone_digits_ok,
     shannon_entropy,
+    sin_ok,
+    ssn_ok,
     validate_customer_id_pattern,
 )
 from .streaming import STREAM_THRESHOLD, redact_pieces, slices
 from .views import (
+    CLASS_SHAPE,
+    ascii_shape,
     b64_text,
     decode_view,
     escape_segments,
+    glue_cuts,
+    hex_text,
     join_chains,
+    line_regions,
+    qp_view,
+    removal_view,
     secret_variants,
     short_b64,
 )
@@ -280,11 +302,16 @@ class Redactor:
                 break
         out: dict[Any, Any] = {}
         for key, item in value.items():
+            if isinstance(key, str) and key.lower() in _BOOKKEEPING_KEYS and _is_bookkeeping(item):
+                out[key] = dict(item)  # a redactions summary: type names and integer counts, never secrets
+                continue
             kind = key_secret_type(key) if isinstance(key, str) else None
             if kind is None and pair_kind is not None and key in ("value", "Value"):
                 kind = pair_kind
             if kind is not None:
                 new_item = self._redact_whole(kind, item, counts)
+            elif isinstance(item, str) and isinstance(key, str) and _QUERY_KEY_RX.fullmatch(key):
+                new_item = self._redact_query(item, pii, counts)
             else:
                 new_item = self._redact_any(item, pii, counts, depth + 1)
             new_key = key
@@ -298,6 +325,23 @@ class Redactor:
                         new_key = f"{res.text}#{suffix}"
                         suffix += 1
             out[new_key] = new_item
+        return out
+
+    def _redact_query(self, query: str, pii: bool, counts: Counter[str]) -> str:
+        """A query or filter pattern: the usual detectors, plus password-like literals (a bare random
+        password searched for is still a password)."""
+        if len(query) > STREAM_THRESHOLD:
+            res = self.redact_text(query, pii=pii)
+            counts.update(res.counts)
+            return res.text
+        spans = self._spans(query, pii, 0)
+        for m in QUERY_LITERAL_RX.finditer(query):
+            group = next(g for g in range(1, 5) if m.group(g) is not None)
+            value = m.group(group)
+            if looks_password_like(value):
+                spans.append(Span(m.start(group), m.end(group), P_ENTROPY, "password", value))
+        out, found = self._render(query, _merge(spans), 0, len(query))
+        counts.update(found)
         return out
 
     # ----------------------------------------------------------------- detection pipeline
@@ -317,6 +361,19 @@ class Redactor:
                     spans.append(sp._replace(start=seg_start + index[sp.start], end=seg_start + index[sp.end]))
         if "\n" in text:
             spans.extend(self._join_spans(text, depth))
+        if "=" in text:
+            qp = qp_view(text)
+            if qp is not None:
+                view, index = qp
+                for sp in self._scan(view, pii, depth):
+                    spans.append(sp._replace(start=index[sp.start], end=index[sp.end]))
+        cuts = glue_cuts(text)
+        if cuts:
+            for reg_start, reg_end in line_regions(text, cuts):
+                local = [(a - reg_start, b - reg_start) for a, b in cuts if reg_start <= a and b <= reg_end]
+                view, index = removal_view(text[reg_start:reg_end], local)
+                for sp in self._scan(view, pii, depth):
+                    spans.append(sp._replace(start=reg_start + index[sp.start], end=reg_start + index[sp.end]))
         return spans
 
     def _join_spans(self, text: str, depth: int) -> list[Span]:
@@ -355,12 +412,9 @@ class Redactor:
                     end = mac.end()
                 add(Span(m.start(), end, P_KEY, "putty_private_key", text[m.start() : end]))
 
+        userinfo: list[tuple[int, int]] = []
         if "://" in text:
-            for m in URL_PW_RX.finditer(text):
-                pw = m.group(1)
-                if pw.startswith("[REDACTED") or is_placeholder(pw):
-                    continue
-                add(Span(m.start(1), m.end(1), P_CONTEXT, "url_password", pw))
+            self._url_passwords(text, add, userinfo)
         if "basic" in lowered:
             for m in BASIC_RX.finditer(text):
                 decoded = short_b64(m.group(1))
@@ -379,10 +433,51 @@ class Redactor:
                     pos = text.find(variant, pos + len(variant))
 
         if pii:
-            self._pii(text, lowered, add)
+            self._pii(text, lowered, add, userinfo)
 
         self._base64_runs(text, pii, depth, add)
         return spans
+
+    @staticmethod
+    def _url_passwords(text: str, add: Callable[[Span], None], userinfo: list[tuple[int, int]]) -> None:
+        """``scheme://user:password@host``: the password is everything up to the *last* ``@`` that is
+        followed by a host, so ``@``, ``#``, ``/`` or ``?`` inside a password neither leak it nor eat the host."""
+        n = len(text)
+        for m in URL_AUTH_RX.finditer(text):
+            pw_start = m.end()
+            end = pw_start
+            limit = min(n, pw_start + 1024)
+            while end < limit and text[end] not in _URL_STOP:
+                end += 1
+            at = text.rfind("@", pw_start, end)
+            while at > pw_start and URL_HOST_RX.match(text, at + 1, end) is None:
+                at = text.rfind("@", pw_start, at)
+            if at <= pw_start:
+                continue
+            pw = text[pw_start:at]
+            if _PORT_RX.match(pw):
+                continue  # host:port/path?x=a@b, not a password
+            userinfo.append((m.start(1), at))
+            if pw.startswith("[REDACTED") or is_placeholder(pw):
+                continue
+            add(Span(pw_start, at, P_CONTEXT, "url_password", pw))
+
+    def _hex_run(self, start: int, blob: str, pii: bool, depth: int, add: Callable[[Span], None]) -> None:
+        """Hex-encoded text (``736b5f6c6976655f...``): decoded, scanned, redacted whole with the inner type."""
+        if blob[:2] in ("0x", "0X"):
+            blob = blob[2:]
+            start += 2
+        if len(blob) % 2 or not _HEX_RUN_RX.fullmatch(blob):
+            return
+        inner_text = hex_text(blob)
+        if inner_text is None:
+            return
+        inner = self._spans(inner_text, pii, depth + 1)
+        if inner:
+            best = max(inner, key=lambda s: (s.prio, s.end - s.start))
+            add(Span(start, start + len(blob), best.prio, best.kind, best.value))
+        elif looks_password_like(inner_text):
+            add(Span(start, start + len(blob), P_ENTROPY, "high_entropy", inner_text))
 
     def _base64_runs(self, text: str, pii: bool, depth: int, add: Callable[[Span], None]) -> None:
         """Runs of base64 characters: AWS secret keys near AWS context, and base64-wrapped secrets."""
@@ -394,6 +489,8 @@ class Redactor:
             start = m.start(1)
             if len(blob) == 40:
                 self._aws_secret_candidate(text, start, blob, add)
+            if decode and (blob[0].isdigit() or blob[0] in "abcdefABCDEF") and blob[1] in _HEX_SECOND:
+                self._hex_run(start, blob, pii, depth, add)
             if not decode or blob.islower() or blob.isupper() or blob.isdigit():
                 continue  # hex digests, identifiers: base64 of text always mixes cases
             inner_text = b64_text(blob)
@@ -519,6 +616,8 @@ class Redactor:
         end = min(end, n)
         while end > start and text[end - 1] in "\r\n \t":
             end -= 1
+        while start < end and text[start] in " \t":
+            start += 1  # the block's indentation stays: the YAML still parses
         if end > start:
             add(Span(start, end, P_GENERIC, kind, text[start:end]))
         return max(end, ve)
@@ -562,7 +661,9 @@ class Redactor:
                 if value and not value.startswith("[REDACTED") and not is_placeholder(value):
                     add(Span(vs, ve, P_GENERIC, kind, value))
 
-    def _pii(self, text: str, lowered: str, add: Callable[[Span], None]) -> None:
+    def _pii(
+        self, text: str, lowered: str, add: Callable[[Span], None], userinfo: list[tuple[int, int]] | None = None
+    ) -> None:
         classes = self._pii_classes
         if "email" in classes and "@" in text:
             for m in EMAIL_DOMAIN_RX.finditer(text):
@@ -572,6 +673,8 @@ class Redactor:
                     start -= 1
                 if start == m.start() or (start > 0 and text[start - 1] in EMAIL_LOCAL):
                     continue
+                if userinfo and any(u_start <= start and m.start() == at for u_start, at in userinfo):
+                    continue  # the user:password@ of a URL: the url_password detector owns it
                 if start > 0 and text[start - 1] == ":" and "://" in text[max(0, start - 300) : start]:
                     continue  # user:password@host in a URL: the url_password detector owns it
                 add(Span(start, m.end(), P_PII, "email", text[start : m.end()]))
@@ -613,6 +716,8 @@ class Redactor:
                     add(Span(start, m.end(), P_PII, "ipv4", value))
         if "ipv6" in classes and ":" in text:
             self._ipv6(text, add)
+        if "national_id" in classes or "bank_account" in classes:
+            self._identifiers(text, lowered, add, classes)
         if "customer_id" in classes:
             for rx, anchor in self._customer:
                 matches: Iterable[re.Match[str]]
@@ -620,6 +725,72 @@ class Redactor:
                 for m in matches:
                     if m.end() > m.start():
                         add(Span(m.start(), m.end(), P_CUSTOMER, "customer_id", m.group()))
+
+    @staticmethod
+    def _identifiers(text: str, lowered: str, add: Callable[[Span], None], classes: frozenset[str]) -> None:
+        """National identifiers (US SSN, UK NINO, Canadian SIN) and bank identifiers (IBAN, ABA routing,
+        sort codes, account numbers), each validated by its own format or checksum."""
+        national = "national_id" in classes
+        bank = "bank_account" in classes
+        if national and "-" in text:
+            for m in SSN_RX.finditer(text):
+                start = m.start() - 3
+                if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_.+/-"):
+                    continue
+                value = text[start : m.end()]
+                if ssn_ok(value):
+                    add(Span(start, m.end(), P_PII, "us_ssn", value))
+        shape = ascii_shape(text, CLASS_SHAPE)
+        pos = shape.find(IBAN_SHAPE) if bank else -1
+        while pos >= 0:
+            nxt = pos + 1
+            if pos == 0 or not text[pos - 1].isalnum():
+                iban = IBAN_RX.match(text, pos)
+                if iban is not None:
+                    value = iban.group()
+                    # a trailing group may be the next word: shorten to the country's length
+                    while value and not iban_ok(value):
+                        cut = value.rfind(" ")
+                        value = value[:cut] if cut > 0 else ""
+                    if value:
+                        add(Span(pos, pos + len(value), P_PII, "iban", value))
+                        nxt = pos + len(value)
+            pos = shape.find(IBAN_SHAPE, nxt)
+        for nino_shape in NINO_SHAPES if national else ():
+            pos = shape.find(nino_shape)
+            while pos >= 0:
+                end = pos + len(nino_shape)
+                value = text[pos:end]
+                if (
+                    (pos == 0 or not text[pos - 1].isalnum())
+                    and (end == len(text) or not text[end].isalnum())
+                    and _NINO_LETTERS_RX.fullmatch(value)
+                    and nino_ok(value)
+                ):
+                    add(Span(pos, end, P_PII, "uk_nino", value))
+                pos = shape.find(nino_shape, end)
+        if len(lowered) != len(text):
+            return
+        n = len(lowered)
+        for anchor, keywords in PII_KEYWORDS.items():
+            pos = lowered.find(anchor)
+            while pos >= 0:
+                for kw, offset, kind in keywords:
+                    start = pos - offset
+                    end = start + len(kw)
+                    if start < 0 or PII_TYPE_CLASS[kind] not in classes or not lowered.startswith(kw, start):
+                        continue
+                    before = lowered[start - 1] if start > 0 else " "
+                    after = lowered[end] if end < n else " "
+                    if before.isalpha() or (after.isalpha() and len(kw) <= 4):
+                        continue  # "database", "ssns": a word that merely contains the keyword
+                    keyed = PII_KEYED_RX.match(text, end)
+                    if keyed is not None:
+                        value = keyed.group("v")
+                        if _keyed_identifier_ok(kind, value):
+                            add(Span(keyed.start("v"), keyed.end("v"), P_PII, kind, value))
+                        break
+                pos = lowered.find(anchor, pos + len(anchor))
 
     @staticmethod
     def _ipv6(text: str, add: Callable[[Span], None]) -> None:
@@ -672,11 +843,53 @@ class Redactor:
             if start > pos:
                 parts.append(text[pos:start])
             parts.append(self._marker(sp.kind, sp.value))
+            breaks = text.count("\n", start, end)
+            if breaks:  # the line structure survives: a redacted value never swallows a line
+                parts.append(("\r\n" if text.find("\r\n", start, end) >= 0 else "\n") * breaks)
             counts[sp.kind] += 1
             pos = end
         if pos < hi:
             parts.append(text[pos:hi])
         return "".join(parts), dict(counts)
+
+
+_NINO_LETTERS_RX = re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d\d ?\d\d ?\d\d ?[A-D]", re.ASCII)
+_HEX_RUN_RX = re.compile(r"[0-9a-fA-F]{16,16384}", re.ASCII)
+_HEX_SECOND = frozenset("0123456789abcdefABCDEFxX")
+_BOOKKEEPING_KEYS = frozenset({"redactions", "redaction_counts"})
+_URL_STOP = frozenset(" \t\r\n\"'<>\\`")
+_PORT_RX = re.compile(r"\d{1,5}(?:[/?#]|$)", re.ASCII)
+_QUERY_KEY_RX = re.compile(r"(?i:query|query_?string|filter_?pattern|sql|statement|expression|search|q)", re.ASCII)
+#: literals of a query: "double", 'single', /regex/ and `backtick` quoted
+QUERY_LITERAL_RX = re.compile(
+    r"\"((?:[^\"\\\r\n]|\\.){8,256})\"|'((?:[^'\\\r\n]|\\.){8,256})'|(?<![\w/])/([^/\s]{8,256})/|`([^`\r\n]{8,256})`",
+    re.ASCII,
+)
+
+
+def _is_bookkeeping(value: Any) -> bool:
+    """A redactions summary (``{"password": 2, "email": 1}``): every key a reported type, every value a count."""
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(
+            isinstance(k, str) and k in REPORTED_TYPES and isinstance(v, int) and not isinstance(v, bool)
+            for k, v in value.items()
+        )
+    )
+
+
+def _keyed_identifier_ok(kind: str, value: str) -> bool:
+    digits = "".join(c for c in value if c.isdigit())
+    if kind == "us_ssn":
+        return ssn_ok(digits)
+    if kind == "ca_sin":
+        return sin_ok(digits)
+    if kind == "bank_routing_number":
+        return aba_ok(digits)
+    if kind == "uk_sort_code":
+        return len(digits) == 6
+    return 6 <= len(digits) <= 17 and len(set(digits)) > 2  # bank_account_number
 
 
 def _anchored_matches(rx: re.Pattern[str], anchor: str, text: str) -> Iterator[re.Match[str]]:

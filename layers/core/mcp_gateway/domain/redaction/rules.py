@@ -67,7 +67,18 @@ SECRET_TYPES: Final[frozenset[str]] = frozenset(
         "known_secret",
     }
 )
-PII_CLASSES: Final[frozenset[str]] = frozenset({"email", "phone", "credit_card", "ipv4", "ipv6", "customer_id"})
+PII_CLASSES: Final[frozenset[str]] = frozenset(
+    {"email", "phone", "credit_card", "ipv4", "ipv6", "customer_id", "national_id", "bank_account"}
+)
+#: The types a PII class reports (a class may cover several identifiers, each labelled as what it is).
+PII_TYPES: Final[dict[str, frozenset[str]]] = {
+    "national_id": frozenset({"us_ssn", "uk_nino", "ca_sin"}),
+    "bank_account": frozenset({"iban", "bank_routing_number", "bank_account_number", "uk_sort_code"}),
+}
+#: Every type name the engine can report; a dict keyed only by these with integer values is bookkeeping.
+REPORTED_TYPES: Final[frozenset[str]] = (
+    SECRET_TYPES | PII_CLASSES | frozenset().union(*PII_TYPES.values()) | {"depth_limit"}
+)
 
 # Priorities decide the visible type when detections overlap (the union of the spans is redacted).
 P_KEY: Final = 100  # private keys
@@ -355,6 +366,10 @@ PUTTY_RX: Final = ascii_rx(
 PUTTY_MAC_RX: Final = ascii_rx(r"Private-MAC:[^\r\n]{0,256}")
 
 URL_PW_RX: Final = ascii_rx(r"://[^\s:/?#@\"'<>\\]{0,256}+:([^\s/?#\"'<>\\]{1,1024})@")
+URL_AUTH_RX: Final = ascii_rx(r"://([^\s:/?#@\"'<>\\\[\]]{0,256}+):")
+URL_HOST_RX: Final = ascii_rx(
+    r"(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?)(?::\d{1,5})?(?:[/?#;,]|$)"
+)
 BASIC_RX: Final = ascii_rx(r"[Bb](?i:asic)(?<![A-Za-z0-9].{5})[ \t]{1,8}([A-Za-z0-9+/]{8,4096}+={0,2})")
 
 # AWS secret access keys without an explicit assignment: 40 base64 characters near a keyword.
@@ -439,6 +454,43 @@ PHONE_KEYED_RX: Final = ascii_rx(
 )
 PHONE_KEYWORDS: Final = ("phone", "mobile", "msisdn", "whatsapp", "tel", "cell", "fax")
 _IPV4_ALLOW: Final = frozenset({"0.0.0.0", "255.255.255.255"})  # noqa: S104
+# National identifiers and bank identifiers. Formatted shapes are matched anywhere and validated; bare digit
+# runs only next to a keyword that names them.
+SSN_RX: Final = ascii_rx(r"-(?<=\d{3}-)\d\d-\d{4}(?!\w|[.-]\d)")  # the 3 digits before are checked by the engine
+IBAN_RX: Final = ascii_rx(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?(?![A-Za-z0-9])")
+IBAN_SHAPE: Final = b"AA99"  # in the class shape (views.CLASS_SHAPE): two capitals, two digits
+NINO_SHAPES: Final = (b"AA999999A", b"AA 99 99 99 A")
+PII_KEYED_RX: Final = ascii_rx(
+    r"[A-Za-z0-9_. -]{0,24}?\\{0,3}[\"']?[ \t]{0,4}(?:[:=#]|is|no\.?)?[ \t]{0,4}\\{0,3}[\"']?"
+    r"(?P<v>\d[\d -]{5,32}\d)(?![\w]|[.-]\d)"
+)
+# keyword -> the type a digit run next to it is (checked by the type's own validator, if any); grouped by a
+# literal each keyword contains (one substring search per literal) and that literal's offset in the keyword
+_PII_KEYWORDS: Final[tuple[tuple[str, str], ...]] = (
+    ("ssn", "us_ssn"),
+    ("social security", "us_ssn"),
+    ("social_security", "us_ssn"),
+    ("sin_number", "ca_sin"),
+    ("social insurance", "ca_sin"),
+    ("routing", "bank_routing_number"),
+    ("aba", "bank_routing_number"),
+    ("sort code", "uk_sort_code"),
+    ("sort_code", "uk_sort_code"),
+    ("sortcode", "uk_sort_code"),
+    ("account_number", "bank_account_number"),
+    ("account number", "bank_account_number"),
+    ("accountnumber", "bank_account_number"),
+    ("account_no", "bank_account_number"),
+    ("bank_account", "bank_account_number"),
+    ("bank account", "bank_account_number"),
+    ("bankaccount", "bank_account_number"),
+)
+_PII_ANCHORS: Final = ("ssn", "social", "sin_number", "routing", "aba", "sort", "account")
+PII_KEYWORDS: Final[dict[str, tuple[tuple[str, int, str], ...]]] = {
+    anchor: tuple((kw, kw.index(anchor), kind) for kw, kind in _PII_KEYWORDS if anchor in kw) for anchor in _PII_ANCHORS
+}
+PII_TYPE_CLASS: Final[dict[str, str]] = {t: cls for cls, types in PII_TYPES.items() for t in types}
+
 IPV6_FULL_RX: Final = ascii_rx(
     r":[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:"
 )
@@ -504,6 +556,88 @@ def looks_high_entropy(value: str) -> bool:
         return False
     threshold = min(4.0, 0.9 * math.log2(n))
     return shannon_entropy(value) >= threshold
+
+
+def ssn_ok(value: str) -> bool:
+    """A US Social Security number the SSA could issue: area not 000/666/9xx, group not 00, serial not 0000."""
+    digits = value.replace("-", "").replace(" ", "")
+    if len(digits) != 9 or not digits.isdigit():
+        return False
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+        return False
+    return digits not in ("123456789", "078051120", "219099999")  # advertising and specimen numbers
+
+
+_NINO_BAD_PREFIXES: Final = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
+
+
+def nino_ok(value: str) -> bool:
+    """A UK National Insurance number in HMRC's format (the valid prefix letters, not BG/GB/KN/NK/NT/TN/ZZ)."""
+    compact = value.replace(" ", "").upper()
+    return len(compact) == 9 and compact[:2] not in _NINO_BAD_PREFIXES
+
+
+def sin_ok(value: str) -> bool:
+    digits = value.replace("-", "").replace(" ", "")
+    return len(digits) == 9 and digits.isdigit() and digits[0] not in "08" and _luhn(digits)
+
+
+# ISO 13616 lengths per country (the registry's BBAN lengths plus 4)
+IBAN_LENGTHS: Final[dict[str, int]] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
+    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
+    "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
+    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
+    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
+    "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29,
+    "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}  # fmt: skip
+
+
+def iban_ok(value: str) -> bool:
+    """An IBAN: a known country, that country's length, and the ISO 7064 mod-97 check digits."""
+    compact = value.replace(" ", "").replace("-", "").upper()
+    if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact[2:4].isdigit() or not compact.isalnum():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(c, 36)) for c in rearranged)
+    return int(number) % 97 == 1
+
+
+def aba_ok(value: str) -> bool:
+    """An ABA routing transit number: nine digits, a Federal Reserve prefix and the 3-7-1 checksum."""
+    if len(value) != 9 or not value.isdigit():
+        return False
+    prefix = int(value[:2])
+    if not (0 <= prefix <= 12 or 21 <= prefix <= 32 or 61 <= prefix <= 72 or prefix == 80):
+        return False
+    d = [ord(c) - 48 for c in value]
+    return (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8])) % 10 == 0
+
+
+_PW_SYMBOLS: Final = frozenset("!@#$%^&*?~+=<>|;:,(){}[]")
+
+
+def looks_password_like(value: str) -> bool:
+    """A bare random password or key (``Tr0ub4dor&3x``, ``kX9#mP2vL7q``): one token, several character
+    classes, not an identifier with a recognisable shape (UUID, hex digest, date, path, ARN, version)."""
+    n = len(value)
+    if not 8 <= n <= 256 or any(c.isspace() for c in value) or _UUID_RX.fullmatch(value):
+        return False
+    if _HEX_RX.fullmatch(value) or value.count("/") >= 2 or value.count(":") >= 2 or value.startswith(("arn:", "$")):
+        return False
+    upper = any(c.isupper() for c in value)
+    lower = any(c.islower() for c in value)
+    digit = any(c.isdigit() for c in value)
+    symbol = any(c in _PW_SYMBOLS for c in value)
+    if not ((upper and lower and digit) or ((upper or lower) and digit and symbol)):
+        return False
+    wordy = sum(len(p) for p in _PIECE_SPLIT_RX.split(value) if _WORD_PIECE_RX.fullmatch(p))
+    if wordy * 2 >= n:
+        return False
+    return shannon_entropy(value) >= min(3.0, 0.85 * math.log2(n))
 
 
 def ipv4_ok(value: str) -> bool:

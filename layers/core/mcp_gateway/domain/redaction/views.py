@@ -25,8 +25,13 @@ _SEGMENT_GAP: Final = 4096  # merge escape-bearing lines closer than this into o
 _CTRL_RX: Final = ascii_rx(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # Encoded views.
-_ESC_TRIGGER_RX: Final = ascii_rx(r"\\(?:u[0-9a-fA-F]{4}|[/\\nrtbf])|%[0-7][0-9A-Fa-f]")
-_DECODE_RX: Final = ascii_rx(r"\\u([0-9a-fA-F]{4})|\\([/\"\\bfnrt'])|%([0-7][0-9A-Fa-f])")
+_ESC_TRIGGER_RX: Final = ascii_rx(
+    r"\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|U000[0-9a-fA-F]{5}|[/\\nrtbf])|%[0-7][0-9A-Fa-f]|&#(?:[xX][0-9a-fA-F]{2,4}|\d{2,5});"
+)
+_DECODE_RX: Final = ascii_rx(
+    r"\\u([0-9a-fA-F]{4})|\\([/\"\\bfnrt'])|%([0-7][0-9A-Fa-f])"
+    r"|\\x([0-9a-fA-F]{2})|\\U(000[0-9a-fA-F]{5})|&#[xX]([0-9a-fA-F]{2,4});|&#(\d{2,5});"
+)
 _SIMPLE_ESCAPES: Final = {
     "/": "/",
     '"': '"',
@@ -42,7 +47,7 @@ _SIMPLE_ESCAPES: Final = {
 # Line-joined views: a line made only of token characters continues a token cut at the end of the
 # previous line (wrapped base64, PEM, JWT; ``\`` continuations).
 _CONT_LINE_RX: Final = ascii_rx(
-    r"^[ \t]*(?P<tok>[A-Za-z0-9+/=_.-]{1,8192}+)[ \t]*(?P<bs>\\?)[ \t]*(?P<tail>[\"',;]{0,3})[ \t]*\r?$",
+    r"^[ \t]*(?P<tok>[A-Za-z0-9+/_.-]{1,8192}+={0,3})[ \t]*(?P<bs>\\?)[ \t]*(?P<tail>[\"',;]{0,3})[ \t]*\r?$",
     re.MULTILINE,
 )
 _WRAP_END_RX: Final = ascii_rx(
@@ -51,6 +56,50 @@ _WRAP_END_RX: Final = ascii_rx(
     r"[ \t]*\\?[ \t]*\r?$"
 )
 _TRAILING_BREAK_RX: Final = ascii_rx(r"[ \t]*\\?[ \t]*\r?$")
+
+# Glue views: what splits a token without changing it. String concatenation (``"sk_live_" + "4eC3..."``,
+# ``'AKIA' 'IOSF...'``, ``'a' || 'b'``, across lines too) and spaced-out characters (``T r 0 u b 4 d o r``).
+_GLUED_CHARS: Final = "A-Za-z0-9+/=_.~!@#$%^&*-"
+CONCAT_RXS: Final = tuple(
+    ascii_rx(
+        q + r"(?<=[" + _GLUED_CHARS + r"]" + q + r")[ \t]{0,8}(?:\r?\n[ \t]{0,64})?(?:\+|\|\||\.|&|\\)?[ \t]{0,8}"
+        r"(?:\r?\n[ \t]{0,64})?" + q + r"(?=[" + _GLUED_CHARS + r"])"
+    )
+    for q in ('"', "'")  # a literal first character: the regex engine skips ahead to it
+)
+SPACED_RX: Final = ascii_rx(r"\S(?: \S(?!\S)){7,512}")
+_SPACED_MIN: Final = b"x x x x x x x x"
+# Character-class shapes: one C-speed translation of the text, then plain substring searches find rare shapes
+# (spaced-out runs here; IBAN, NINO prefixes in the engine) without a regex pass over every character.
+_SPACE_SHAPE: Final = bytes(32 if b == 32 else 10 if b in (9, 10, 11, 12, 13) else 120 for b in range(256))
+CLASS_SHAPE: Final = bytes.maketrans(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"9" * 10 + b"A" * 26)
+
+
+def ascii_shape(text: str, table: bytes) -> bytes:
+    """``text`` as one byte per character (non-ASCII as ``?``), translated by ``table``."""
+    return text.encode("ascii", "replace").translate(table)
+
+
+def spaced_runs(text: str) -> list[tuple[int, int]]:
+    """Runs of 8+ single characters separated by single spaces (``T r 0 u b 4 d o r``)."""
+    shape = ascii_shape(text, _SPACE_SHAPE)
+    runs: list[tuple[int, int]] = []
+    pos = shape.find(_SPACED_MIN)
+    while pos >= 0:
+        if pos > 0 and shape[pos - 1] == 120:  # inside a word: the run starts at the next single
+            pos = shape.find(_SPACED_MIN, pos + 1)
+            continue
+        m = SPACED_RX.match(text, pos)
+        end = m.end() if m is not None else pos + 1
+        if m is not None:
+            runs.append((pos, end))
+        pos = shape.find(_SPACED_MIN, end)
+    return runs
+
+
+# Quoted-printable: '=3D' (an encoded '=') or a soft line break ending a long line (RFC 2045: 76 columns).
+_QP_MIN_LINE: Final = 60
+_QP_RX: Final = ascii_rx(r"=([0-9A-F]{2})|=\r?\n")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -127,12 +176,13 @@ def _decode_once(text: str) -> tuple[str, array[int]] | None:
         if start > last:
             pieces.append(text[last:start])
             index.extend(range(last, start))
-        if m.group(1) is not None:
-            pieces.append(chr(int(m.group(1), 16)))
+        hex_code = m.group(1) or m.group(3) or m.group(4) or m.group(5) or m.group(6)
+        if hex_code is not None:
+            pieces.append(chr(min(int(hex_code, 16), 0x10FFFF)))
         elif m.group(2) is not None:
             pieces.append(_SIMPLE_ESCAPES[m.group(2)])
         else:
-            pieces.append(chr(int(m.group(3), 16)))
+            pieces.append(chr(min(int(m.group(7)), 0x10FFFF)))
         index.append(start)
         last = m.end()
     if not pieces:
@@ -157,6 +207,96 @@ def decode_view(text: str) -> tuple[str, array[int]] | None:
         view, local = nxt
         index = array("q", [index[i] for i in local])
     return view, index
+
+
+def removal_view(text: str, cuts: list[tuple[int, int]]) -> tuple[str, array[int]]:
+    """``text`` without the ranges in ``cuts`` (sorted, disjoint); map is view -> original offset."""
+    pieces: list[str] = []
+    index: array[int] = array("q")
+    last = 0
+    for start, end in cuts:
+        if start > last:
+            pieces.append(text[last:start])
+            index.extend(range(last, start))
+        last = max(last, end)
+    pieces.append(text[last:])
+    index.extend(range(last, len(text) + 1))
+    return "".join(pieces), index
+
+
+def glue_cuts(text: str) -> list[tuple[int, int]]:
+    """The concatenation glue and the spaces of spaced-out runs in ``text`` (what a glued view removes)."""
+    cuts = [m.span() for rx in CONCAT_RXS for m in rx.finditer(text)]
+    for start, end in spaced_runs(text):
+        cuts.extend((i, i + 1) for i in range(start + 1, end, 2))
+    cuts.sort()
+    return cuts
+
+
+def line_regions(text: str, cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The whole lines holding ``cuts`` (sorted), merged when they touch: the regions a glued view rescans."""
+    regions: list[tuple[int, int]] = []
+    n = len(text)
+    for start, end in cuts:
+        if regions and start <= regions[-1][1]:
+            if end > regions[-1][1]:
+                line_end = text.find("\n", end)
+                regions[-1] = (regions[-1][0], n if line_end < 0 else line_end)
+            continue
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", end)
+        regions.append((line_start, n if line_end < 0 else line_end))
+    return regions
+
+
+def _qp_soft_break(text: str) -> bool:
+    pos = text.find("=\n")
+    while pos >= 0:
+        line_start = text.rfind("\n", 0, pos) + 1
+        if pos - line_start >= _QP_MIN_LINE and "=" not in text[line_start : line_start + 2]:
+            return True
+        pos = text.find("=\n", pos + 2)
+    return False
+
+
+def qp_view(text: str) -> tuple[str, array[int]] | None:
+    """Quoted-printable decoded (``=3D`` -> ``=``, soft line breaks removed); map is view -> original offset."""
+    if "=3D" not in text and not _qp_soft_break(text):
+        return None
+    pieces: list[str] = []
+    index: array[int] = array("q")
+    last = 0
+    for m in _QP_RX.finditer(text):
+        start = m.start()
+        if start > last:
+            pieces.append(text[last:start])
+            index.extend(range(last, start))
+        if m.group(1) is not None:
+            pieces.append(chr(int(m.group(1), 16)))
+            index.append(start)
+        last = m.end()
+    pieces.append(text[last:])
+    index.extend(range(last, len(text) + 1))
+    return "".join(pieces), index
+
+
+def hex_text(blob: str) -> str | None:
+    """Decode a hex run if it is printable text (a hex-encoded secret), else None."""
+    if len(blob) % 2:
+        return None
+    head = blob[:16]
+    try:
+        if not bytes.fromhex(head).isascii():
+            return None  # random digests: half their bytes are >= 0x80
+        raw = bytes.fromhex(blob)
+    except ValueError:
+        return None
+    if not raw.isascii():
+        return None
+    text = raw.decode("ascii")
+    if _CTRL_RX.search(text) or (not text.isprintable() and "\n" not in text):
+        return None
+    return text
 
 
 def escape_segments(text: str) -> list[tuple[int, int]]:
