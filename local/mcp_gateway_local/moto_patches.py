@@ -171,7 +171,41 @@ def _start_sync_execution(self: Any) -> Any:
     )
     execution.start()  # SyncExecutionWorker evaluates the whole program in this thread
     output = dict(execution.to_start_sync_execution_output())
+    _remember_history(state_machine.arn, name, execution)
     return ActionResult(output)
+
+
+_HISTORIES_MAX = 256
+_histories: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+
+def _remember_history(state_machine_arn: str, name: str, execution: Any) -> None:
+    """AWS keeps no history of an EXPRESS execution (only its CloudWatch log); locally the last few are kept so
+    tests and the benchmark can count the states a call went through."""
+    events = [dict(e) for e in execution.to_history_output().get("events", [])]
+    with _lock:
+        if len(_histories) >= _HISTORIES_MAX:
+            _histories.pop(next(iter(_histories)))
+        _histories[(state_machine_arn, name)] = events
+
+
+def sync_execution_history(state_machine_arn: str, name: str) -> list[dict[str, Any]]:
+    """The history events of a recent local StartSyncExecution (``[]`` when not kept)."""
+    with _lock:
+        return list(_histories.get((state_machine_arn, name), []))
+
+
+def recent_sync_executions() -> list[tuple[tuple[str, str], list[dict[str, Any]]]]:
+    """((state machine ARN, execution name), history events) of the recent local sync executions, oldest first."""
+    with _lock:
+        return [(key, list(events)) for key, events in _histories.items()]
+
+
+def task_states(events: list[dict[str, Any]]) -> list[str]:
+    """The names of the Task states an execution entered, in order."""
+    return [
+        str(e.get("stateEnteredEventDetails", {}).get("name")) for e in events if e.get("type") == "TaskStateEntered"
+    ]
 
 
 def _camel_sfn_parameters(original: Callable[..., None]) -> Callable[..., None]:
