@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from ..domain.catalog import ToolInput
-from ..domain.errors import ReasonCode
+from ..domain.errors import InvalidInputError, ReasonCode
 from .common import NEXT_PAGE, PageToken, Timestamp, bounded_window, log_group_arn, time_window
 from .paging import log_page, oldest_timestamp, paged, redact_rows
 from .registry import ActionSpec, ExecContext, Tool, ToolResult
@@ -71,6 +71,65 @@ def run_describe_log_groups(client: Any, ctx: ExecContext) -> dict[str, Any]:
         for g in resp.get("logGroups", [])
     ]
     return paged({"log_groups": groups, "page_token": resp.get("nextToken")}, ctx.redactor, ctx.pii, ctx.cap)
+
+
+# --- describe_log_streams -------------------------------------------------------------------------------
+class DescribeLogStreamsInput(ToolInput):
+    log_group: LogGroupName
+    prefix: Annotated[
+        str, Field(default="", max_length=512, pattern=r"^[^:*]*$", description="Log stream name prefix")
+    ] = ""
+    latest_first: Annotated[
+        bool,
+        Field(default=False, description="Most recent event first (cannot be combined with prefix)"),
+    ] = False
+    limit: Annotated[int, Field(default=50, ge=1, le=50)] = 50
+    page_token: PageToken = None
+
+
+class LogStream(ToolResult):
+    name: str
+    created: int | None
+    first_event: int | None
+    last_event: int | None
+    last_ingestion: int | None
+
+
+class DescribeLogStreamsResult(ToolResult):
+    log_group: str
+    log_streams: list[LogStream]
+    page_token: str | None = Field(description=NEXT_PAGE)
+
+
+def _describe_log_streams(args: DescribeLogStreamsInput, region: str, account: str, now: dt.datetime) -> ActionSpec:
+    if args.prefix and args.latest_first:
+        raise InvalidInputError("prefix and latest_first cannot be combined")
+    params: dict[str, Any] = {"logGroupName": args.log_group, "limit": args.limit}
+    if args.prefix:
+        params["logStreamNamePrefix"] = args.prefix
+    if args.latest_first:
+        params["orderBy"] = "LastEventTime"
+        params["descending"] = True
+    if args.page_token:
+        params["nextToken"] = args.page_token
+    arn = log_group_arn(region, account, args.log_group)
+    return ActionSpec("logs", "DescribeLogStreams", "logs:DescribeLogStreams", (arn,), params)
+
+
+def run_describe_log_streams(client: Any, ctx: ExecContext) -> dict[str, Any]:
+    resp = client.describe_log_streams(**ctx.params)
+    streams = [
+        {
+            "name": s.get("logStreamName", ""),
+            "created": s.get("creationTime"),
+            "first_event": s.get("firstEventTimestamp"),
+            "last_event": s.get("lastEventTimestamp"),
+            "last_ingestion": s.get("lastIngestionTime"),
+        }
+        for s in resp.get("logStreams", [])
+    ]
+    data = {"log_group": ctx.params["logGroupName"], "log_streams": streams, "page_token": resp.get("nextToken")}
+    return paged(data, ctx.redactor, ctx.pii, ctx.cap)
 
 
 # --- filter_log_events ----------------------------------------------------------------------------------
@@ -277,6 +336,18 @@ TOOLS = (
         output_model=DescribeLogGroupsResult,
         execute=run_describe_log_groups,
         example={"prefix": "/aws/lambda/"},
+    ),
+    Tool(
+        name="describe_log_streams",
+        title="List the streams of a log group",
+        description="List the log streams of one CloudWatch Logs log group (names, creation, first and last "
+        "event times), optionally by name prefix or most recent first, to find the stream get_log_events "
+        "reads. Returns a page_token when more remain.",
+        input_model=DescribeLogStreamsInput,
+        to_action=_describe_log_streams,
+        output_model=DescribeLogStreamsResult,
+        execute=run_describe_log_streams,
+        example={"log_group": "/aws/lambda/orders-api", "latest_first": True},
     ),
     Tool(
         name="get_log_events",
