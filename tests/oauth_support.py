@@ -204,4 +204,5 @@ def auth_records(stack: Any, user_agent: str) -> list[dict[str, Any]]:
 
 
 def reasons(stack: Any, user_agent: str) -> list[str]:
-    return [r["reason"] for r in auth_records(stack, user_agent)]
+    """The reason codes audited for requests sent with this user agent, sorted (the scan has no order)."""
+    return sorted(r["reason"] for r in auth_records(stack, user_agent))
