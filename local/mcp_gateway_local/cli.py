@@ -96,7 +96,13 @@ MCP security gateway - local stack is up
   local IdP issuer:          {info.idp_issuer}
   approval callback:         {info.callback_url}
 
-Session token for {args.email} (groups: {args.groups}; expires in {session["expires_in"]} s):
+Connect with no token: the client signs in by itself (OAuth 2.1; the local IdP's login page opens in a browser)
+Claude Code:   claude mcp add --transport http aws-gateway {info.mcp_url}
+VS Code:       code --add-mcp '{{"name":"aws-gateway","type":"http","url":"{info.mcp_url}"}}'
+MCP Inspector: npx @modelcontextprotocol/inspector  (Transport: Streamable HTTP, URL: {info.mcp_url})
+Sessions:      .venv/bin/mcp-gateway sessions list --user {args.email}   (revoke: sessions revoke --user ...)
+
+Fallback, a pasted session token for {args.email} (groups: {args.groups}; expires in {session["expires_in"]} s):
 {token}
 
 Mint another:  .venv/bin/mcp-gateway token --email {args.email} --groups {args.groups}

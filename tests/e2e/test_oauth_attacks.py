@@ -443,3 +443,65 @@ def test_an_idp_id_token_sent_straight_to_mcp_is_refused_and_audited(stack: Any)
     assert reasons(stack, ua) == [ReasonCode.AUTH_WRONG_TOKEN_TYPE.value]
     records = auth_records(stack, ua)
     assert id_token not in json.dumps(records)  # audited by fingerprint, never the token
+
+
+# ------------------------------------------------------------------------------------------------------
+# Session lifetime, RFC 7009 revocation, registration switched off
+# ------------------------------------------------------------------------------------------------------
+async def test_a_refresh_past_the_absolute_session_lifetime_is_refused(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ua = _ua("lifetime")
+    flow = await sign_in(stack, unique_email("lifetime"), ua)
+    refresh = redeem(stack, flow, ua).json()["refresh_token"]
+    gateway = stack.functions["GatewayFunction"].GATEWAY
+    lifetime = gateway.oauth.config.session_lifetime_seconds
+    assert lifetime == 12 * 3600  # the template's default
+    monkeypatch.setattr(gateway, "clock", lambda: time.time() + lifetime + 1)
+    refused(
+        token(stack, ua, grant_type="refresh_token", refresh_token=refresh, client_id=flow.client_id),
+        "invalid_grant",
+        ReasonCode.AUTH_SESSION_EXPIRED,
+    )
+    assert reasons(stack, ua) == [ReasonCode.AUTH_SESSION_EXPIRED.value]
+
+
+async def test_a_refresh_token_revoked_at_the_revocation_endpoint_stops_working(stack: Any) -> None:
+    ua = _ua("rfc7009")
+    flow = await sign_in(stack, unique_email("rfc7009"), ua)
+    refresh = redeem(stack, flow, ua).json()["refresh_token"]
+    with httpx.Client(timeout=30, headers={"user-agent": ua}) as http:
+        other = http.post(
+            f"{stack.info.gateway_url}/oauth/revoke", data={"token": refresh, "client_id": register(stack)}
+        )
+        still = token(stack, ua, grant_type="refresh_token", refresh_token=refresh, client_id=flow.client_id)
+        assert other.status_code == 200 and still.status_code == 200  # another client cannot revoke it
+        refresh = still.json()["refresh_token"]
+        revoked = http.post(
+            f"{stack.info.gateway_url}/oauth/revoke",
+            data={"token": refresh, "token_type_hint": "refresh_token", "client_id": flow.client_id},
+        )
+        unknown = http.post(
+            f"{stack.info.gateway_url}/oauth/revoke", data={"token": "nope", "client_id": flow.client_id}
+        )
+    assert revoked.status_code == 200 and unknown.status_code == 200  # RFC 7009 2.2: 200 for unknown tokens too
+    refused(
+        token(stack, ua, grant_type="refresh_token", refresh_token=refresh, client_id=flow.client_id),
+        "invalid_grant",
+        ReasonCode.AUTH_SESSION_REVOKED,
+    )
+
+
+def test_dynamic_registration_switched_off_is_absent_from_metadata_and_refused(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    oauth = stack.functions["GatewayFunction"].GATEWAY.oauth
+    monkeypatch.setattr(oauth, "config", dataclasses.replace(oauth.config, registration_enabled=False))
+    with httpx.Client(timeout=30) as http:
+        metadata = http.get(f"{stack.info.gateway_url}/.well-known/oauth-authorization-server").json()
+        resp = http.post(f"{stack.info.gateway_url}/register", json={"redirect_uris": [REDIRECT_URI]})
+    assert "registration_endpoint" not in metadata
+    assert metadata["client_id_metadata_document_supported"] is True
+    assert resp.status_code == 404

@@ -118,7 +118,9 @@ class OAuthStore:
             if error_code(exc) == "ConditionalCheckFailedException":
                 raise StoreConflict("family") from None
             raise
-        self._put(f"refresh#{refresh_hash}", json.dumps({"family_id": family.family_id}), family.absolute_expires_at)
+        self._put(
+            f"refresh#{refresh_hash}", json.dumps({"family_id": family.family_id}), family.absolute_expires_at + 86_400
+        )
 
     def get_family(self, family_id: str) -> RefreshFamily | None:
         item = self._get(f"family#{family_id}")
@@ -144,7 +146,9 @@ class OAuthStore:
             if error_code(exc) == "ConditionalCheckFailedException":
                 raise StoreConflict("family") from None
             raise
-        self._put(f"refresh#{new_hash}", json.dumps({"family_id": family.family_id}), family.absolute_expires_at)
+        self._put(
+            f"refresh#{new_hash}", json.dumps({"family_id": family.family_id}), family.absolute_expires_at + 86_400
+        )
 
     def revoke_family(self, family_id: str, reason: str) -> None:
         family = self.get_family(family_id)
