@@ -98,6 +98,7 @@ class OAuthConfig:
     idp_client_id: str
     scopes: tuple[str, ...] = ("aws.read",)
     idp_scopes: str = "openid email profile groups offline_access"
+    idp_authorize_params: tuple[tuple[str, str], ...] = ()
     session_lifetime_seconds: int = 12 * 3600
     registration_enabled: bool = True
     static_clients: Mapping[str, ClientRecord] = field(default_factory=dict)
@@ -373,6 +374,8 @@ class OAuthServer:
                 "code_challenge_method": "S256",
             }
         )
+        if self.config.idp_authorize_params:
+            query += "&" + urlencode(self.config.idp_authorize_params)
         return Reply(302, None, location=f"{self.config.idp_authorization_endpoint}?{query}")
 
     # --- /oauth/callback (from the IdP) --------------------------------------------------------------------

@@ -9,6 +9,7 @@ import hmac
 import json
 from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,7 @@ class OAuthSettings(BaseSettings):
     IDP_CLIENT_ID: str = ""
     IDP_CLIENT_SECRET_ARN: str = ""
     IDP_SCOPES: Annotated[str, Field(max_length=512)] = "openid email profile groups offline_access"
+    IDP_AUTHORIZE_PARAMS: Annotated[str, Field(max_length=1024)] = ""  # e.g. access_type=offline&prompt=consent
     OAUTH_SESSION_LIFETIME_SECONDS: int = Field(
         default=DEFAULT_SESSION_LIFETIME_SECONDS, ge=900, le=MAX_SESSION_LIFETIME_SECONDS
     )
@@ -56,6 +58,15 @@ def _static_clients(raw: str) -> dict[str, ClientRecord]:
     except (ValueError, TypeError, ValidationError):
         raise ConfigError("OAUTH_CLIENTS is malformed") from None
     return {r.client_id: r for r in records}
+
+
+def _authorize_params(raw: str) -> tuple[tuple[str, str], ...]:
+    reserved = {"response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
+                "code_challenge_method"}  # fmt: skip
+    pairs = tuple(parse_qsl(raw, keep_blank_values=False)) if raw.strip() else ()
+    if any(k in reserved for k, _ in pairs):
+        raise ConfigError("IDP_AUTHORIZE_PARAMS may not override the flow's own parameters")
+    return pairs
 
 
 def build_oauth(
@@ -93,6 +104,7 @@ def build_oauth(
         idp_authorization_endpoint=settings.IDP_AUTHORIZATION_ENDPOINT,
         idp_client_id=settings.IDP_CLIENT_ID,
         idp_scopes=settings.IDP_SCOPES,
+        idp_authorize_params=_authorize_params(settings.IDP_AUTHORIZE_PARAMS),
         session_lifetime_seconds=settings.OAUTH_SESSION_LIFETIME_SECONDS,
         registration_enabled=settings.OAUTH_DYNAMIC_REGISTRATION,
         static_clients=_static_clients(settings.OAUTH_CLIENTS),
