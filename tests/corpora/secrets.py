@@ -19,7 +19,9 @@ seeded ``random.Random``: no network, no files, same output for the same seed.
 from __future__ import annotations
 
 import base64
+import html
 import json
+import quopri
 import random
 import re
 import string
@@ -359,6 +361,108 @@ def _ipv4(rng: random.Random, i: int) -> FakeSecret:
     return FakeSecret("ipv4", value, "client_ip", (value,), pii=True)
 
 
+def _twilio(rng: random.Random, i: int) -> FakeSecret:
+    # Twilio API key SIDs are "SK" + 32 hex (the secret that goes with them is a 32-character token)
+    if i % 2:
+        value = "SK" + _rand(rng, HEX, 32)
+        return FakeSecret("twilio_api_key", value, "twilio_api_key", (value[2:],))
+    value = _rand(rng, HEX, 32)
+    return FakeSecret("token", value, rng.choice(["twilio_auth_token", "TWILIO_AUTH_TOKEN"]), (value,))
+
+
+def _azure(rng: random.Random, i: int) -> FakeSecret:
+    if i % 2:  # a storage account key: 64 random bytes, base64 (88 characters, '==' padded)
+        value = base64.b64encode(rng.randbytes(64)).decode()
+        return FakeSecret("api_key", value, rng.choice(["AccountKey", "azure_storage_account_key"]), (value[:86],))
+    # an Entra ID (Azure AD) client secret: 3 characters, "8Q~", 34 characters of [A-Za-z0-9~._-]
+    value = _rand(rng, ALNUM, 3) + "8Q~" + _mixed(rng, ALNUM + "~._-", 34)
+    return FakeSecret("secret", value, rng.choice(["AZURE_CLIENT_SECRET", "client_secret"]), (value,))
+
+
+def _pypi(rng: random.Random, i: int) -> FakeSecret:
+    # PyPI API tokens are macaroons: "pypi-" + base64url of a binary starting "\x02\x01\x08pypi.org"
+    value = "pypi-AgEIcHlwaS5vcmc" + _rand(rng, B64URL, rng.choice([140, 160, 180]))
+    return FakeSecret("pypi_token", value, rng.choice(["PYPI_TOKEN", "pypi_api_token", "password"]), (value[19:],))
+
+
+def _db_url(rng: random.Random, i: int) -> FakeSecret:
+    # passwords with the characters that break naive URL parsers: @ # / ? : % !
+    base = _password_value(rng)
+    special = rng.choice(["@", "#", "/", "?", "!", "%", ":"])
+    cut = rng.randrange(2, len(base) - 2)
+    pw = base[:cut] + special + base[cut:]
+    return FakeSecret("url_password", pw, "database_url", (pw[:cut], pw[cut + 1 :], pw))
+
+
+def _ssn(rng: random.Random, i: int) -> FakeSecret:
+    while True:  # SSA rules: area 001-665, 667-899; group 01-99; serial 0001-9999
+        area = rng.randrange(1, 900)
+        if area != 666:
+            break
+    value = f"{area:03d}-{rng.randrange(1, 100):02d}-{rng.randrange(1, 10000):04d}"
+    return FakeSecret("us_ssn", value, rng.choice(["ssn", "SSN", "social_security_number"]), (value,), pii=True)
+
+
+_NINO_FIRST = "ABCEGHJKLMNOPRSTWXYZ"
+_NINO_SECOND = "ABCEGHJKLMNPRSTWXYZ"
+
+
+def _nino(rng: random.Random, i: int) -> FakeSecret:
+    while True:
+        prefix = rng.choice(_NINO_FIRST) + rng.choice(_NINO_SECOND)
+        if prefix not in ("BG", "GB", "KN", "NK", "NT", "TN", "ZZ"):
+            break
+    digits = _rand(rng, string.digits, 6)
+    suffix = rng.choice("ABCD")
+    value = f"{prefix}{digits}{suffix}" if i % 2 else f"{prefix} {digits[:2]} {digits[2:4]} {digits[4:]} {suffix}"
+    return FakeSecret("uk_nino", value, rng.choice(["ni_number", "nino", "national_insurance"]), (value,), pii=True)
+
+
+# ISO 13616 country formats: (country, BBAN length, BBAN alphabet per position: 'n' digits, 'a' letters, 'c' both)
+_IBAN_FORMATS = (
+    ("DE", "n" * 18),
+    ("GB", "aaaa" + "n" * 14),
+    ("FR", "n" * 10 + "c" * 11 + "nn"),
+    ("NL", "aaaa" + "n" * 10),
+    ("ES", "n" * 20),
+    ("IT", "a" + "n" * 10 + "c" * 12),
+    ("BE", "n" * 12),
+    ("CH", "n" * 5 + "c" * 12),
+)
+
+
+def _iban_check(country: str, bban: str) -> str:
+    number = "".join(str(int(c, 36)) for c in bban + country + "00")
+    return f"{98 - int(number) % 97:02d}"
+
+
+def _iban(rng: random.Random, i: int) -> FakeSecret:
+    country, layout = _IBAN_FORMATS[i % len(_IBAN_FORMATS)]
+    alphabet = {"n": string.digits, "a": string.ascii_uppercase, "c": string.ascii_uppercase + string.digits}
+    bban = "".join(rng.choice(alphabet[c]) for c in layout)
+    compact = country + _iban_check(country, bban) + bban
+    value = " ".join(_wrap(compact, 4)) if i % 2 else compact
+    return FakeSecret("iban", value, rng.choice(["iban", "IBAN", "payout_iban"]), (compact[4:12], value), pii=True)
+
+
+def _routing(rng: random.Random, i: int) -> FakeSecret:
+    while True:  # ABA: a Federal Reserve routing symbol prefix, then the 3-7-1 checksum digit
+        prefix = rng.choice(["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "21", "26", "32"])
+        body = prefix + _rand(rng, string.digits, 6)
+        d = [int(c) for c in body]
+        check = (10 - (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5])) % 10) % 10
+        value = body + str(check)
+        if value != "123456789":
+            break
+    return FakeSecret("bank_routing_number", value, rng.choice(["routing_number", "aba_routing"]), (value,), pii=True)
+
+
+def _account_number(rng: random.Random, i: int) -> FakeSecret:
+    value = str(rng.randrange(1, 10)) + _rand(rng, string.digits, rng.choice([7, 9, 11]))
+    key = rng.choice(["account_number", "bank_account", "accountNumber"])
+    return FakeSecret("bank_account_number", value, key, (value,), pii=True)
+
+
 _GENERATORS = (
     _aws_access_key_id,
     _aws_secret_key,
@@ -388,11 +492,23 @@ _GENERATORS = (
     _credit_card,
     _customer_id,
     _ipv4,
+    _twilio,
+    _azure,
+    _pypi,
+    _db_url,
+    _ssn,
+    _nino,
+    _iban,
+    _routing,
+    _account_number,
 )
+
+#: PII kinds that are only personal data next to a label (a bare 9-digit number is not a routing number)
+LABELLED_PII = frozenset({"bank_routing_number", "bank_account_number"})
 
 
 def generate_secrets(seed: int = 1337, per_type: int = 12, *, include_pii: bool = True) -> list[FakeSecret]:
-    """``per_type`` fake secrets of each type (28 types with PII, 23 without), deterministic per seed."""
+    """``per_type`` fake secrets of each generator (37 with PII, 27 without), deterministic per seed."""
     rng = random.Random(seed)
     out: list[FakeSecret] = []
     for gen in _GENERATORS:
@@ -485,6 +601,64 @@ def _multiline_embeddings(secret: FakeSecret) -> list[tuple[str, str]]:
     ]
 
 
+def _qp(text: str) -> str:
+    """Quoted-printable (RFC 2045): '=' and non-ASCII as =XX, soft line breaks every 76 columns."""
+    encoded = "".join(f"={ord(c):02X}" if c == "=" or ord(c) > 126 else c for c in text)
+    lines = []
+    while len(encoded) > 75:
+        cut = 75
+        while encoded[cut - 2 : cut].find("=") >= 0 and cut > 70:
+            cut -= 1
+        lines.append(encoded[:cut] + "=")
+        encoded = encoded[cut:]
+    return "\n".join([*lines, encoded])
+
+
+def _recall_embeddings(secret: FakeSecret, v: str) -> list[tuple[str, str]]:
+    """Encoded, split and wrapped forms beyond the classic ones (issue 19)."""
+    key = secret.key
+    env = _env_name(key)
+    ident = _ident(key)
+    out: list[tuple[str, str]] = [
+        ("hex", f"{env}_HEX={v.encode().hex()}\nREGION=eu-west-1\n"),
+        ("x_escaped", f"{ident} = b'" + "".join(f"\\x{b:02x}" for b in v.encode()) + "'"),
+        ("html_entities", f"<config>\n  <{ident}>" + "".join(f"&#{ord(c)};" for c in v) + f"</{ident}>\n</config>"),
+        (
+            "quoted_printable",
+            "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n"
+            + _qp(f"Hello team, the new settings are {ident}={v} and region=eu-west-1 as discussed yesterday.")
+            + "\n",
+        ),
+        (
+            "http_header",
+            f"GET /v1/orders HTTP/1.1\nHost: api.example.com\nX-{_dashes(key).title()}: {v}\nAccept: */*\n",
+        ),
+    ]
+    if " " not in v and '"' not in v and "\\" not in v and len(v) >= 12:
+        k = len(v) // 2
+        out += [
+            ("concatenated", f'{ident} = "{v[:k]}" + "{v[k:]}"'),
+            ("concatenated_lines", f'{ident} = (\n    "{v[:k]}"\n    "{v[k:]}"\n)'),
+            ("spaced_out", f"{ident}: {' '.join(v)}"),
+        ]
+    if _token_class(v) and len(v) >= 16:
+        k = len(v) // 2
+        out.append(("split_lines", f"{key}: {v[:k]}\n{v[k:]}\nregion: eu-west-1"))
+    return out
+
+
+def _labelled_pii_embeddings(secret: FakeSecret) -> list[tuple[str, str]]:
+    v = secret.value
+    key = secret.key
+    return [
+        ("json", json.dumps({"customer": "cus-42", key: v, "currency": "USD"})),
+        ("yaml", f"payout:\n  {key}: {v}\n  currency: USD\n"),
+        ("log_line", f"2024-01-15T10:00:00Z INFO payout created {key}={v} amount=120.00"),
+        ("env", f"{_env_name(key)}={v}\n"),
+        ("json_unicode_escaped", '{"' + key + '": "' + _unicode_escape(v) + '"}'),
+    ]
+
+
 def _value_embeddings(secret: FakeSecret, value_text: str) -> list[tuple[str, str]]:
     """Embeddings of a single-line secret held under ``secret.key`` (value_text is what is assigned)."""
     key = secret.key
@@ -517,7 +691,9 @@ def embed(secret: FakeSecret) -> list[tuple[str, str]]:
     if secret.multiline:
         return _multiline_embeddings(secret)
     if secret.kind == "url_password":
-        url = f"postgres://svc_orders:{secret.value}@db-prod.internal:5432/orders"
+        scheme = ("postgres", "mysql", "mongodb+srv", "redis", "amqps", "https")[sum(map(ord, secret.value)) % 6]
+        user = "" if scheme == "redis" else "svc_orders"
+        url = f"{scheme}://{user}:{secret.value}@db-prod.internal:5432/orders"
         return [
             ("json", json.dumps({"level": "INFO", "database_url": url})),
             ("yaml", f"database:\n  url: {url}\n"),
@@ -527,6 +703,8 @@ def embed(secret: FakeSecret) -> list[tuple[str, str]]:
             ("json_escaped", json.dumps({"event": json.dumps({"dsn": url})})),
             ("url_encoded", "redirect=" + quote(url, safe="")),
             ("base64_wrapped", json.dumps({"dsn_b64": _b64(url)})),
+            ("cli_flag", f"$ psql --dbname={url} --set ON_ERROR_STOP=1"),
+            ("hex", f"DSN_HEX={url.encode().hex()}\n"),
         ]
     if secret.kind in ("authorization", "bearer_token"):
         header = f"{secret.scheme} {secret.value}"
@@ -557,6 +735,8 @@ def embed(secret: FakeSecret) -> list[tuple[str, str]]:
             ("url_encoded", "next=" + quote(v, safe="")),
             ("base64_wrapped", json.dumps({"cfg": _b64(f"webhook={v}")})),
         ]
+    if secret.kind in LABELLED_PII:
+        return _labelled_pii_embeddings(secret)
     if secret.pii:
         v = secret.value
         return [
@@ -567,7 +747,7 @@ def embed(secret: FakeSecret) -> list[tuple[str, str]]:
             ("json_unicode_escaped", '{"' + secret.key + '": "' + _unicode_escape(v) + '"}'),
             ("url", f"https://shop.acme.test/orders?{secret.key}={quote(v, safe='')}&page=1"),
         ]
-    return _value_embeddings(secret, secret.value) + _line_split(secret)
+    return _value_embeddings(secret, secret.value) + _line_split(secret) + _recall_embeddings(secret, secret.value)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -608,17 +788,70 @@ def _b64_decoded(text: str) -> str:
     return "\n".join(parts)
 
 
+_X_ESC = re.compile(r"\\x([0-9a-fA-F]{2})|\\U([0-9a-fA-F]{8})")
+_HEX_BLOB = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
+_SPACED = re.compile(r"(?<!\S\S)(?<=\S) (?=\S(?:\s|$))")
+_CONCAT = re.compile(r"(?<=[\w+/=.~!@#$%^&*-])[\"']\s*(?:\+|\|\||\.|&)?\s*[\"'](?=[\w+/=.~!@#$%^&*-])")
+
+
+def _x_unescape(text: str) -> str:
+    return _X_ESC.sub(lambda m: chr(min(int(m.group(1) or m.group(2), 16), 0x10FFFF)), text)
+
+
+def _hex_decoded(text: str) -> str:
+    return _HEX_BLOB.sub(lambda m: bytes.fromhex(m.group()).decode("latin-1"), text)
+
+
+def _qp_decoded(text: str) -> str:
+    return quopri.decodestring(text.encode("utf-8", "surrogatepass")).decode("utf-8", "replace")
+
+
+def _unspaced(text: str) -> str:
+    return _SPACED.sub("", text)
+
+
+def _unconcatenated(text: str) -> str:
+    return _CONCAT.sub("", text)
+
+
+def _joined(text: str) -> str:
+    return _BREAK.sub("", text)
+
+
+# What an attacker (or a curious reader) applies to text to recover a secret. Independent of the redactor.
+_DECODERS = (
+    _json_unescape,
+    unquote,
+    html.unescape,
+    _x_unescape,
+    _qp_decoded,
+    _hex_decoded,
+    _unspaced,
+    _unconcatenated,
+    _joined,
+)
+
+
 def decoded_forms(text: str) -> set[str]:
-    """The text plus what an attacker gets by decoding it (two rounds of JSON/URL/base64/line joins)."""
+    """The text plus what an attacker gets by decoding it: every decoder alone (JSON/\\x/HTML unescaping, URL,
+    quoted-printable and hex decoding, spaced-out characters and concatenations closed up, lines joined, base64
+    blobs decoded), every decoder after a JSON unescape or a base64 decode, and two rounds of all of them chained."""
     forms = {text}
+    bases = [text, _json_unescape(text)]
+    decoded = _b64_decoded(text)
+    if decoded:
+        bases.append(decoded)
+    for base in bases:
+        forms.add(base)
+        forms.update(decode(base) for decode in _DECODERS)
+    chained = text
     for _ in range(2):
-        for form in list(forms):
-            forms.add(_json_unescape(form))
-            forms.add(unquote(form))
-            forms.add(_BREAK.sub("", form))
-            decoded = _b64_decoded(form)
-            if decoded:
-                forms.add(decoded)
+        for decode in _DECODERS:
+            chained = decode(chained)
+        forms.add(chained)
+        decoded = _b64_decoded(chained)
+        if decoded:
+            forms.add(decoded)
     return forms
 
 

@@ -349,7 +349,7 @@ class Redactor:
     def _spans(self, text: str, pii: bool, depth: int) -> list[Span]:
         """All detections in ``text`` and in its decoded and line-joined views, in text offsets."""
         spans = self._scan(text, pii, depth)
-        if "\\" in text or "%" in text:
+        if "\\" in text or "%" in text or "&#" in text:
             for seg_start, seg_end in escape_segments(text):
                 decoded = decode_view(text[seg_start:seg_end])
                 if decoded is None:
@@ -476,7 +476,8 @@ class Redactor:
         if inner:
             best = max(inner, key=lambda s: (s.prio, s.end - s.start))
             add(Span(start, start + len(blob), best.prio, best.kind, best.value))
-        elif looks_password_like(inner_text):
+        elif len(inner_text) >= 8 and not any(c.isspace() for c in inner_text):
+            # one printable token hidden as hex: digests and ids never decode to text, so this was encoded on purpose
             add(Span(start, start + len(blob), P_ENTROPY, "high_entropy", inner_text))
 
     def _base64_runs(self, text: str, pii: bool, depth: int, add: Callable[[Span], None]) -> None:
@@ -857,7 +858,7 @@ _NINO_LETTERS_RX = re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d\d ?\d\d 
 _HEX_RUN_RX = re.compile(r"[0-9a-fA-F]{16,16384}", re.ASCII)
 _HEX_SECOND = frozenset("0123456789abcdefABCDEFxX")
 _BOOKKEEPING_KEYS = frozenset({"redactions", "redaction_counts"})
-_URL_STOP = frozenset(" \t\r\n\"'<>\\`")
+_URL_STOP = frozenset(" \t\r\n\"'<>\\")
 _PORT_RX = re.compile(r"\d{1,5}(?:[/?#]|$)", re.ASCII)
 _QUERY_KEY_RX = re.compile(r"(?i:query|query_?string|filter_?pattern|sql|statement|expression|search|q)", re.ASCII)
 #: literals of a query: "double", 'single', /regex/ and `backtick` quoted

@@ -58,6 +58,8 @@ SECRET_TYPES: Final[frozenset[str]] = frozenset(
         "sendgrid_api_key",
         "openai_api_key",
         "anthropic_api_key",
+        "pypi_token",
+        "twilio_api_key",
         "password",
         "secret",
         "api_key",
@@ -332,6 +334,18 @@ SIMPLE_DETECTORS: Final[tuple[SimpleDetector, ...]] = (
         ("sk-",),
         ascii_rx(r"sk-(?<![A-Za-z0-9_-]sk-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,256}+"),
         check=lambda v: _has_classes(v, 3),
+    ),
+    SimpleDetector(
+        "pypi_token",
+        P_TOKEN,
+        ("pypi-AgE",),
+        ascii_rx(r"pypi-AgE(?<![A-Za-z0-9_-]pypi-AgE)[A-Za-z0-9_-]{50,1024}+"),
+    ),
+    SimpleDetector(
+        "twilio_api_key",
+        P_TOKEN,
+        ("SK",),
+        ascii_rx(r"SK(?<![A-Za-z0-9_]SK)[0-9a-f]{32}(?![A-Za-z0-9_])"),
     ),
     SimpleDetector(
         "aws_signature",

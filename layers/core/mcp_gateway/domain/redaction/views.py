@@ -51,7 +51,7 @@ _CONT_LINE_RX: Final = ascii_rx(
     re.MULTILINE,
 )
 _WRAP_END_RX: Final = ascii_rx(
-    r"(?:[A-Za-z0-9+/=_.-]{16}|(?:AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|xapp-|"
+    r"(?:[A-Za-z0-9+/=_.-]{8}|(?:AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|xapp-|"
     r"sk_live_|sk_test_|rk_live_|AIza|eyJ)[A-Za-z0-9+/=_.-]{0,15}|[A-Za-z0-9+/=_.-]{4}[ \t]*\\)"
     r"[ \t]*\\?[ \t]*\r?$"
 )
@@ -67,7 +67,9 @@ CONCAT_RXS: Final = tuple(
     )
     for q in ('"', "'")  # a literal first character: the regex engine skips ahead to it
 )
-SPACED_RX: Final = ascii_rx(r"\S(?: \S(?!\S)){7,512}")
+SPACED_RX: Final = ascii_rx(r"\S(?: \S(?!\S)){7,16384}")
+# ``key = (\n    "part one"\n    "part two"\n)``: the parenthesis that opens an implicitly concatenated literal
+OPEN_PAREN_RX: Final = ascii_rx(r"=[ \t]*(\([ \t]*\r?\n[ \t]*)[\"']")
 _SPACED_MIN: Final = b"x x x x x x x x"
 # Character-class shapes: one C-speed translation of the text, then plain substring searches find rare shapes
 # (spaced-out runs here; IBAN, NINO prefixes in the engine) without a regex pass over every character.
@@ -227,6 +229,8 @@ def removal_view(text: str, cuts: list[tuple[int, int]]) -> tuple[str, array[int
 def glue_cuts(text: str) -> list[tuple[int, int]]:
     """The concatenation glue and the spaces of spaced-out runs in ``text`` (what a glued view removes)."""
     cuts = [m.span() for rx in CONCAT_RXS for m in rx.finditer(text)]
+    if cuts and "(" in text:
+        cuts.extend(m.span(1) for m in OPEN_PAREN_RX.finditer(text))
     for start, end in spaced_runs(text):
         cuts.extend((i, i + 1) for i in range(start + 1, end, 2))
     cuts.sort()
