@@ -505,3 +505,72 @@ def test_dynamic_registration_switched_off_is_absent_from_metadata_and_refused(
     assert "registration_endpoint" not in metadata
     assert metadata["client_id_metadata_document_supported"] is True
     assert resp.status_code == 404
+
+
+# ------------------------------------------------------------------------------------------------------
+# ID-JAG (jwt-bearer)
+# ------------------------------------------------------------------------------------------------------
+def _id_jag(stack: Any, email: str, **overrides: str) -> str:
+    agent = stack.oauth_agent
+    stack.oidc.set_user(email, ["developers"])
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
+        "subject_token": stack.oidc.id_token(agent.client_id, email, ["developers"]),
+        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+        "audience": stack.info.gateway_url,
+        "resource": stack.info.mcp_url,
+        "client_id": agent.client_id,
+        "client_secret": agent.client_secret,
+        **overrides,
+    }
+    resp = httpx.post(f"{stack.idp.issuer}/token", data=form, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return str(resp.json()["access_token"])
+
+
+def _jwt_bearer(stack: Any, ua: str, assertion: str, **overrides: str) -> httpx.Response:
+    agent = stack.oauth_agent
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "assertion": assertion,
+        "client_id": agent.client_id,
+        "client_secret": agent.client_secret,
+        "resource": stack.info.mcp_url,
+        **overrides,
+    }
+    return token(stack, ua, **form)
+
+
+def test_an_id_jag_is_accepted_once_and_a_replay_is_refused(stack: Any) -> None:
+    ua = _ua("idjag-replay")
+    jag = _id_jag(stack, unique_email("idjag-replay"))
+    first = _jwt_bearer(stack, ua, jag)
+    assert first.status_code == 200, first.text
+    assert "refresh_token" not in first.json()
+    refused(_jwt_bearer(stack, ua, jag), "invalid_grant", ReasonCode.AUTH_REPLAY)
+    assert reasons(stack, ua) == [ReasonCode.AUTH_REPLAY.value]
+
+
+def test_an_id_jag_for_another_audience_or_resource_is_refused(stack: Any) -> None:
+    ua = _ua("idjag-target")
+    other_aud = _id_jag(stack, unique_email("idjag-aud"), audience="https://other-as.example.com")
+    other_resource = _id_jag(stack, unique_email("idjag-res"), resource="https://other.example.com/mcp")
+    refused(_jwt_bearer(stack, ua, other_aud), "invalid_grant", ReasonCode.AUTH_WRONG_AUDIENCE)
+    refused(_jwt_bearer(stack, ua, other_resource), "invalid_target", ReasonCode.AUTH_WRONG_RESOURCE)
+    assert reasons(stack, ua) == sorted([ReasonCode.AUTH_WRONG_AUDIENCE.value, ReasonCode.AUTH_WRONG_RESOURCE.value])
+
+
+def test_the_jwt_bearer_grant_needs_the_confidential_client_and_an_id_jag(stack: Any) -> None:
+    ua = _ua("idjag-client")
+    jag = _id_jag(stack, unique_email("idjag-client"))
+    wrong_secret = _jwt_bearer(stack, ua, jag, client_secret="not-the-secret")
+    assert wrong_secret.status_code == 401 and wrong_secret.json()["error"] == "invalid_client"
+    public = token(stack, ua, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer", assertion=jag,
+                   client_id=register(stack))  # fmt: skip
+    assert public.status_code == 400 and public.json()["error"] == "unauthorized_client"
+    plain_id_token = stack.oidc.id_token(stack.oauth_agent.client_id, unique_email("idjag-plain"), ["developers"])
+    refused(_jwt_bearer(stack, ua, plain_id_token), "invalid_grant", ReasonCode.AUTH_WRONG_TOKEN_TYPE)
+    assert reasons(stack, ua) == sorted(
+        [ReasonCode.AUTH_UNKNOWN_CLIENT.value] * 2 + [ReasonCode.AUTH_WRONG_TOKEN_TYPE.value]
+    )
