@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 _CONFIG = Config(
     connect_timeout=3,
@@ -81,6 +82,12 @@ def region_session(region: str | None) -> boto3.session.Session:
 def own_credential_values() -> tuple[str, str]:
     """The function's own role credentials as Lambda puts them in the environment (to redact them)."""
     return os.environ.get("AWS_SECRET_ACCESS_KEY", ""), os.environ.get("AWS_SESSION_TOKEN", "")
+
+
+# The SDK's exception types, named here so that handlers catch AWS errors without importing botocore themselves
+# (the import contract keeps the SDK inside adapters).
+AwsServiceError = ClientError
+AwsSdkError = BotoCoreError
 
 
 def error_code(exc: Exception) -> str:

@@ -14,10 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from ..adapters.aws import error_code
+from ..adapters.aws import AwsSdkError, AwsServiceError, error_code
 from ..domain.contracts import ExecuteInput, ExecuteResult
 from ..domain.errors import ReasonCode
 from ..domain.redaction import RedactionConfig, Redactor
@@ -73,7 +72,7 @@ class Executor:
             out = self._run(job.request.model_dump(mode="json"), job.limits.model_dump(mode="json"))
         except ValidationError:
             out = {"status": "error", "reason": ReasonCode.EXECUTION_ERROR.value, "message": "ValidationError"}
-        except ClientError as exc:
+        except AwsServiceError as exc:
             code = error_code(exc)
             reason = (
                 ReasonCode.AWS_ACCESS_DENIED
@@ -85,7 +84,7 @@ class Executor:
                 else ReasonCode.EXECUTION_ERROR
             )
             out = {"status": "error", "reason": reason.value, "message": f"AWS answered {code[:64]}"}
-        except (BotoCoreError, ValueError, KeyError, TypeError) as exc:
+        except (AwsSdkError, ValueError, KeyError, TypeError) as exc:
             out = {
                 "status": "error",
                 "reason": ReasonCode.EXECUTION_ERROR.value,
