@@ -24,7 +24,10 @@ def main(url: str) -> int:
         if page.status_code != 200 or action is None:
             print(f"no login form at {page.url}: {page.status_code}", file=sys.stderr)
             return 1
-        form = {html.unescape(k): html.unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page.text)}
+        form = {
+            html.unescape(k): html.unescape(v)
+            for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page.text)
+        }
         form.update({"email": email, "groups": groups})
         done = http.post(html.unescape(action.group(1)), data=form)
         print(f"signed in as {email}; landed on {done.url.copy_with(query=None)} ({done.status_code})", file=sys.stderr)
