@@ -177,8 +177,17 @@ async def test_an_agent_gets_a_token_with_an_id_jag_from_the_local_idp_and_calls
     assert storage.tokens is not None and storage.tokens.refresh_token is None  # SEP-990: no refresh token
 
 
-async def test_sessions_revoke_cuts_a_signed_in_user_off_at_once(stack: Any, metadata_host: MetadataHost) -> None:
-    from mcp_gateway_local.sessions_cli import list_sessions, revoke_sessions
+async def test_sessions_revoke_cuts_a_signed_in_user_off_at_once(
+    stack: Any, metadata_host: MetadataHost, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from mcp_gateway_local.cli import main
+
+    def cli(*args: str) -> str:
+        capsys.readouterr()
+        assert main(["--state-dir", str(stack.state_dir), "sessions", *args]) == 0
+        return capsys.readouterr().out
 
     email = unique_email("revoke")
     client_id = metadata_host.publish("/clients/sdk-revoke.json")
@@ -195,11 +204,10 @@ async def test_sessions_revoke_cuts_a_signed_in_user_off_at_once(stack: Any, met
         assert tool_answer(await client.call_tool("list_buckets", {"intent": "before"}))["status"] == "ok"
     assert storage.tokens is not None
     access, refresh = storage.tokens.access_token, storage.tokens.refresh_token
-    sessions = list_sessions(stack.info, email)
+    sessions = json.loads(cli("list", "--user", email, "--json"))["sessions"]
     assert len(sessions) == 1 and sessions[0]["client_id"] == client_id and not sessions[0]["revoked"]
 
-    revoked = revoke_sessions(stack.info, email)
-    assert revoked == 1
+    assert "revoked 1 session(s)" in cli("revoke", "--user", email)  # mcp-gateway sessions revoke --user EMAIL
     ua = f"oauth-suite/revoke-{time.time_ns()}"
     with httpx.Client(timeout=30) as http:
         call = http.post(
@@ -221,4 +229,4 @@ async def test_sessions_revoke_cuts_a_signed_in_user_off_at_once(stack: Any, met
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     assert again.json()["error_description"] == ReasonCode.AUTH_SESSION_REVOKED.value
     assert reasons(stack, ua) == [ReasonCode.AUTH_SESSION_REVOKED.value] * 2
-    assert list_sessions(stack.info, email)[0]["revoked"]
+    assert json.loads(cli("list", "--user", email, "--json"))["sessions"][0]["revoked"]
