@@ -59,7 +59,7 @@ CONTEXT_PATHS = {
 PATH_FIELDS = ("InputPath", "OutputPath", "ItemsPath", "TimeoutSecondsPath", "HeartbeatSecondsPath")
 LAMBDA = "arn:aws:states:::lambda:invoke"
 START_EXECUTION = "arn:aws:states:::states:startExecution"
-DYNAMODB = "arn:aws:states:::dynamodb:"
+DYNAMODB = ("arn:aws:states:::dynamodb:", "arn:aws:states:::aws-sdk:dynamodb:")
 
 
 @dataclass(frozen=True)
@@ -284,6 +284,9 @@ def _template(
                     _literal_value(report, here, value, nodes)
         elif isinstance(value, dict) and not key.endswith(".$"):
             _template(report, here, value, source, None, [], dynamodb=dynamodb)
+        elif isinstance(value, list) and not key.endswith(".$"):  # e.g. a transaction's TransactItems
+            for i, element in enumerate(value):
+                _template(report, f"{here}/{i}", element, source, None, [], dynamodb=dynamodb)
 
 
 def _result_path(report: Report, where: str, path: Any, state: Schema, written: str) -> list[str | int] | None:
@@ -320,7 +323,8 @@ def check_machine(asl: dict[str, Any], machine: Machine) -> Report:
         base = f"/States/{name}"
         here = input_schema if name == asl["StartAt"] else state_schema
         kind = st["Type"]
-        resource = str(st.get("Resource", ""))
+        # the template substitutes the partition (arn:${Partition}:states:::...); the checker reads the aws one
+        resource = str(st.get("Resource", "")).replace("${Partition}", "aws")
         for fld in PATH_FIELDS:
             if fld in st and fld != "OutputPath":
                 expect = {"integer"} if fld.endswith("SecondsPath") else None

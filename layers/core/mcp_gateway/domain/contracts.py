@@ -380,6 +380,13 @@ class StepError(Contract):
     Cause: Str32k = ""
 
 
+class Reservation(Contract):
+    """What ReserveRefused writes: the cancelled reservation transaction's reasons, one per item in order
+    (``None``, ``ConditionalCheckFailed``, ...; every item after the first keeps the space that follows its comma)."""
+
+    reasons: list[Str64] = Field(default_factory=list, max_length=16)
+
+
 class ApprovalInput(Contract):
     """What StartApproval hands the approval workflow (Validate's output, minus timings)."""
 
@@ -435,6 +442,7 @@ class WorkflowState(Contract):
             "store_error",
             "audit_error",
             "dlq_error",
+            "reserve",
         }
     )
     request: WorkflowRequest
@@ -453,6 +461,7 @@ class WorkflowState(Contract):
     store_error: StepError | None = None
     audit_error: StepError | None = None
     dlq_error: StepError | None = None  # the dead-letter queue refused the state too (then AuditLost)
+    reserve: Reservation | None = None  # the reservation transaction was cancelled (ReserveRefused)
 
     @field_validator("request", mode="before")
     @classmethod
