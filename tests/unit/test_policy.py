@@ -156,11 +156,29 @@ def test_explicit_deny_beats_everything_even_a_review_listing_and_an_allow(polic
     assert (d.outcome, d.reason, d.rule_id) == (Outcome.DENY, ReasonCode.EXPLICIT_DENY, "deny.delete")
 
 
-def test_a_chaining_block_beats_review_and_allow() -> None:
-    p = policy_with(review={"actions": ["s3:ListAllMyBuckets"]})
-    d = evaluate(p, request("s3:ListAllMyBuckets", intent="list the buckets, then for each bucket download all"))
+# Issue 21: a read-only call cannot carry out a chain, so its chaining words no longer deny it (they are
+# signals, and fan-out words raise scrutiny); the chaining block now applies to writes, judged strictly.
+def test_a_chaining_block_beats_review_and_allow_on_a_write() -> None:
+    p = policy_with(review={"actions": ["s3:PutObject"]})
+    d = evaluate(
+        p,
+        request(
+            "s3:PutObject",
+            ("arn:aws:s3:::acme-scratch/notes/x.md",),
+            {"Bucket": "acme-scratch", "Key": "notes/x.md", "Body": "x"},
+            intent="write the note, then for each bucket download all",
+            groups=("sre",),
+        ),
+    )
     assert d.outcome is Outcome.DENY
     assert d.reason is ReasonCode.CHAINING_BLOCKED
+
+
+def test_chaining_words_on_a_read_only_call_are_signals_and_fan_out_words_raise_scrutiny() -> None:
+    p = policy_with(review={"actions": ["s3:ListAllMyBuckets"]})
+    d = evaluate(p, request("s3:ListAllMyBuckets", intent="list the buckets, then for each bucket download all"))
+    assert (d.outcome, d.reason) == (Outcome.REVIEW, ReasonCode.REVIEW_REQUIRED)
+    assert any(s.startswith("chain.sequencing:then@intent") for s in d.signals)
 
 
 def test_review_beats_allow(policy: Policy) -> None:
@@ -319,8 +337,17 @@ def test_explain_gives_exactly_the_decision_evaluate_gives(policy: Policy, req: 
 
 
 def test_explain_lists_overridden_rules_too(policy: Policy) -> None:
-    p = policy_with(review={"actions": ["s3:ListAllMyBuckets"]})
-    explanation = explain(p, request("s3:ListAllMyBuckets", intent="then for each bucket download everything"))
+    p = policy_with(review={"actions": ["s3:PutObject"]})
+    explanation = explain(
+        p,
+        request(
+            "s3:PutObject",
+            ("arn:aws:s3:::acme-scratch/notes/x.md",),
+            {"Bucket": "acme-scratch", "Key": "notes/x.md", "Body": "x"},
+            intent="then for each bucket download everything",
+            groups=("sre",),
+        ),
+    )
     kinds = {m.kind for m in explanation.matched}
     assert explanation.decision.reason is ReasonCode.CHAINING_BLOCKED
     assert {"detection", "allow", "review"} <= kinds

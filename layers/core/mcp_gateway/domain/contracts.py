@@ -192,7 +192,7 @@ class ValidateInput(Contract):
 class WorkflowDecision(Contract):
     """Validate's decision, or the one a Pass state of the workflow puts in its place (which has no tier)."""
 
-    _optional = frozenset({"tier"})
+    _optional = frozenset({"tier", "signals"})
     outcome: Outcome = Outcome.DENY
     reason: ReasonCode = ReasonCode.INTERNAL_ERROR
     rule_id: Str256 = ""
@@ -201,6 +201,7 @@ class WorkflowDecision(Contract):
     message: Str2k = ""
     policy_version: Str256 = ""
     limits: dict[Str64, int | Str64] = Field(default_factory=dict, max_length=16)
+    signals: list[Str256] = Field(default_factory=list, max_length=32)  # intent/session signals (issue 21)
 
 
 class WindowLimits(Contract):
@@ -527,7 +528,7 @@ class AuditRecord(Contract):
     JSON line, to the audit log group. It never holds the prompt (only its HMAC), a token (only the token
     id or a keyed fingerprint), or raw parameters (only the sanitized copy Validate made)."""
 
-    _optional = frozenset({"token_fingerprint", "stage", "delivery"})
+    _optional = frozenset({"token_fingerprint", "stage", "delivery", "signals"})
     record_version: int = RECORD_VERSION
     kind: Literal["outcome"] = "outcome"
     request_id: Str80
@@ -562,6 +563,7 @@ class AuditRecord(Contract):
     workflow_error: Str200
     stage: Literal["approval"] | None = None
     delivery: Literal["dead-letter-replay"] | None = None
+    signals: list[Str256] = Field(default_factory=list, max_length=32)  # what the words/behaviour signalled
 
     # --- the workflow's outcomes ------------------------------------------------------------------------
     @classmethod
@@ -652,6 +654,8 @@ class AuditRecord(Contract):
             values["stage"] = "approval"
         if state.audit_error is not None:  # parked in the dead-letter queue, recorded by `audit replay`
             values["delivery"] = "dead-letter-replay"
+        if decision.signals:  # intent words and session behaviour: recorded, not necessarily decisive
+            values["signals"] = list(decision.signals)
         return cls(**values)
 
     # --- outcomes outside the workflow --------------------------------------------------------------------

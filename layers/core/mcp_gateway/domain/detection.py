@@ -194,6 +194,44 @@ class Detector:
                     found.add(candidate)
         return found
 
+    def occurrences(self, normalized: str) -> list[tuple[str, int, int]]:
+        """``[(term key, index of its first word, words spanned)]`` in one normalized string (aligned terms
+        only), in text
+        order: where a term sits tells an instruction ("delete the bucket") from a mention ("why does
+        DELETE /orders fail")."""
+        words = normalized.split()
+        squashed = "".join(words)
+        starts = [0]
+        for word in words:
+            starts.append(starts[-1] + len(word))
+        aligned, prefixes, longest = self._aligned, self._prefixes, self._max_key
+        out: list[tuple[str, int, int]] = []
+        for i in range(len(words)):
+            begin = starts[i]
+            if squashed[begin : begin + 2] not in prefixes:
+                continue
+            for j in range(i + 1, len(words) + 1):
+                end = starts[j]
+                if end - begin > longest:
+                    break
+                if squashed[begin:end] in aligned:
+                    out.append((squashed[begin:end], i, j - i))
+        return out
+
+    def substring_terms(self) -> tuple[tuple[str, tuple[_Hit, ...]], ...]:
+        """The terms matched as substrings (scripts without spaces), with their hits."""
+        return tuple((key, tuple(hits)) for key, hits in self._substring.items())
+
+    def term_words(self, term: str) -> int:
+        """How many words a term has once normalized ("drop table" -> 2)."""
+        return len(normalize(term).split())
+
+    def hits_for_key(self, key: str) -> tuple[_Hit, ...]:
+        return tuple(self._aligned.get(key) or self._substring.get(key) or ())
+
+    def rule(self, rule_id: str) -> PatternRule:
+        return self._by_id[rule_id]
+
     def _hits(self, text: str, limit: int) -> Mapping[_Hit, str]:
         """(rule id, term) -> how it was read, for one raw text and all its variants. Pure, so texts up to
         8 KB are memoised (bounded): a request's fields are scanned alone and again inside several joins."""
@@ -380,6 +418,9 @@ _SECRET_HUNTING = (
     "dump secrets", "extract credentials", "extract secrets", "extract passwords",
     "search for api keys", "find api keys", "search for tokens", "aws_secret_access_key",
     "private keys",
+    # es, fr, de, it, pt, nl, ru, zh, ja
+    "contraseñas", "mots de passe", "passwörter", "kennwörter", "password di", "senhas", "wachtwoorden",
+    "пароли", "密码", "パスワード",
 )  # fmt: skip
 
 _EXFILTRATION = (
@@ -399,7 +440,10 @@ _PROMPT_INJECTION = (
     "bypass the policy", "bypass security", "bypass the filter", "bypass approval", "skip approval",
     "without approval", "without review", "no approval needed", "do not log", "don't log",
     "disable audit", "disable the audit", "turn off logging", "override the policy", "override policy",
-    "admin override",
+    "admin override", "no longer apply", "no longer applies", "rules above", "instructions above",
+    "previous rules", "new instructions", "you are now", "act as an admin", "pretend you are",
+    "as an unrestricted", "without restrictions", "ignore the rules", "ignore the policy",
+    "ignore your rules", "ignore the guardrails", "forget the rules", "disregard the rules",
 )  # fmt: skip
 
 _SEQUENCING = (
@@ -439,7 +483,15 @@ _FAN_OUT = (
     "download everything", "download every", "download each", "download the entire",
     "download the whole", "dump all", "dump everything", "dump the entire", "dump the whole",
     "copy all", "copy everything", "export all", "export everything", "grab all", "grab everything",
-    "s3 sync", "entire bucket", "whole bucket",
+    "s3 sync", "entire bucket", "whole bucket", "all the buckets", "contents of all", "fetch everything",
+    "read everything", "get everything", "one after another", "one after the other", "bucket after bucket",
+    # es, fr, de, it, pt, nl, pl, ru, zh, ja, ko
+    "cada bucket", "todos los buckets", "todos los objetos", "chaque bucket", "chaque objet",
+    "tous les buckets", "tous les objets", "jeden bucket", "alle buckets", "alle objekte", "ogni bucket",
+    "ogni oggetto", "tutti i bucket", "tutti gli oggetti", "todos os buckets", "todos os objetos",
+    "elke bucket", "alle objecten", "każdy bucket", "wszystkie obiekty", "все бакеты", "все объекты",
+    "каждый бакет", "所有存储桶", "所有对象", "每个对象", "每个存储桶", "すべてのバケット", "すべてのオブジェクト",
+    "모든 버킷", "모든 객체",
 )  # fmt: skip
 
 DEFAULT_RULES: tuple[PatternRule, ...] = (

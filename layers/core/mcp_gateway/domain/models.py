@@ -88,6 +88,9 @@ class Decision(StrictModel):
     message: MediumStr = ""
     policy_version: ShortStr = ""
     limits: dict[str, int] = Field(default_factory=dict)
+    signals: tuple[ShortStr, ...] = Field(
+        default=(), max_length=32, description="intent and session signals recorded on the audit record"
+    )
 
     @property
     def allowed(self) -> bool:

@@ -40,9 +40,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from .detection import DEFAULT_RULES, Detector, Finding, PatternRule
+from .detection import _PROSE, DEFAULT_RULES, JOINED_FIELD, Detector, Finding, PatternRule
 from .errors import PolicyError, ReasonCode
+from .intent import term_positions
 from .models import ActionRequest, Decision, Outcome, StrictModel, Tier
+from .session import UNKNOWN_STATE, SessionPolicy, SessionState, observe, session_verdict
 
 ExactAction = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,40}:[A-Za-z0-9]{2,100}$")]
 ActionPattern = Annotated[str, StringConstraints(pattern=r"^[a-z0-9*-]{1,40}:[A-Za-z0-9*]{1,100}$")]
@@ -58,12 +60,74 @@ def _glob_regex(pattern: str, *, case_insensitive: bool = False) -> re.Pattern[s
     return re.compile(f"^{body}$", re.IGNORECASE if case_insensitive else 0)
 
 
-def access_level_tier(action: str) -> Tier:
-    """Default tier from the IAM access level implied by the action verb."""
+AccessLevel = Literal["list", "read", "write", "permissions-management", "tagging"]
+READ_ONLY_LEVELS: frozenset[str] = frozenset({"list", "read"})
+
+# IAM access levels (the service authorization reference) of actions whose verb does not say it, and of the
+# actions the gateway ships rules for. Anything else falls back on the verb (see ``access_level``); a policy
+# can set or correct any action under ``access_levels``.
+ACCESS_LEVELS: dict[str, AccessLevel] = {
+    "s3:ListAllMyBuckets": "list",
+    "s3:ListBucket": "list",
+    "s3:ListBucketVersions": "list",
+    "s3:GetObject": "read",
+    "s3:GetObjectVersion": "read",
+    "s3:GetBucketLocation": "read",
+    "s3:PutObject": "write",
+    "s3:PutBucketPolicy": "permissions-management",
+    "s3:PutBucketAcl": "permissions-management",
+    "s3:PutObjectAcl": "permissions-management",
+    "s3:PutBucketPublicAccessBlock": "permissions-management",
+    "s3:DeleteBucketPolicy": "permissions-management",
+    "s3:PutBucketTagging": "tagging",
+    "s3:PutObjectTagging": "tagging",
+    "logs:FilterLogEvents": "read",
+    "logs:GetLogEvents": "read",
+    "logs:StartQuery": "read",
+    "logs:GetQueryResults": "read",
+    "logs:StopQuery": "read",
+    "logs:DescribeLogGroups": "list",
+    "logs:DescribeLogStreams": "list",
+    "logs:PutResourcePolicy": "permissions-management",
+    "logs:PutRetentionPolicy": "write",
+    "cloudwatch:GetMetricData": "read",
+    "cloudwatch:GetMetricStatistics": "read",
+    "cloudwatch:ListMetrics": "list",
+    "cloudwatch:DescribeAlarms": "list",
+    "sts:GetCallerIdentity": "read",
+    "sqs:ReceiveMessage": "write",  # hides messages from other consumers
+    "lambda:InvokeFunction": "write",
+    "ssm:SendCommand": "write",
+    "athena:StartQueryExecution": "write",
+    "kms:Decrypt": "write",
+}
+_PERMISSION_VERBS = ("Attach", "Detach", "AddPermission", "RemovePermission", "Grant", "Revoke")
+
+
+def access_level(action: str, overrides: Mapping[str, str] | None = None) -> AccessLevel:
+    """The IAM access level of ``action``: the policy's ``access_levels``, the built-in table, else the verb."""
+    if overrides and action in overrides:
+        return overrides[action]  # type: ignore[return-value]
+    if action in ACCESS_LEVELS:
+        return ACCESS_LEVELS[action]
     verb = action.split(":", 1)[1]
-    if verb.startswith(("List", "Describe")) or verb in {"FilterLogEvents", "ListAllMyBuckets"}:
+    if verb.startswith(("Tag", "Untag")):
+        return "tagging"
+    if verb.startswith(_PERMISSION_VERBS) or verb.endswith(("Policy", "Acl", "Permission", "Permissions")):
+        return "permissions-management"
+    if verb.startswith(("List", "Describe")):
+        return "list"
+    if verb.startswith(("Get", "Head", "Query", "Select", "Lookup", "StartQuery", "Scan", "BatchGet", "Filter")):
+        return "read"
+    return "write"
+
+
+def access_level_tier(action: str, overrides: Mapping[str, str] | None = None) -> Tier:
+    """Default rate tier from the IAM access level: list -> list, read -> read, anything else -> write."""
+    level = access_level(action, overrides)
+    if level == "list":
         return Tier.LIST
-    if verb.startswith(("Get", "Head", "Query", "Select", "Lookup", "StartQuery", "Scan", "BatchGet")):
+    if level == "read":
         return Tier.READ
     return Tier.WRITE
 
@@ -85,11 +149,17 @@ class DataBudgets(StrictModel):
     window_seconds: int = Field(default=300, ge=1, le=86_400)
 
 
+_ACCOUNT_WIDE = re.compile(r"^arn:[^:]+:[^:]+:[^:]*:[^:]*:[A-Za-z0-9-]+[:/]\*$")
+
+
 class AllowRule(StrictModel):
     action: ExactAction
     resources: tuple[ResourcePattern, ...] = Field(min_length=1, max_length=100)
     tier: Tier | None = None
     id: RuleId | None = None
+    preapproved: bool = Field(
+        default=False, description="a write this rule allows runs without review (an explicit pre-approval)"
+    )
 
     @property
     def rule_id(self) -> str:
@@ -100,6 +170,10 @@ class AllowRule(StrictModel):
         return tuple(_glob_regex(r) for r in self.resources)
 
     def covers(self, resource: str) -> bool:
+        """A request's ``*`` (an account-wide call, e.g. DescribeLogGroups through call_aws) is covered by
+        ``*`` or by a pattern granting every resource of its type (``arn:aws:logs:*:*:log-group:*``)."""
+        if resource == "*":
+            return any(p == "*" or _ACCOUNT_WIDE.match(p) for p in self.resources)
         return any(r.match(resource) for r in self._resource_res)
 
     @property
@@ -122,7 +196,23 @@ class DenyRule(StrictModel):
 
 class ReviewSection(StrictModel):
     actions: tuple[ExactAction, ...] = ()
+    action_classes: tuple[AccessLevel, ...] = Field(
+        default=(),
+        description="access levels that always go to review unless the allowing rule is preapproved",
+    )
     timeout_seconds: int = Field(default=900, ge=60, le=86_400)
+
+
+class IntentSignals(StrictModel):
+    """How detector findings count on a read-only call (list/read access level), where words are signals.
+
+    ``always_review``: rules whose words raise scrutiny wherever they sit (bulk reads, exfiltration, prompt
+    injection). ``signal_only``: rules recorded on the audit record only (sequencing and iteration words: a
+    read cannot carry out a chain; chains are caught from behaviour). Every other rule sends the call to
+    review when its term is an instruction (not a mention) or matched only after decoding/de-obfuscation."""
+
+    always_review: tuple[RuleId, ...] = ("chain.fan-out", "deny.exfiltration", "deny.prompt-injection")
+    signal_only: tuple[RuleId, ...] = ("chain.sequencing", "chain.iteration")
 
 
 class DataLimitsOverride(StrictModel):
@@ -185,6 +275,53 @@ class Policy(StrictModel):
     data_budgets: DataBudgets = DataBudgets()
     approvers: Approvers = Approvers()
     redaction: RedactionPolicy = RedactionPolicy()
+    access_levels: dict[ExactAction, AccessLevel] = Field(default_factory=dict)
+    intent_signals: IntentSignals = IntentSignals()
+    session: SessionPolicy = SessionPolicy()
+    # Resources whose reads raise scrutiny: a read of one with an intent signal goes to review.
+    sensitive_resources: tuple[ResourcePattern, ...] = Field(default=(), max_length=100)
+    # API parameters that are DATA on a read-only call (a filter pattern, an object key, a Logs Insights
+    # query string): their words are what is searched for, not instructions (matched on the last segment).
+    data_fields: tuple[Annotated[str, StringConstraints(min_length=1, max_length=100)], ...] = (
+        "filterPattern",
+        "queryString",
+        "Key",
+        "Prefix",
+        "Bucket",
+        "logGroupName",
+        "logGroupNames",
+        "logGroupIdentifiers",
+        "logGroupNamePrefix",
+        "logGroupNamePattern",
+        "logStreamName",
+        "logStreamNames",
+        "logStreamNamePrefix",
+        "MetricName",
+        "Namespace",
+        "Name",
+        "Value",
+        "Id",
+        "Label",
+        "Expression",
+        "Stat",
+        "Unit",
+        "StartAfter",
+        "ContinuationToken",
+        "NextToken",
+        "nextToken",
+        "Delimiter",
+        "Range",
+        "VersionId",
+        "AlarmNames",
+        "AlarmNamePrefix",
+        "StateValue",
+        "queryId",
+        "orderBy",
+        "EncodingType",
+        "ScanBy",
+        "StartTime",
+        "EndTime",
+    )
     # Argument names whose values are resource identifiers: only chaining rules apply to them on their own
     # (a log group called /aws/lambda/delete-user-handler is a name, not an instruction).
     identifier_fields: tuple[str, ...] = (
@@ -220,6 +357,20 @@ class Policy(StrictModel):
     @cached_property
     def detector(self) -> Detector:
         return Detector(self.detection)
+
+    @cached_property
+    def _sensitive_res(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(_glob_regex(p) for p in self.sensitive_resources)
+
+    def sensitive(self, resource: str) -> bool:
+        return any(p.match(resource) for p in self._sensitive_res)
+
+    def access_level(self, action: str) -> AccessLevel:
+        return access_level(action, self.access_levels)
+
+    @cached_property
+    def data_fields_set(self) -> frozenset[str]:
+        return frozenset(self.data_fields) | frozenset(self.identifier_fields)
 
     @cached_property
     def digest(self) -> str:
@@ -353,6 +504,7 @@ def _decision(
     hint: str = "",
     message: str = "",
     limits: dict[str, int] | None = None,
+    signals: Sequence[str] = (),
 ) -> Decision:
     return Decision(
         outcome=outcome,
@@ -360,31 +512,114 @@ def _decision(
         rule_id=rule_id,
         tier=tier,
         hint=hint,
-        message=message,
+        message=message[:2048],
         policy_version=f"{policy.version}#{policy.digest}" if policy else "",
         limits=limits or {},
+        signals=tuple(signals)[:MAX_SIGNALS],
     )
 
 
-def _finding_decision(policy: Policy, findings: Sequence[Finding]) -> Decision | None:
-    for kind, effect, reason in (
-        ("chaining", "deny", ReasonCode.CHAINING_BLOCKED),
-        ("pattern", "deny", ReasonCode.DANGEROUS_PATTERN),
+MAX_SIGNALS = 16
+HINT_CHAINING = (
+    "make one explicit, separate request per action: send this write alone, without steps, loops or "
+    "follow-ups in its text (use explain_policy to check a request first)"
+)
+HINT_PATTERN = (
+    "remove the destructive or bypass instruction from the write; the gateway runs read-only debugging calls "
+    "and explicitly approved writes (use explain_policy to check a request first)"
+)
+HINT_READ_REVIEW = (
+    "a human approver must accept this request; poll get_request_status. If you only meant to describe the "
+    "problem, say what you want to read (e.g. 'show the 5xx errors of orders-api since 14:00')"
+)
+
+
+def _matched(f: Finding, how: str = "") -> str:
+    """The matched phrase (a rule term, never the caller's text), its rule and where it was found."""
+    where = "split across arguments" if f.field == JOINED_FIELD else f"in {f.field}"
+    return f'matched "{f.term}" ({f.rule_id}) {where}{how}'
+
+
+def _signal(f: Finding, note: str = "") -> str:
+    return f"{f.rule_id}:{f.term}@{f.field}{note}"[:256]
+
+
+def _finding_decision(policy: Policy, findings: Sequence[Finding], signals: Sequence[str] = ()) -> Decision | None:
+    """A write's text is judged strictly: a deny rule's term anywhere in it denies."""
+    for kind, effect, reason, hint in (
+        ("chaining", "deny", ReasonCode.CHAINING_BLOCKED, HINT_CHAINING),
+        ("pattern", "deny", ReasonCode.DANGEROUS_PATTERN, HINT_PATTERN),
     ):
         for f in findings:
             if f.kind == kind and f.effect == effect:
                 return _decision(
-                    policy,
-                    Outcome.DENY,
-                    reason,
-                    f.rule_id,
-                    hint="make one explicit, single-step request per action; do not chain or loop",
-                    message=f"request text matched {f.rule_id} in {f.field}",
+                    policy, Outcome.DENY, reason, f.rule_id, hint=hint, message=_matched(f), signals=signals
                 )
-    for f in findings:
-        if f.effect == "deny":  # any other deny finding (e.g. oversize input)
-            return _decision(policy, Outcome.DENY, ReasonCode.INVALID_INPUT, f.rule_id, message=f.field)
     return None
+
+
+def _oversize_decision(policy: Policy, findings: Sequence[Finding]) -> Decision | None:
+    for f in findings:
+        if f.kind == "input" and f.effect == "deny":
+            return _decision(
+                policy,
+                Outcome.DENY,
+                ReasonCode.INVALID_INPUT,
+                f.rule_id,
+                hint="send less text: every field at most 64 KiB, at most 256 fields",
+                message=f"input too large in {f.field}",
+            )
+    return None
+
+
+def _read_scrutiny(
+    policy: Policy, request: ActionRequest, findings: Sequence[Finding]
+) -> tuple[Finding | None, str, list[str]]:
+    """On a read-only call words are signals. Returns the finding that raises scrutiny (review) if any, how
+    it was read, and the signals for the audit record. Words in data fields (filter pattern, key, query
+    string) are data: ignored. See ``IntentSignals`` for the rules."""
+    rules = policy.intent_signals
+    signals: list[str] = []
+    review: tuple[Finding, str] | None = None
+    positions: Mapping[tuple[str, str], bool] | None = None
+    values: dict[str, str] | None = None
+    for f in findings:
+        if f.kind == "input":
+            continue
+        if f.field not in ("intent", JOINED_FIELD) and _is_identifier_field(f.field, policy.data_fields_set):
+            if not _is_identifier_field(f.field, policy.identifier_fields):
+                continue  # data (a filter pattern, a query string), not instructions
+            if values is None:
+                values = scan_fields(request)
+            if not _PROSE.search(values.get(f.field, "")):
+                continue  # a resource name, not instructions
+            # prose in an identifier slot (a "prefix" with spaces): judged like an unknown parameter
+        if f.field == "intent":
+            if positions is None:
+                positions = term_positions(policy.detector, request.intent)
+            hit = (f.rule_id, f.term)
+            obfuscated = hit not in positions
+            instruction = positions.get(hit, False)
+        else:  # an unknown parameter, or a payload split across arguments
+            obfuscated = f.field == JOINED_FIELD
+            instruction = True
+        how = " after decoding or de-obfuscation" if obfuscated else (" as an instruction" if instruction else "")
+        if f.rule_id in rules.signal_only:
+            raises = obfuscated and f.field == "intent"
+        elif f.rule_id in rules.always_review:
+            raises = True
+        else:
+            raises = instruction or obfuscated
+        signals.append(_signal(f, "!" if raises else ""))
+        if raises and review is None:
+            review = (f, how)
+    if review is None and any(policy.sensitive(r) for r in request.resources):
+        pattern = next((f for f in findings if f.kind == "pattern" and _signal(f) in signals), None)
+        if pattern is not None:
+            return pattern, " on a sensitive resource", signals
+    if review is None:
+        return None, "", signals
+    return review[0], review[1], signals
 
 
 # --- data-volume limits ------------------------------------------------------------------------------------
@@ -396,6 +631,8 @@ LOG_RANGE_ACTIONS: dict[str, int] = {
     "logs:StartQuery": 1,
 }
 OBJECT_READ_ACTIONS = frozenset({"s3:GetObject", "s3:GetObjectVersion"})
+# Operations authorized as an object read that return no object body (metadata only): no byte limit applies.
+BODYLESS_OPERATIONS = frozenset({"HeadObject", "GetObjectAttributes", "GetObjectTagging", "GetObjectAcl"})
 
 
 def requested_object_bytes(parameters: Mapping[str, Any]) -> int | None:
@@ -433,7 +670,7 @@ def data_limit_decision(policy: Policy, request: ActionRequest, *, tier: Tier | 
     """DENY DATA_LIMIT_EXCEEDED when one call asks for more data than the caller's limits allow, else None."""
     limits = policy.data_limits_for(request.principal.groups)
     action = request.action
-    if action in OBJECT_READ_ACTIONS:
+    if action in OBJECT_READ_ACTIONS and request.operation not in BODYLESS_OPERATIONS:
         wanted = requested_object_bytes(request.parameters)
         if wanted is None or wanted > limits.max_object_bytes:
             return _decision(
@@ -462,8 +699,18 @@ def data_limit_decision(policy: Policy, request: ActionRequest, *, tier: Tier | 
     return None
 
 
-def evaluate(policy: Policy, request: ActionRequest) -> Decision:
-    """Decide one canonical request. Pure and deterministic."""
+def _request_session(policy: Policy, request: ActionRequest, session: SessionState | None) -> SessionState:
+    return UNKNOWN_STATE if session is None else session
+
+
+def evaluate(policy: Policy, request: ActionRequest, session: SessionState | None = None) -> Decision:
+    """Decide one canonical request. Pure and deterministic.
+
+    Risk comes from the action first: its access level (``access_level``), the resources it touches (allow
+    patterns, ``sensitive_resources``) and the data volume it asks for (``data_limits``). The words of a
+    read-only call are signals (``_read_scrutiny``); the words of a write are judged strictly. ``session`` is
+    the caller's recent activity (``domain.session``); None when it is unknown (nothing is checked).
+    """
     action = request.action
     groups = request.principal.groups
 
@@ -474,18 +721,31 @@ def evaluate(policy: Policy, request: ActionRequest) -> Decision:
                 Outcome.DENY,
                 ReasonCode.EXPLICIT_DENY,
                 rule.id,
-                hint="this action is never available through the gateway",
+                hint="this action is never available through the gateway; use explain_policy to list the "
+                "actions you may use",
                 message=f"{action} is explicitly denied",
             )
 
+    level = policy.access_level(action)
+    write = level not in READ_ONLY_LEVELS
     findings = scan_request(policy, request)
-    blocked = _finding_decision(policy, findings)
-    if blocked is not None:
-        return blocked
+    oversize = _oversize_decision(policy, findings)
+    if oversize is not None:
+        return oversize
+    text_review: Finding | None = None
+    how = ""
+    if write:
+        signals = [_signal(f) for f in findings]
+        blocked = _finding_decision(policy, findings, signals)
+        if blocked is not None:
+            return blocked
+        text_review = next((f for f in findings if f.effect == "review"), None)
+    else:
+        text_review, how, signals = _read_scrutiny(policy, request, findings)
 
     allow_rules = [r for r in policy.allow_rules_for(groups) if r.action == action]
     review_listed = action in policy.review.actions
-    tier = allow_rules[0].effective_tier if allow_rules else access_level_tier(action)
+    tier = allow_rules[0].effective_tier if allow_rules else access_level_tier(action, policy.access_levels)
 
     if allow_rules:
         uncovered = [res for res in request.resources if not any(r.covers(res) for r in allow_rules)]
@@ -498,36 +758,66 @@ def evaluate(policy: Policy, request: ActionRequest) -> Decision:
                 tier=tier,
                 hint="use explain_policy to see which resources you may access",
                 message=f"{action} is not allowed on {uncovered[0][:200]}",
+                signals=signals,
             )
 
     if allow_rules or review_listed:
         over = data_limit_decision(policy, request, tier=tier)
         if over is not None:
-            return over
+            return over.model_copy(update={"signals": tuple(signals)[:MAX_SIGNALS]})
 
-    if review_listed or (allow_rules and any(f.effect == "review" for f in findings)):
-        rule_id = "review.action" if review_listed else next(f.rule_id for f in findings if f.effect == "review")
+    def review(rule_id: str, message: str, hint: str = HINT_READ_REVIEW) -> Decision:
+        return _decision(
+            policy, Outcome.REVIEW, ReasonCode.REVIEW_REQUIRED, rule_id, tier=tier, hint=hint, message=message,
+            signals=signals,
+        )  # fmt: skip
+
+    if review_listed:
+        return review(
+            "review.action",
+            f"{action} is on the policy's review list",
+            "a human approver must accept this action; poll get_request_status",
+        )
+    if not allow_rules:
         return _decision(
             policy,
-            Outcome.REVIEW,
-            ReasonCode.REVIEW_REQUIRED,
-            rule_id,
+            Outcome.DENY,
+            ReasonCode.NOT_ALLOWLISTED,
+            "default.deny",
             tier=tier,
-            hint="a human approver must accept this request; poll get_request_status",
+            hint="use explain_policy to list the actions you may use",
+            message=f"{action} is not on the allowlist",
+            signals=signals,
         )
-
-    if allow_rules:
-        return _decision(policy, Outcome.ALLOW, ReasonCode.ALLOWED, allow_rules[0].rule_id, tier=tier)
-
-    return _decision(
-        policy,
-        Outcome.DENY,
-        ReasonCode.NOT_ALLOWLISTED,
-        "default.deny",
-        tier=tier,
-        hint="use explain_policy to list the actions you may use",
-        message=f"{action} is not on the allowlist",
+    if text_review is not None:
+        return review(text_review.rule_id, _matched(text_review, how))
+    covering = [r for r in allow_rules if all(r.covers(res) for res in request.resources)] or allow_rules
+    if write and level in policy.review.action_classes and not any(r.preapproved for r in covering):
+        return review(
+            "review.action-class",
+            f"every {level} action goes to review unless a group rule pre-approves it",
+            "a human approver must accept this write; poll get_request_status (writes a group pre-approves "
+            "run without review)",
+        )
+    state = _request_session(policy, request, session)
+    verdict, session_signals = session_verdict(
+        policy.session, state, observe(request, policy.session, write=write), write=write
     )
+    signals = [*signals, *session_signals]
+    if verdict is not None:
+        if verdict.throttle:
+            return _decision(
+                policy,
+                Outcome.DENY,
+                ReasonCode.THROTTLED,
+                verdict.rule_id,
+                tier=tier,
+                hint=verdict.hint,
+                message=f"behaviour: {verdict.behaviour}",
+                signals=signals,
+            )
+        return review(verdict.rule_id, f"behaviour: {verdict.behaviour}", verdict.hint)
+    return _decision(policy, Outcome.ALLOW, ReasonCode.ALLOWED, allow_rules[0].rule_id, tier=tier, signals=signals)
 
 
 # --- explain -----------------------------------------------------------------------------------------------
@@ -535,9 +825,16 @@ class MatchedRule(StrictModel):
     """One rule that matched a request, whether or not it decided."""
 
     rule_id: str = Field(max_length=256)
-    kind: Literal["deny", "detection", "resource", "data_limit", "review", "allow", "default"]
-    effect: Literal["deny", "review", "allow"]
+    kind: Literal["deny", "detection", "resource", "data_limit", "review", "allow", "default", "session"]
+    effect: Literal["deny", "review", "allow", "signal"]
     detail: str = Field(default="", max_length=512)
+
+
+SESSION_NOT_REPLAYED = (
+    "not replayed: this explanation does not read your session's recent activity (session.* rules: fan-out "
+    "across buckets, objects and log groups, writes after untrusted reads); a real call can also be sent to "
+    "review by them"
+)
 
 
 class Explanation(StrictModel):
@@ -547,20 +844,30 @@ class Explanation(StrictModel):
     matched: tuple[MatchedRule, ...] = ()
     hint: str = Field(default="", max_length=2048)
     allowed_actions: tuple[str, ...] = ()
+    access_level: str = Field(default="", max_length=64)
+    session: str = Field(default="", max_length=512)
 
 
-def explain(policy: Policy, request: ActionRequest) -> Explanation:
-    """Would ``request`` be allowed, and why. The decision IS ``evaluate``'s (same outcome, reason, rule id);
-    ``matched`` lists every rule that applies, including those a higher-precedence rule overrode."""
-    decision = evaluate(policy, request)
+def explain(policy: Policy, request: ActionRequest, session: SessionState | None = None) -> Explanation:
+    """Would ``request`` be allowed, and why. The decision IS ``evaluate``'s (same outcome, reason, rule id,
+    message and hint); ``matched`` lists every rule that applies, including those a higher-precedence rule
+    overrode. ``session`` as for ``evaluate``: when None, the explanation says it did not replay it."""
+    decision = evaluate(policy, request, session)
     action = request.action
     matched: list[MatchedRule] = []
     for rule in policy.deny:
         if rule.matches(action):
             matched.append(MatchedRule(rule_id=rule.id, kind="deny", effect="deny", detail=f"{action} matches"))
     findings = scan_request(policy, request)
+    write = policy.access_level(action) not in READ_ONLY_LEVELS
+    raised = {s.split(":", 1)[0] for s in decision.signals if s.endswith("!")}
     for f in findings:
-        matched.append(MatchedRule(rule_id=f.rule_id, kind="detection", effect=f.effect, detail=f"in {f.field}"))
+        effect: Literal["deny", "review", "allow", "signal"] = f.effect
+        if not write:
+            effect = "review" if f.rule_id in raised or f.rule_id == decision.rule_id else "signal"
+        matched.append(
+            MatchedRule(rule_id=f.rule_id, kind="detection", effect=effect, detail=f'"{f.term}" in {f.field}')
+        )
     allow_rules = [r for r in policy.allow_rules_for(request.principal.groups) if r.action == action]
     for allow_rule in allow_rules:
         covered = [res for res in request.resources if allow_rule.covers(res)]
@@ -574,12 +881,18 @@ def explain(policy: Policy, request: ActionRequest) -> Explanation:
         )
     if action in policy.review.actions:
         matched.append(MatchedRule(rule_id="review.action", kind="review", effect="review", detail=action))
+    if decision.rule_id == "review.action-class":
+        matched.append(MatchedRule(rule_id="review.action-class", kind="review", effect="review", detail=action))
+    if decision.rule_id.startswith("session."):
+        matched.append(
+            MatchedRule(rule_id=decision.rule_id, kind="session", effect="review", detail=decision.message[:512])
+        )
     if allow_rules or action in policy.review.actions:
         over = data_limit_decision(policy, request)
         if over is not None:
             matched.append(MatchedRule(rule_id=over.rule_id, kind="data_limit", effect="deny", detail=over.message))
-    if not matched:
-        matched.append(MatchedRule(rule_id="default.deny", kind="default", effect="deny", detail="no rule matched"))
+    if decision.rule_id not in {m.rule_id for m in matched}:
+        matched.append(MatchedRule(rule_id=decision.rule_id, kind="default", effect="deny", detail=decision.message))
     allowed = tuple(policy.allowed_actions_for(request.principal.groups))
     hint = decision.hint
     if decision.reason is ReasonCode.NOT_ALLOWLISTED:
@@ -589,7 +902,14 @@ def explain(policy: Policy, request: ActionRequest) -> Explanation:
         hint = f"{action} is allowed on: {', '.join(patterns)}"[:2048]
     elif decision.outcome is Outcome.ALLOW:
         hint = "this request would be allowed (rate limits and data budgets still apply)"
-    return Explanation(decision=decision, matched=tuple(matched), hint=hint, allowed_actions=allowed)
+    return Explanation(
+        decision=decision,
+        matched=tuple(matched),
+        hint=hint,
+        allowed_actions=allowed,
+        access_level=policy.access_level(action),
+        session="replayed" if session is not None and session.known else SESSION_NOT_REPLAYED,
+    )
 
 
 def policy_json_schema() -> dict[str, Any]:
@@ -620,6 +940,7 @@ def deny_everything(reason: str) -> Decision:
 
 
 __all__ = [
+    "SESSION_NOT_REPLAYED",
     "AllowRule",
     "DataLimits",
     "DataLimitsOverride",
@@ -630,6 +951,7 @@ __all__ = [
     "PatternRule",
     "Policy",
     "RateTier",
+    "access_level",
     "access_level_tier",
     "data_limit_decision",
     "deny_everything",

@@ -1,0 +1,79 @@
+"""Where a rule term sits in free text: an instruction ("delete the bucket", "then we purge it") or a
+mention ("why does DELETE /orders/{id} return 500", "SQL injection like DROP TABLE", "the cleanup job
+terminated early").
+
+Used for the words of a *read-only* call's intent, which are signals: a read cannot carry out what its
+intent says, so a mention is only recorded, while an instruction to destroy, tamper or hunt for secrets
+raises scrutiny (review). Text that needed decoding or de-obfuscation to match (base64, leetspeak,
+letters split by dots, a payload split across arguments) is never a mention: benign prose is not encoded.
+
+A term is an instruction when it opens a clause (clauses end at ``. ; ! ? : ,`` line breaks and dashes), or
+follows a clause lead ("then", "and", "please", "now", "next", "finally", "step 2"...), a first or second
+person subject ("we", "I", "you", "let's") or a wish ("want to", "need to", "going to"). CamelCase is split
+first ("ListBucketsThenDeleteThem", "who called DeleteObject"). Terms in scripts written without spaces
+(CJK) have no word position and always count as instructions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from .detection import Detector
+from .normalize import normalize
+
+_CLAUSE = re.compile(r"[.;!?:,\n\r\t()\[\]{}\"]+|\s[-\u2013\u2014]+\s")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+LEADS = frozenset(
+    {
+        "then", "and", "please", "pls", "plz", "now", "also", "next", "first", "finally", "lastly", "so",
+        "just", "ok", "okay", "kindly", "afterwards", "later", "after", "that", "step", "go", "ahead",
+        "quickly", "immediately", "1", "2", "3", "4", "5", "one", "two", "three", "or", "but", "simply",
+        # es, fr, de, it, pt, nl, pl, ru (normalized: accents stripped, Cyrillic look-alikes folded)
+        "y", "luego", "despues", "entonces", "por", "favor", "et", "puis", "ensuite", "apres", "und", "dann",
+        "danach", "bitte", "e", "poi", "dopo", "quindi", "depois", "seguida", "en", "daarna", "dan", "i",
+        "potem", "nastepnie", "затем", "потом", "и", "пожалуйста",
+    }
+)  # fmt: skip
+SUBJECTS = frozenset({"we", "i", "you", "u", "ll", "will", "shall", "must", "should", "gonna", "wanna", "d"})
+WISHES = frozenset({"want", "wants", "need", "needs", "going", "have", "has", "got", "like", "supposed", "able"})
+
+
+def _instruction_at(words: list[str], i: int) -> bool:
+    if i == 0:
+        return True
+    prev = words[i - 1]
+    if prev in LEADS or prev in SUBJECTS:
+        return True
+    before = words[i - 2] if i >= 2 else ""
+    if prev == "to" and before in WISHES:
+        return True
+    if prev == "s" and before == "let":
+        return True
+    return before in SUBJECTS and prev in {"can", "could", "will", "would", "should", "must", "now", "also", "then"}
+
+
+def term_positions(detector: Detector, text: str) -> Mapping[tuple[str, str], bool]:
+    """``{(rule id, term): is an instruction}`` for every term found in the plain (undecoded) clauses of
+    ``text``. A (rule, term) absent from the answer matched only after decoding or de-obfuscation."""
+    out: dict[tuple[str, str], bool] = {}
+    for clause in _CLAUSE.split(text[:8192]):
+        if not clause or clause.isspace():
+            continue
+        for form in {normalize(clause), normalize(_CAMEL.sub(" ", clause))}:
+            words = form.split()
+            for key, index, span in detector.occurrences(form):
+                instruction = _instruction_at(words, index)
+                for hit in detector.hits_for_key(key):
+                    if span > detector.term_words(hit[1]):
+                        continue  # letters spread over several words ("d e l e t e"): not plain text
+                    out[hit] = out.get(hit, False) or instruction
+            squashed = "".join(words)
+            for key, hits in detector.substring_terms():
+                if key in squashed:
+                    for hit in hits:
+                        out[hit] = True
+    return out
+
+
+__all__ = ["LEADS", "SUBJECTS", "term_positions"]
