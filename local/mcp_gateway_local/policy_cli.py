@@ -286,28 +286,14 @@ def audit_records(ddb: Any, table: str, since_epoch: float, until_epoch: float) 
 
 
 def _audit_source(args: argparse.Namespace) -> tuple[Any, str]:
-    import boto3
+    """The audit table to replay against: the local stack's or a deployed stack's (the audit CLI's one lookup)."""
+    from .audit_cli import AuditCliError, resolve_target
 
-    if args.stack:
-        cfn = boto3.client("cloudformation", region_name=args.region)
-        table = cfn.describe_stack_resource(StackName=args.stack, LogicalResourceId="AuditTable")[
-            "StackResourceDetail"
-        ]["PhysicalResourceId"]
-        return boto3.client("dynamodb", region_name=args.region), str(table)
-    from .stack import REGION, StackInfo
-
-    path = Path(args.state_dir) / "stack.json"
-    if not path.exists():
-        raise SystemExit(f"error: no local stack found ({path} is missing); start one, or pass --stack NAME")
-    info = StackInfo.load(path)
-    ddb = boto3.client(
-        "dynamodb",
-        region_name=REGION,
-        endpoint_url=info.moto_endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto's well-known dummy credentials
-    )
-    return ddb, info.resources["AuditTable"]
+    try:
+        target = resolve_target(args)
+    except AuditCliError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    return target.ddb, target.table
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
