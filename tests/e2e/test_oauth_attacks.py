@@ -574,3 +574,27 @@ def test_the_jwt_bearer_grant_needs_the_confidential_client_and_an_id_jag(stack:
     assert reasons(stack, ua) == sorted(
         [ReasonCode.AUTH_UNKNOWN_CLIENT.value] * 2 + [ReasonCode.AUTH_WRONG_TOKEN_TYPE.value]
     )
+
+
+def test_an_unreadable_revocation_state_fails_closed_at_mcp(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import exchange
+
+    ua = _ua("state-down")
+    access = exchange(stack.info.gateway_url, stack.idp.mint(unique_email("state-down"), ["developers"]))[
+        "access_token"
+    ]
+    store = stack.functions["GatewayFunction"].GATEWAY.oauth.store
+
+    def unavailable(email: str) -> int | None:
+        raise ConnectionError("DynamoDB unreachable")
+
+    monkeypatch.setattr(store, "user_revoked_at", unavailable)
+    resp = httpx.post(
+        stack.info.mcp_url,
+        content=LIST_TOOLS,
+        headers={**MCP_HEADERS, "authorization": f"Bearer {access}", "user-agent": ua},
+        timeout=30,
+    )
+    assert resp.status_code == 401
+    assert resp.json()["reason"] == ReasonCode.AUTH_STATE_UNAVAILABLE.value
+    assert reasons(stack, ua) == [ReasonCode.AUTH_STATE_UNAVAILABLE.value]
