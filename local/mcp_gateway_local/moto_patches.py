@@ -381,6 +381,9 @@ def install() -> None:
         from moto.stepfunctions.responses import StepFunctionResponse
 
         LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
+        from . import moto_stop
+
+        moto_stop.install()  # StopExecution ends a .waitForTaskToken execution (ABORTED), as on AWS
         StepFunctionResponse.start_sync_execution = _start_sync_execution  # type: ignore[attr-defined]
         from moto.dynamodb import models as ddb_models
         from moto.dynamodb.models import DynamoDBBackend

@@ -57,6 +57,11 @@ class GatewaySettings(_Base):
     RATE_LIMIT_TABLE_NAME: str = ""  # whoami reads the caller's own counters; empty: quotas shown as unavailable
     POLICY_PATH: str = ""  # empty: the policy bundled in the layer (explain_policy, whoami's limits)
     TARGET_ACCOUNT_ID: str = "123456789012"
+    # MCP tasks for calls that wait for a human (gateway/tasks.py): tasks/cancel stops the approval execution
+    # and updates the Slack message in place. Empty: no task is offered (clients get the pending answer).
+    APPROVAL_STATE_MACHINE_ARN: str = ""
+    SLACK_SECRET_ARN: str = ""
+    SLACK_API_BASE_URL: str = "https://slack.com/api"
 
 
 class NotifyApproversSettings(_Base):

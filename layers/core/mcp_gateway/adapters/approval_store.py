@@ -46,6 +46,8 @@ class ApprovalStore:
             "parameters_json": {"S": view.parameters_json},
             "rule_id": {"S": view.rule_id or "-"},
             "reason": {"S": view.reason or "-"},
+            "trigger": {"S": view.trigger or "-"},
+            "tool": {"S": view.tool or "-"},
             "approval_expires_at": {"N": str(int(view.expires_at))},
             "created_at": {"N": str(int(now))},
             "expires_at": {"N": str(int(view.expires_at) + ttl)},

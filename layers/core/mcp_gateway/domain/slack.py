@@ -310,6 +310,8 @@ class ApprovalView(StrictModel):
     parameters_json: Annotated[str, StringConstraints(max_length=256 * 1024)] = "{}"
     rule_id: ShortStr
     reason: ShortStr
+    trigger: Annotated[str, StringConstraints(max_length=2048)] = ""  # the matched phrase or behaviour
+    tool: Annotated[str, StringConstraints(max_length=64)] = ""
     expires_at: float = Field(ge=0)
     channel: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
@@ -397,6 +399,23 @@ def _slack_date(ts: float) -> str:
     return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{_iso(ts)}>"
 
 
+def relative(ts: float, now: float) -> str:
+    """``in 14 min`` / ``3 h ago``: how far ``ts`` is from ``now``, to the minute."""
+    delta = round(ts - now)
+    minutes = abs(delta) // 60
+    if minutes == 0:
+        text = "less than a minute"
+    elif minutes < 120:
+        text = f"{minutes} min"
+    else:
+        text = f"{minutes // 60} h {minutes % 60} min" if minutes % 60 else f"{minutes // 60} h"
+    return f"in {text}" if delta >= 0 else f"{text} ago"
+
+
+def _expiry_text(expires_at: float, now: float) -> str:
+    return f"*Expires:* {_iso(expires_at)} ({relative(expires_at, now)}; {_slack_date(expires_at)} your time)"
+
+
 def _resources_text(resources: Sequence[str]) -> str:
     head = f"*Resources ({len(resources)}):*"
     if not resources:
@@ -423,16 +442,22 @@ def _parameters_text(parameters_json: str) -> str:
     return f"{head}```\n{body}\n```"
 
 
+def _why_text(req: ApprovalView) -> str:
+    text = f"*Why flagged:* rule {_code(req.rule_id)}, reason {_code(req.reason)}"
+    if req.trigger:
+        text += f"\n*Matched:* {_code(req.trigger, 1200)}"
+    return text
+
+
 def _details(req: ApprovalView) -> list[dict[str, Any]]:
+    who = f"*Requested by:* {_code(req.requester_email)}\n"
+    if req.tool:
+        who += f"*Tool:* {_code(req.tool)}\n"
     return [
-        _section(
-            f"*Requested by:* {_code(req.requester_email)}\n"
-            f"*Action:* {_code(req.action)}\n"
-            f"*Request ID:* {_code(req.request_id)}"
-        ),
+        _section(f"{who}*Action:* {_code(req.action)}\n*Request ID:* {_code(req.request_id)}"),
         _section(_resources_text(req.resources)),
         _section(_parameters_text(req.parameters_json)),
-        _section(f"*Why flagged:* rule {_code(req.rule_id)}, reason {_code(req.reason)}"),
+        _section(_why_text(req)),
     ]
 
 
@@ -467,8 +492,10 @@ def _message(req: ApprovalView, text: str, blocks: list[dict[str, Any]]) -> dict
     }
 
 
-def build_approval_message(req: ApprovalView) -> dict[str, Any]:
-    """Block Kit arguments for ``chat.postMessage`` asking an approver to Approve or Deny ``req``."""
+def build_approval_message(req: ApprovalView, now: float | None = None) -> dict[str, Any]:
+    """Block Kit arguments for ``chat.postMessage`` asking an approver to Approve or Deny ``req``. The expiry
+    is shown in UTC, relative to ``now`` (default: the current time) and in each reader's own time zone."""
+    now = time.time() if now is None else now
     value = _button_value(req)
     confirm_text = (
         f"Run {_code(req.action, 100)} for {_code(req.requester_email, 100)}? Request hash `{req.request_hash[:12]}`."
@@ -507,7 +534,7 @@ def build_approval_message(req: ApprovalView) -> dict[str, Any]:
     blocks = [
         {"type": "header", "text": _plain("AWS action needs approval", MAX_HEADER_TEXT)},
         *_details(req),
-        _section(f"*Expires:* {_slack_date(req.expires_at)}"),
+        _section(_expiry_text(req.expires_at, now)),
         _hash_context(req),
         actions,
     ]
@@ -518,21 +545,25 @@ _DECISION_LABEL = {
     "approved": ":white_check_mark: Approved",
     "denied": ":no_entry: Denied",
     "expired": ":hourglass: Expired",
+    "cancelled": ":heavy_multiplication_x: Cancelled",
 }
+
+Final = Literal["approved", "denied", "expired", "cancelled"]
 
 
 def build_decided_message(
     req: ApprovalView,
-    decision: Literal["approved", "denied", "expired"],
+    decision: Final,
     decided_by: str,
     decided_at: float,
 ) -> dict[str, Any]:
-    """Block Kit arguments for ``chat.update`` once decided: no buttons; who decided and when.
+    """Block Kit arguments for ``chat.update`` once decided (or cancelled by the requester, or expired): no
+    buttons; who decided and when, in UTC and in each reader's time zone.
 
     The caller adds ``ts`` (the original message's timestamp).
     """
     label = _DECISION_LABEL[decision]
-    status = f"*{label}* by {_code(decided_by, 256)} at {_slack_date(decided_at)}"
+    status = f"*{label}* by {_code(decided_by, 256)} at {_iso(decided_at)} ({_slack_date(decided_at)} your time)"
     blocks = [
         {"type": "header", "text": _plain(f"AWS action {decision}", MAX_HEADER_TEXT)},
         _section(status),

@@ -25,6 +25,8 @@ from ..domain.models import CallContext, Principal
 from ..domain.redaction import RedactionConfig, Redactor
 from ..tools import REGISTRY, Tool
 from .requests import build_request, new_request_id
+from .tasks import TaskService
+from .tasks import install as install_tasks
 
 __all__ = [
     "build_server",
@@ -79,6 +81,8 @@ def tool_definition(spec: Tool) -> types.Tool:
         description=spec.description,
         input_schema=schema,
         output_schema=output_schema(spec),
+        # 2025-11-25: a call may be task-augmented (it becomes a task only when it waits for a human).
+        execution=types.ToolExecution(task_support="optional"),
         annotations=types.ToolAnnotations(
             title=spec.title,
             read_only_hint=spec.annotations.read_only,
@@ -209,6 +213,7 @@ def build_server(
     clock: Callable[[], float] = time.time,
     extra_tools: dict[str, LocalHandler] | None = None,
     extra_definitions: list[types.Tool] | None = None,
+    tasks: TaskService | None = None,
 ) -> Server[Any]:
     on_call_tool = call_tool_handler(run_workflow, region=region, account=account, clock=clock, local_tools=extra_tools)
     definitions = [tool_definition(s) for s in REGISTRY.tools.values()] + list(extra_definitions or [])
@@ -216,7 +221,7 @@ def build_server(
     async def on_list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=definitions)
 
-    return Server(
+    server: Server[Any] = Server(
         "mcp-aws-gateway",
         version="0.1.0",
         instructions=(
@@ -227,6 +232,9 @@ def build_server(
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
     )
+    if tasks is not None:  # a call that waits for a human answers with an MCP task (gateway/tasks.py)
+        install_tasks(server, tasks, to_call_result)
+    return server
 
 
 def _principal(ctx: Any) -> Principal | None:

@@ -14,10 +14,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ..adapters import aws
 from ..adapters.audit_store import AuditStore
+from ..adapters.executions import ApprovalExecutions
 from ..adapters.jwks_http import fetch_jwks
 from ..adapters.quota_store import QuotaStore
 from ..adapters.request_store import RequestStore
-from ..adapters.secrets import get_secret_text
+from ..adapters.secrets import get_secret_json, get_secret_text
+from ..adapters.slack_api import SlackApi
+from ..adapters.task_store import TaskStore
 from ..adapters.workflow import WorkflowRunner
 from ..domain.audit import auth_failure_record
 from ..domain.errors import PolicyError
@@ -29,6 +32,7 @@ from . import tool_explain_policy, tool_request_status, tool_whoami
 from .edge import Gateway
 from .mcp_server import build_server, new_request_id
 from .oauth_wiring import build_oauth
+from .tasks import TaskService
 
 
 def _csv(value: str) -> list[str]:
@@ -101,7 +105,31 @@ def _idp_config(settings: GatewaySettings) -> IdpConfig:
     )
 
 
-def _server_factory(settings: GatewaySettings, runner: WorkflowRunner) -> Callable[[], Any]:
+def _task_service(settings: GatewaySettings, audit: AuditStore) -> TaskService | None:
+    """Approval tasks, when the approvals table and the approval workflow are configured."""
+    if not (settings.APPROVALS_TABLE_NAME and settings.APPROVAL_STATE_MACHINE_ARN):
+        return None
+    region = settings.AWS_REGION
+
+    def slack_secret() -> dict[str, Any]:
+        return get_secret_json(settings.SLACK_SECRET_ARN) if settings.SLACK_SECRET_ARN else {}
+
+    slack = None
+    if settings.SLACK_SECRET_ARN:
+        api = SlackApi(settings.SLACK_API_BASE_URL, lambda: str(slack_secret().get("bot_token") or ""))
+        slack = api.update_message
+    return TaskService(
+        TaskStore(aws.client("dynamodb", region), settings.APPROVALS_TABLE_NAME, settings.RESULTS_TABLE_NAME),
+        ApprovalExecutions(aws.client("stepfunctions", region), settings.APPROVAL_STATE_MACHINE_ARN),
+        channel=lambda: str(slack_secret().get("channel") or ""),
+        slack_update=slack,
+        audit=audit.append,
+    )
+
+
+def _server_factory(
+    settings: GatewaySettings, runner: WorkflowRunner, tasks: TaskService | None = None
+) -> Callable[[], Any]:
     """The MCP server with the catalog's tools plus the gateway-local ones (status, explain, whoami)."""
     ddb = aws.client("dynamodb", settings.AWS_REGION)
     request_status = tool_request_status.RequestStatusTool(
@@ -122,6 +150,7 @@ def _server_factory(settings: GatewaySettings, runner: WorkflowRunner) -> Callab
         account=settings.TARGET_ACCOUNT_ID,
         extra_tools=extra_tools,
         extra_definitions=definitions,
+        tasks=tasks,
     )
 
 
@@ -135,7 +164,7 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
     )
     runner = WorkflowRunner(aws.client("stepfunctions", region), settings.REQUEST_STATE_MACHINE_ARN, store)
     gateway = Gateway(
-        server_factory=_server_factory(settings, runner),
+        server_factory=_server_factory(settings, runner, _task_service(settings, store)),
         session_tokens=_session_tokens(settings),
         idp_config=_idp_config(settings),
         jwks=JwksCache(settings.IDP_JWKS_URL, fetch_jwks),

@@ -71,6 +71,8 @@ def approval_view(item: Mapping[str, Any], channel: str) -> ApprovalView:
         parameters_json=_s(item, "parameters_json", "{}"),
         rule_id=_s(item, "rule_id"),
         reason=_s(item, "reason"),
+        trigger="" if _s(item, "trigger") == "-" else _s(item, "trigger"),
+        tool="" if _s(item, "tool") == "-" else _s(item, "tool"),
         expires_at=_n(item, "approval_expires_at"),
         channel=_s(item, "slack_channel") or channel,
     )
@@ -128,6 +130,8 @@ class NotifyApprovers:
             parameters_json=json.dumps(params, indent=2, sort_keys=True, ensure_ascii=False, default=str),
             rule_id=str(decision.get("rule_id", "")),
             reason=str(decision.get("reason", "")),
+            trigger=str(decision.get("message", ""))[:2048],
+            tool=str(request.get("tool", ""))[:64],
             expires_at=float(approval.get("expires_at", 0)),
             channel=channel,
         )
@@ -138,7 +142,7 @@ class NotifyApprovers:
             view.request_id, view.request_hash, token
         ):
             raise GatewayError("approval already exists and is not pending", code=ReasonCode.ALREADY_DECIDED)
-        channel_id, ts = self.slack.post_message(build_approval_message(view))
+        channel_id, ts = self.slack.post_message(build_approval_message(view, self.clock()))
         self.store.set_message(view.request_id, channel_id, ts)
         return {"notified": True, "request_id": view.request_id}
 
