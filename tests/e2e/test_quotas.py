@@ -18,8 +18,8 @@ import yaml
 from botocore.config import Config
 from conftest import audit_log_lines, audit_records, unique_email
 from mcp_gateway.domain import ratelimit
-from mcp_gateway.tools import resolve
 from mcp_gateway.domain.models import ActionRequest, Principal
+from mcp_gateway.tools import resolve
 from mcp_gateway_local.cli import main as cli_main
 from mcp_gateway_local.template import load_template
 
