@@ -10,8 +10,8 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import ValidationError
@@ -37,8 +37,9 @@ from ..domain.contracts import (
 )
 from ..domain.errors import GatewayError, PolicyError, ReasonCode
 from ..domain.models import ActionRequest, Decision, Outcome, Tier
-from ..domain.policy import DataBudgets, Policy, deny_everything, evaluate
+from ..domain.policy import READ_ONLY_LEVELS, DataBudgets, Policy, deny_everything, evaluate
 from ..domain.redaction import RedactionConfig, Redactor
+from ..domain.session import SessionState, observe, slice_expires_at, slice_keys
 
 MAX_SANITIZED_PARAM_BYTES = 16_384
 # Calls counted against the data budget "objects read per window" (HeadObject maps to s3:GetObject).
@@ -171,6 +172,7 @@ class Validator:
         self.clock = clock
         self.redactor = redactor_for(policy)
         self.retention_days = 90  # TTL floor of intent records: the audit retention (template parameter)
+        self.sessions: SessionStorePort | None = None  # session behaviour (domain.session); None: not checked
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         started = self.clock()
@@ -207,6 +209,8 @@ class Validator:
             else:
                 try:
                     decision = evaluate(self.policy, request)
+                    if decision.outcome is not Outcome.DENY and self.sessions is not None:
+                        decision = self._with_session(self.policy, self.sessions, request)
                 except GatewayError as exc:
                     decision = Decision(outcome=Outcome.DENY, reason=exc.code, rule_id=exc.rule_id or "validate.error")
             out = request.model_dump(mode="json", exclude={"intent"})
@@ -217,6 +221,36 @@ class Validator:
             out["resources"] = [self.redactor.redact_text(r, pii=False).text for r in request.resources]
             request_out = ValidatedRequest.model_validate(out)
         return self._output(request_out, decision, started).model_dump(mode="json")
+
+    def _with_session(self, policy: Policy, sessions: SessionStorePort, request: ActionRequest) -> Decision:
+        """The decision with the caller's session behaviour: read the window (state before this call),
+        decide, and record the call unless it is denied. A store failure fails closed, except for the tiers
+        the policy lets fail open (never writes)."""
+        session = policy.session
+        now = request.requested_at
+        keys = slice_keys(request.principal.sub, now, session)
+        write = policy.access_level(request.action) not in READ_ONLY_LEVELS
+        try:
+            state = SessionState.from_items(sessions.read(keys), now, session)
+            decision = evaluate(policy, request, state)
+            if decision.outcome is not Outcome.DENY:
+                observation = observe(request, session, write=write)
+                if not observation.empty:
+                    sessions.record(keys[0], observation.as_update(), slice_expires_at(now, session))
+        except Exception:  # noqa: BLE001 - the session table is unavailable: fail closed (see docstring)
+            fallback = evaluate(policy, request)
+            if not write and fallback.tier in policy.rate_limits.fail_open_tiers:
+                return fallback
+            return Decision(
+                outcome=Outcome.DENY,
+                reason=ReasonCode.RATE_LIMIT_UNAVAILABLE,
+                rule_id="session.unavailable",
+                tier=fallback.tier,
+                hint="the gateway cannot read your session's recent activity right now; retry in a minute",
+                message="session behaviour store unavailable",
+                policy_version=fallback.policy_version,
+            )
+        return decision
 
     def _output(self, request: WorkflowRequest, decision: Decision, started: float) -> ValidateOutput:
         now = self.clock()
@@ -315,6 +349,14 @@ class Validator:
             approval=approval,
             timings=Timings(validate_ms=round((self.clock() - started) * 1000, 2)),
         )
+
+
+class SessionStorePort(Protocol):
+    """Reads a principal's session window and records one call (adapters/session_store.py)."""
+
+    def read(self, keys: Sequence[str]) -> list[dict[str, Any]]: ...
+
+    def record(self, key: str, update: Mapping[str, list[str] | int], expires_at: int) -> None: ...
 
 
 def build_validator(load_policy: Any, load_hmac_key: Any) -> Validator:

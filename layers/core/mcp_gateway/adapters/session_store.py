@@ -1,0 +1,78 @@
+"""Session behaviour items in the rate-limit table (``domain.session``): read the window, record one call.
+
+Each item is one slice of one principal's window (``session#<principal hash>#<slice start>``), holding string
+sets of hashed resource names and flags, with the table's TTL attribute ``expires_at``. Recording is one
+``UpdateItem`` whose ``ADD`` to string sets is atomic, like the rate counters; reading is one consistent
+``BatchGetItem`` of the window's slices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..domain.session import FLAG_FIELDS, SET_FIELDS
+
+
+class SessionStore:
+    def __init__(self, ddb: Any, table: str) -> None:
+        self.ddb = ddb
+        self.table = table
+
+    def read(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The plain items of ``keys`` that exist: ``{"slice": start, "b": [...], "e": 1, ...}``."""
+        pending: dict[str, Any] = {self.table: {"Keys": [{"pk": {"S": k}} for k in keys], "ConsistentRead": True}}
+        items: list[dict[str, Any]] = []
+        for _ in range(5):  # unprocessed keys are retried a bounded number of times
+            resp = self.ddb.batch_get_item(RequestItems=pending)
+            items.extend(_plain(item) for item in resp.get("Responses", {}).get(self.table, []))
+            pending = resp.get("UnprocessedKeys") or {}
+            if not pending:
+                return items
+        raise RuntimeError("session items stayed unprocessed")
+
+    def record(self, key: str, update: Mapping[str, list[str] | int], expires_at: int) -> None:
+        """Add the call's hashed resources (string sets) and set its flags on the current slice."""
+        if not update:
+            return
+        names: dict[str, str] = {"#ttl": "expires_at"}
+        values: dict[str, Any] = {":ttl": {"N": str(expires_at)}}
+        adds: list[str] = []
+        sets = ["#ttl = if_not_exists(#ttl, :ttl)"]
+        for i, (name, value) in enumerate(sorted(update.items())):
+            names[f"#a{i}"] = name
+            if isinstance(value, list):
+                if value:
+                    values[f":v{i}"] = {"SS": list(value)}
+                    adds.append(f"#a{i} :v{i}")
+            else:
+                values[f":v{i}"] = {"N": str(int(value))}
+                sets.append(f"#a{i} = :v{i}")
+        expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
+        self.ddb.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": key}},
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    key = item.get("pk", {}).get("S", "")
+    start = key.rsplit("#", 1)[-1]
+    if start.isdigit():
+        out["slice"] = int(start)
+    for name in SET_FIELDS:
+        value = item.get(name)
+        if isinstance(value, dict) and "SS" in value:
+            out[name] = list(value["SS"])
+    for name in FLAG_FIELDS:
+        value = item.get(name)
+        if isinstance(value, dict) and "N" in value:
+            out[name] = int(value["N"]) if value["N"].isdigit() else 0
+    return out
+
+
+__all__ = ["SessionStore"]
