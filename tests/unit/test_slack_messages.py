@@ -218,3 +218,63 @@ def test_the_view_rejects_unknown_fields_and_bad_hashes() -> None:
         _view(extra="x")
     with pytest.raises(ValueError):
         _view(request_hash="ZZ")
+
+
+# --- every state of one request, field by field (issue 16) ------------------------------------------------------
+
+STATE_VIEW = {"trigger": 'matched "delete" (review.destructive-verbs) in intent', "tool": "get_object"}
+NOW = EXPIRES_AT - 840  # 14 minutes before expiry
+
+
+def _sections(message: dict[str, Any]) -> list[str]:
+    return [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
+
+
+def _assert_details(message: dict[str, Any]) -> None:
+    sections = _sections(message)
+    who = next(s for s in sections if s.startswith("*Requested by:*"))
+    assert who == (
+        "*Requested by:* `dev@example.com`\n*Tool:* `get_object`\n*Action:* `s3:DeleteObject`\n"
+        "*Request ID:* `req_0123456789abcdef`"
+    )
+    assert "*Resources (1):*\n• `arn:aws:s3:::prod-logs/2024/01/app.log`" in sections
+    params = next(s for s in sections if s.startswith("*Parameters (sanitised):*"))
+    assert json.loads(params.split("```\n", 1)[1].rsplit("\n```", 1)[0]) == {
+        "Bucket": "prod-logs",
+        "Key": "2024/01/app.log",
+    }
+    assert (
+        "*Why flagged:* rule `review.s3-write`, reason `REVIEW_REQUIRED`\n"
+        '*Matched:* `matched "delete" (review.destructive-verbs) in intent`'
+    ) in sections
+    assert message["channel"] == "C0APPROVAL"
+    assert (message["unfurl_links"], message["unfurl_media"], message["parse"]) == (False, False, "none")
+
+
+def test_the_pending_message_shows_every_field_and_the_expiry_in_utc_and_relative() -> None:
+    message = build_approval_message(_view(**STATE_VIEW), NOW)
+    assert message["blocks"][0]["text"]["text"] == "AWS action needs approval"
+    _assert_details(message)
+    expiry = next(s for s in _sections(message) if s.startswith("*Expires:*"))
+    assert expiry.startswith("*Expires:* 2023-11-14 22:28 UTC (in 14 min; <!date^1700000900^")
+    assert set(_buttons(message)) == {"approve", "deny"}
+    assert message["text"].startswith("Approval needed: s3:DeleteObject requested by dev@example.com")
+
+
+@pytest.mark.parametrize(
+    ("state", "label"),
+    [
+        ("approved", ":white_check_mark: Approved"),
+        ("denied", ":no_entry: Denied"),
+        ("cancelled", ":heavy_multiplication_x: Cancelled"),
+        ("expired", ":hourglass: Expired"),
+    ],
+)
+def test_a_decided_message_is_updated_in_place_with_its_state_who_and_when(state: Any, label: str) -> None:
+    message = build_decided_message(_view(**STATE_VIEW), state, "carol@example.com", EXPIRES_AT - 60)
+    assert message["blocks"][0]["text"]["text"] == f"AWS action {state}"
+    status = _sections(message)[0]
+    assert status.startswith(f"*{label}* by `carol@example.com` at 2023-11-14 22:27 UTC (<!date^1700000840^")
+    _assert_details(message)
+    assert [b for b in message["blocks"] if b["type"] == "actions"] == []
+    assert message["text"].startswith(f"{label.split(' ', 1)[1]}: s3:DeleteObject requested by dev@example.com")
