@@ -99,7 +99,7 @@ def log_page(
 ) -> dict[str, Any]:
     """Redact and cap one page of log events. If the cap cuts the page, the continuation resumes at the last
     returned event's timestamp (events of that same millisecond may repeat: de-duplicate by event_id)."""
-    counts: dict[str, int] = {}
+    data, counts = red.redact_value(data, pii=pii)  # echoed caller inputs (log group, stream) like any text
     events: list[dict[str, Any]] = []
     size = 0
     budget = cap - ITEM_ENVELOPE_BYTES

@@ -168,15 +168,15 @@ def run_get_object(client: Any, ctx: ExecContext) -> dict[str, Any]:
     body: bytes = resp["Body"].read()
     total = total_size(resp.get("ContentRange"), resp.get("ContentLength", len(body)))
     first = int(str(params.get("Range", "bytes=0-")).split("=")[1].split("-")[0] or 0)
+    # the caller's bucket and key are echoed: redacted like any other text (a key may hold a secret)
+    echoed, counts = ctx.redactor.redact_value({"bucket": params["Bucket"], "key": params["Key"]}, pii=ctx.pii)
     meta: dict[str, Any] = {
-        "bucket": params["Bucket"],
-        "key": params["Key"],
+        **echoed,
         "content_type": resp.get("ContentType", ""),
         "size": total,
         "offset": first,
         "length": len(body),
     }
-    counts: dict[str, int] = {}
     meta["detected_type"] = detected_type(body) if first == 0 else None
     if looks_binary(body):
         meta["binary"] = True
@@ -187,7 +187,7 @@ def run_get_object(client: Any, ctx: ExecContext) -> dict[str, Any]:
         meta["binary"] = False
         meta["text"] = redacted.text
         meta["length"] = used
-        counts = dict(redacted.counts)
+        counts = {k: counts.get(k, 0) + redacted.counts.get(k, 0) for k in {*counts, *redacted.counts}}
     next_offset = first + used
     out: dict[str, Any] = {
         "status": "ok",
