@@ -60,10 +60,9 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     return data
 
 
-# The pseudo-parameters the local stack knows (CloudFormation's full list less AWS::NotificationARNs, which the
-# template does not use). A reference to any other AWS:: name is an error.
+# The pseudo-parameters the local stack knows (CloudFormation's full list less AWS::NoValue and
+# AWS::NotificationARNs, which the template does not use). A reference to any other AWS:: name is an error.
 PSEUDO_PARAMETERS = (
-    "AWS::NoValue",
     "AWS::AccountId",
     "AWS::Partition",
     "AWS::Region",
@@ -76,7 +75,6 @@ PSEUDO_PARAMETERS = (
 def pseudo_parameters(*, stack_name: str, region: str, account: str, partition: str = "aws") -> dict[str, str]:
     """The local values of every pseudo-parameter in PSEUDO_PARAMETERS (the local stack runs in partition aws)."""
     return {
-        "AWS::NoValue": NO_VALUE,
         "AWS::AccountId": account,
         "AWS::Partition": partition,
         "AWS::Region": region,
@@ -84,10 +82,6 @@ def pseudo_parameters(*, stack_name: str, region: str, account: str, partition: 
         "AWS::StackName": stack_name,
         "AWS::URLSuffix": "amazonaws.com",
     }
-
-
-#: What ``Ref: AWS::NoValue`` resolves to: the property (or list element) holding it is removed.
-NO_VALUE = "\x00AWS::NoValue"
 
 
 class UnresolvedReferenceError(LookupError):
@@ -145,7 +139,7 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [v for v in (self.resolve(v) for v in value) if v != NO_VALUE]
+            return [self.resolve(v) for v in value]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -155,8 +149,7 @@ class Resolver:
                 return function(arg)
             if key.startswith("Fn::"):
                 raise UnresolvedReferenceError(key, arg if isinstance(arg, str) else repr(arg)[:80])
-        resolved = {k: self.resolve(v) for k, v in value.items()}
-        return {k: v for k, v in resolved.items() if v != NO_VALUE}
+        return {k: self.resolve(v) for k, v in value.items()}
 
     def _functions(self) -> dict[str, Callable[[Any], Any]]:
         """The intrinsic functions the local stack evaluates; any other Fn:: raises."""

@@ -327,33 +327,103 @@ def _execution(status: str, output: str | None = None) -> dict[str, Any]:
     return response
 
 
-@pytest.mark.parametrize(
-    ("setup", "rule_id"),
-    [
-        (lambda stub: stub.add_client_error("start_sync_execution", "ThrottlingException"), "workflow.start-failed"),
-        (lambda stub: stub.add_response("start_sync_execution", _execution("FAILED")), "workflow.failed"),
-        (lambda stub: stub.add_response("start_sync_execution", _execution("SUCCEEDED", "{")), "workflow.bad-output"),
-        (lambda stub: stub.add_response("start_sync_execution", _execution("SUCCEEDED", "[]")), "workflow.bad-output"),
-    ],
-)
-def test_a_failed_workflow_is_denied_and_audited_by_the_runner(setup: Any, rule_id: str) -> None:
+def _throttled_three_times(stub: Any) -> None:
+    for _ in range(3):
+        stub.add_client_error("start_sync_execution", "ThrottlingException", http_status_code=400)
+
+
+def _run_no_sleep(stub_setup: Any, sink: _Sink) -> dict[str, Any]:
+    sfn = _client("stepfunctions")
+    with Stubber(sfn) as stub:
+        stub_setup(stub)
+        runner = WorkflowRunner(sfn, "arn:aws:states:us-east-1:123456789012:sm", sink, sleep=lambda _s: None)
+        answer = runner({"request": RUN_REQUEST})
+        stub.assert_no_pending_responses()
+    return answer
+
+
+def test_a_start_that_provably_did_not_happen_is_retried_then_denied_and_recorded_as_the_gateways() -> None:
     sink = _Sink()
-    answer = _run(setup, sink)
+    answer = _run_no_sleep(_throttled_three_times, sink)
     assert (answer["status"], answer["decision"]["reason"], answer["decision"]["rule_id"]) == (
         "denied",
         "WORKFLOW_ERROR",
-        rule_id,
+        "workflow.start-failed",
     )
     assert answer["audit"] == "recorded"
-    assert [(r["request_id"], r["reason"], r["rule_id"]) for r in sink.records] == [
-        ("req-runner-0001", "WORKFLOW_ERROR", rule_id)
+    assert [(r["request_id"], r["reason"], r["rule_id"], r["stage"]) for r in sink.records] == [
+        ("req-runner-0001", "WORKFLOW_ERROR", "workflow.start-failed", "gateway")
     ]
     assert "intent" not in json.dumps(sink.records[0]["parameters"])
 
 
-def test_a_failed_workflow_whose_audit_write_fails_still_answers_deny() -> None:
+def test_a_start_refused_with_a_client_error_is_not_retried() -> None:
+    sink = _Sink()
+    answer = _run_no_sleep(
+        lambda stub: stub.add_client_error("start_sync_execution", "InvalidExecutionInput", http_status_code=400),
+        sink,
+    )
+    assert (answer["status"], answer["decision"]["rule_id"]) == ("denied", "workflow.start-failed")
+
+
+@pytest.mark.parametrize(
+    ("setup", "rule_id"),
+    [
+        (lambda stub: stub.add_response("start_sync_execution", _execution("FAILED")), "workflow.failed"),
+        (lambda stub: stub.add_response("start_sync_execution", _execution("SUCCEEDED", "{")), "workflow.bad-output"),
+        (lambda stub: stub.add_response("start_sync_execution", _execution("SUCCEEDED", "[]")), "workflow.bad-output"),
+        (
+            lambda stub: stub.add_client_error("start_sync_execution", "InternalFailure", http_status_code=500),
+            "workflow.no-answer",
+        ),
+    ],
+)
+def test_a_workflow_whose_answer_is_unknown_is_in_progress_for_the_agent_and_a_gateway_record_only(
+    setup: Any, rule_id: str
+) -> None:
+    sink = _Sink()
+    answer = _run(setup, sink)
+    assert (answer["status"], answer["decision"]["reason"], answer["decision"]["rule_id"]) == (
+        "pending",
+        "REQUEST_IN_PROGRESS",
+        rule_id,
+    )
+    assert answer["decision"]["outcome"] != "DENY", "never a false DENY for something that may have run"
+    assert answer["audit"] == "recorded"
+    assert [(r["request_id"], r["reason"], r["rule_id"], r["stage"], r["status"]) for r in sink.records] == [
+        ("req-runner-0001", "REQUEST_IN_PROGRESS", rule_id, "gateway", "pending")
+    ]
+
+
+def test_an_unknown_answer_whose_audit_write_fails_still_answers_in_progress() -> None:
     answer = _run(lambda stub: stub.add_response("start_sync_execution", _execution("FAILED")), _Sink(fail=True))
-    assert (answer["status"], answer["audit"]) == ("denied", "failed")
+    assert (answer["status"], answer["audit"]) == ("pending", "failed")
+
+
+def test_a_second_start_of_a_request_id_answers_the_first_executions_recorded_outcome() -> None:
+    first = {"request_id": "req-runner-0001", "status": "ok", "decision": "ALLOW", "reason": "ALLOWED", "rule_id": "r"}
+    sfn = _client("stepfunctions")
+    failed = {**_execution("FAILED"), "error": "DuplicateRequest"}
+    with Stubber(sfn) as stub:
+        stub.add_response("start_sync_execution", failed)
+        sink = _Sink()
+        runner = WorkflowRunner(sfn, "arn:aws:states:us-east-1:123456789012:sm", sink, outcomes=lambda _r, _s: first)
+        answer = runner({"request": RUN_REQUEST})
+    assert (answer["status"], answer["decision"]["outcome"], answer["result_reason"]) == (
+        "ok",
+        "ALLOW",
+        "DUPLICATE_REQUEST",
+    )
+    assert sink.records == [], "a duplicate records nothing of its own"
+
+
+def test_the_start_client_never_retries_and_reads_within_the_workflow_budget() -> None:
+    from mcp_gateway.adapters.workflow import start_client
+    from mcp_gateway.domain.timeouts import derive
+
+    client = start_client("us-east-1", derive(25))
+    assert client.meta.config.retries["total_max_attempts"] == 1
+    assert client.meta.config.read_timeout == 30
 
 
 def test_a_succeeded_workflow_returns_its_own_answer() -> None:

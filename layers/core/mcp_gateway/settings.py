@@ -23,10 +23,13 @@ class ValidateSettings(_Base):
     POLICY_PATH: str = ""  # empty: the policy bundled in the layer
     PROMPT_HMAC_SECRET_ARN: NonEmpty
     AUDIT_RETENTION_DAYS: int = Field(default=90, ge=90, le=3653)
+    AUDIT_TABLE_NAME: str = ""  # the request claim (exactly once per request id); empty: no claim (unit use)
+    APPROVALS_TABLE_NAME: str = ""  # the sealed raw parameters; empty: requests are never sealed
 
 
 class ExecuteSettings(_Base):
     DATA_ROLE_ARN: str = ""  # empty: use the function's own role (local mode)
+    APPROVALS_TABLE_NAME: str = ""  # the sealed raw parameters; empty: a sealed request cannot execute
 
 
 class AuditSettings(_Base):
@@ -56,6 +59,13 @@ class GatewaySettings(_Base):
     APPROVALS_TABLE_NAME: str = ""
     RATE_LIMIT_TABLE_NAME: str = ""  # whoami reads the caller's own counters; empty: quotas shown as unavailable
     POLICY_PATH: str = ""  # empty: the policy bundled in the layer (explain_policy, whoami's limits)
+    # issue 20: every timeout derives from the workflow budget (domain/timeouts.py); the raw parameters are
+    # sealed with this key before a start; the edge bounds each principal before any workflow starts
+    WORKFLOW_TIMEOUT_SECONDS: int = Field(default=25, ge=1, le=300)
+    PARAMETER_KEY_ID: str = ""  # empty: parameters are not sealed (the execution input holds them)
+    SEALED_PARAMETERS_TTL_SECONDS: int = Field(default=8 * 86_400, ge=600, le=366 * 86_400)
+    EDGE_MAX_IN_FLIGHT: int = Field(default=8, ge=1, le=1000)  # per principal, at once
+    EDGE_REQUESTS_PER_MINUTE: int = Field(default=240, ge=1, le=100_000)  # per principal
     TARGET_ACCOUNT_ID: str = "123456789012"
     # MCP tasks for calls that wait for a human (gateway/tasks.py): tasks/cancel stops the approval execution
     # and updates the Slack message in place. Empty: no task is offered (clients get the pending answer).

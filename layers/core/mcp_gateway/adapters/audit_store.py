@@ -44,8 +44,13 @@ INDEXED = (
 
 def sort_key(record: dict[str, Any]) -> str:
     """``outcome`` for the request workflow; ``outcome#approval`` for the approval workflow's later outcome
-    of the same request (which must not be swallowed as a duplicate of the "pending" outcome)."""
-    return "outcome#approval" if record.get("stage") == "approval" else "outcome"
+    of the same request (which must not be swallowed as a duplicate of the "pending" outcome);
+    ``outcome#gateway`` for the gateway's own record of a request whose workflow answer it did not get (a
+    timeout, a start error): never the authoritative outcome, so it can never mask or pre-empt the workflow's."""
+    stage = record.get("stage")
+    if stage in ("approval", "gateway"):
+        return f"outcome#{stage}"
+    return "outcome"
 
 
 def to_item(record: dict[str, Any], ttl: int) -> dict[str, Any]:
@@ -103,6 +108,14 @@ class AuditStore:
             TableName=self.table, Key={"pk": {"S": request_id}, "sk": {"S": sk}}, ConsistentRead=True
         )
         return "Item" in resp
+
+    def outcome(self, request_id: str, sk: str = "outcome") -> dict[str, Any] | None:
+        """One stored record of a request (the workflow's outcome by default), or None."""
+        resp = self.ddb.get_item(
+            TableName=self.table, Key={"pk": {"S": request_id}, "sk": {"S": sk}}, ConsistentRead=True
+        )
+        item = resp.get("Item")
+        return from_item(item) if item and "record" in item else None
 
     def _head(self, day: str) -> dict[str, Any] | None:
         resp = self.ddb.get_item(

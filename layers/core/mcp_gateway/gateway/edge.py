@@ -30,6 +30,7 @@ from ..domain.errors import AuthError, ReasonCode
 from ..domain.models import CallContext, Principal
 from ..domain.oauth import AUTHORIZATION_CODE, JWT_BEARER, REFRESH_TOKEN
 from ..domain.tokens import IdpConfig, JwksCache, SessionTokenService, token_fingerprint, verify_idp_token
+from .edge_limits import EdgeGuard
 from .oauth_server import OAuthFailure, OAuthServer, Reply
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a URN, not a secret
@@ -112,6 +113,7 @@ class Gateway:
         self.allowed_origins = allowed_origins
         self.required_groups = required_groups
         self.clock = clock
+        self.edge_guard: EdgeGuard | None = None  # the bounded edge (edge_limits.py), set by the wiring
 
     # --- routing ---------------------------------------------------------------------------------------
     def _urls(self, event: dict[str, Any]) -> tuple[str, str]:
@@ -408,6 +410,9 @@ class Gateway:
         return principal, ReasonCode.ALLOWED, token
 
     def mcp(self, event: dict[str, Any], context: Any, method: str) -> dict[str, Any]:
+        early = self.edge_guard.early(event, method, _headers(event), _body(event)) if self.edge_guard else None
+        if early is not None:
+            return early
         principal, code, token = self.authenticate(event)
         if principal is None:
             self._audit_auth_failure(event, code, token, "/mcp")
@@ -426,6 +431,14 @@ class Gateway:
         if self.required_groups and not (self.required_groups & set(principal.groups)):
             self._audit_auth_failure(event, ReasonCode.AUTH_INSUFFICIENT_GROUP, token, "/mcp")
             return self._unauthorized(ReasonCode.AUTH_INSUFFICIENT_GROUP, status=403)
+        if self.edge_guard is not None:
+            hosts = self.allowed_hosts or [self.base_url.split("://", 1)[1]]
+            origins = self.allowed_origins or [self.base_url]
+            serve = lambda: self._mcp_app(event, context, principal)  # noqa: E731
+            return self.edge_guard.bounded(event, principal, _headers(event), _body(event), hosts, origins, serve)
+        return self._mcp_app(event, context, principal)
+
+    def _mcp_app(self, event: dict[str, Any], context: Any, principal: Principal) -> dict[str, Any]:
         if len(_body(event)) > MAX_BODY_BYTES:
             return _response(413, {"error": "request_too_large"})
         call_context = self._context(event)

@@ -15,6 +15,7 @@ from typing import Any
 from ..adapters.service_model import validate_call
 from ..domain.models import ActionRequest, CallContext, Principal
 from ..tools import REGISTRY
+from .idempotency import request_id_for
 
 
 def new_request_id() -> str:
@@ -57,7 +58,7 @@ def build_request(
     if check_api_model and spec is not None and spec.check_api_model:
         validate_call(action.service, action.operation, action.api_params)
     return ActionRequest(
-        request_id=new_request_id(),
+        request_id=request_id_for(principal, meta) or new_request_id(),  # _meta.idempotency_key: the same id
         tool=tool,
         service=action.service,
         operation=action.operation,

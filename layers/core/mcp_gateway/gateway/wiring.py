@@ -14,22 +14,27 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ..adapters import aws
 from ..adapters.audit_store import AuditStore
+from ..adapters.edge_counters import EdgeCounters
 from ..adapters.executions import ApprovalExecutions
 from ..adapters.jwks_http import fetch_jwks
+from ..adapters.parameter_vault import ParameterVault
 from ..adapters.quota_store import QuotaStore
 from ..adapters.request_store import RequestStore
 from ..adapters.secrets import get_secret_json, get_secret_text
 from ..adapters.slack_api import SlackApi
 from ..adapters.task_store import TaskStore
-from ..adapters.workflow import WorkflowRunner
-from ..domain.audit import auth_failure_record
+from ..adapters.workflow import WorkflowRunner, start_client
+from ..domain.audit import auth_failure_record, edge_rejection_record
 from ..domain.errors import PolicyError
+from ..domain.models import Principal
+from ..domain.timeouts import derive
 from ..domain.tokens import IdpConfig, JwksCache, SessionKeySet, SessionTokenService
 from ..observability import logger, metrics
 from ..policy_loader import load_policy
 from ..settings import GatewaySettings
 from . import tool_explain_policy, tool_request_status, tool_whoami
 from .edge import Gateway
+from .edge_limits import EdgeAdmission, EdgeGuard, Rejection
 from .mcp_server import build_server, new_request_id
 from .oauth_wiring import build_oauth
 from .tasks import TaskService
@@ -154,6 +159,70 @@ def _server_factory(
     )
 
 
+def _runner(settings: GatewaySettings, store: AuditStore) -> WorkflowRunner:
+    """StartSyncExecution with the timeouts of the one workflow budget and no blind retries; the raw
+    parameters sealed before the start (issue 20)."""
+    region = settings.AWS_REGION
+    vault = (
+        ParameterVault(
+            aws.client("dynamodb", region),
+            aws.client("kms", region),
+            settings.APPROVALS_TABLE_NAME,
+            settings.PARAMETER_KEY_ID,
+            settings.SEALED_PARAMETERS_TTL_SECONDS,
+        )
+        if settings.PARAMETER_KEY_ID and settings.APPROVALS_TABLE_NAME
+        else None
+    )
+    return WorkflowRunner(
+        start_client(region, derive(settings.WORKFLOW_TIMEOUT_SECONDS)),
+        settings.REQUEST_STATE_MACHINE_ARN,
+        store,
+        outcomes=store.outcome,
+        vault=vault,
+    )
+
+
+def _edge_guard(settings: GatewaySettings, store: AuditStore, gateway: Gateway) -> EdgeGuard:
+    counters = (
+        EdgeCounters(aws.client("dynamodb", settings.AWS_REGION), settings.RATE_LIMIT_TABLE_NAME)
+        if settings.RATE_LIMIT_TABLE_NAME
+        else None
+    )
+    admission = EdgeAdmission(
+        counters,
+        max_in_flight=settings.EDGE_MAX_IN_FLIGHT,
+        per_minute=settings.EDGE_REQUESTS_PER_MINUTE,
+        clock=lambda: gateway.clock(),  # noqa: PLW0108 - late-bound: the clock may be swapped (tests)
+    )
+
+    def audit(event: dict[str, Any], rejection: Rejection, principal: Principal | None) -> None:
+        metrics.add_metric(name="EdgeRejections", unit=MetricUnit.Count, value=1)
+        ctx = gateway._context(event)
+        info = {
+            "reason": rejection.reason.value,
+            "endpoint": "/mcp",
+            "source_ip": ctx.source_ip,
+            "user_agent": ctx.user_agent,
+            "rule": rejection.error,
+            "status": rejection.status,
+        }
+        try:
+            store.append(
+                edge_rejection_record(
+                    info,
+                    new_request_id(),
+                    time.time(),
+                    principal_email=principal.email if principal else "",
+                    groups=tuple(principal.groups) if principal else (),
+                )
+            )
+        except Exception:  # noqa: BLE001 - a failed audit write must not turn into a 500 with details
+            logger.error("edge rejection audit write failed", extra={"reason": rejection.reason.value})
+
+    return EdgeGuard(admission, audit)
+
+
 def build_gateway(settings: GatewaySettings) -> Gateway:
     region = settings.AWS_REGION
     store = AuditStore(
@@ -162,7 +231,7 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
         settings.AUDIT_TABLE_NAME,
         settings.AUDIT_LOG_GROUP_NAME,
     )
-    runner = WorkflowRunner(aws.client("stepfunctions", region), settings.REQUEST_STATE_MACHINE_ARN, store)
+    runner = _runner(settings, store)
     gateway = Gateway(
         server_factory=_server_factory(settings, runner, _task_service(settings, store)),
         session_tokens=_session_tokens(settings),
@@ -175,6 +244,7 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
         allowed_origins=_csv(settings.ALLOWED_ORIGINS) or None,
         required_groups=frozenset(_csv(settings.REQUIRED_GROUPS)),
     )
+    gateway.edge_guard = _edge_guard(settings, store, gateway)
     gateway.oauth = build_oauth(  # the OAuth 2.1 authorization server (issue 15); None while not configured
         idp_config=gateway.idp_config,
         jwks=gateway.jwks,

@@ -15,6 +15,8 @@ from ..adapters import aws
 from ..adapters.approval_store import ApprovalStore
 from ..adapters.assumed_role import AssumedRoleClients
 from ..adapters.audit_store import AuditStore
+from ..adapters.parameter_vault import ParameterVault
+from ..adapters.request_claims import RequestClaims
 from ..adapters.secrets import get_secret_json, get_secret_text
 from ..adapters.slack_api import SlackApi
 from ..adapters.task_tokens import TaskTokens
@@ -32,6 +34,7 @@ from ..settings import (
 from .approval import ApprovalCallback, NotifyApprovers, slack_config
 from .audit import Auditor
 from .execute import Executor
+from .sealed import ClaimingValidator, SealedExecutor
 from .validate import Validator, build_validator
 
 
@@ -39,7 +42,26 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def build_validate(settings: ValidateSettings) -> Validator:
+def _vault(region: str, table: str) -> ParameterVault | None:
+    """The sealed raw parameters (opened only: the key id travels inside each envelope)."""
+    if not table:
+        return None
+    return ParameterVault(aws.client("dynamodb", region), aws.client("kms", region), table, "", 600)
+
+
+def build_validate(settings: ValidateSettings) -> ClaimingValidator:
+    """Validate behind the request claim and the seal (handlers/sealed.py)."""
+    claims = (
+        RequestClaims(
+            aws.client("dynamodb", settings.AWS_REGION), settings.AUDIT_TABLE_NAME, settings.AUDIT_RETENTION_DAYS
+        )
+        if settings.AUDIT_TABLE_NAME
+        else None
+    )
+    return ClaimingValidator(_validator(settings), _vault(settings.AWS_REGION, settings.APPROVALS_TABLE_NAME), claims)
+
+
+def _validator(settings: ValidateSettings) -> Validator:
     validator = build_validator(
         lambda: load_policy(settings.POLICY_PATH),
         lambda: get_secret_text(settings.PROMPT_HMAC_SECRET_ARN).encode(),
@@ -50,14 +72,15 @@ def build_validate(settings: ValidateSettings) -> Validator:
     return validator
 
 
-def build_execute(settings: ExecuteSettings) -> Executor:
+def build_execute(settings: ExecuteSettings) -> SealedExecutor:
     # The function's own role credentials (Lambda puts them in the environment): redacted from logs and results.
     own_secrets = aws.own_credential_values()
     add_exact_secrets(*own_secrets)
-    return Executor(
+    executor = Executor(
         AssumedRoleClients(aws.session(), settings.DATA_ROLE_ARN, settings.AWS_REGION),
         exact_secrets=own_secrets,
     )
+    return SealedExecutor(executor, _vault(settings.AWS_REGION, settings.APPROVALS_TABLE_NAME))
 
 
 def build_audit(settings: AuditSettings) -> Auditor:
