@@ -44,10 +44,37 @@ def botocore_session() -> botocore.session.Session:
     return core
 
 
+class LazyClient:
+    """A client of the shared Session that is built on its first use (the first attribute read), not at cold start:
+    a function's init builds none of the clients its first request does not use (a kms client only sealing
+    needs, a logs client only an audit write needs). Thread-safe; every attribute is the real client's."""
+
+    __slots__ = ("_client", "_region", "_service")
+
+    def __init__(self, service: str, region: str | None) -> None:
+        self._service = service
+        self._region = region
+        self._client: Any = None
+
+    def _real(self) -> Any:
+        if self._client is None:
+            with _LOCK:
+                if self._client is None:
+                    self._client = session_client(session(), self._service, self._region)
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+    def __repr__(self) -> str:
+        state = "built" if self._client is not None else "not built yet"
+        return f"<LazyClient {self._service} {self._region or 'default region'}: {state}>"
+
+
 @functools.cache
 def client(service: str, region: str | None = None) -> Any:
-    """A cached client of the shared Session per (service, region), created at cold start and reused."""
-    return session_client(session(), service, region)
+    """The cached client of the shared Session per (service, region), built on its first use and then reused."""
+    return LazyClient(service, region)
 
 
 def session_client(
