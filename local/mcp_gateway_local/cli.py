@@ -80,8 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     try:
         info = stack.start()
-    except PortInUseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (PortInUseError, OSError, ValueError) as exc:  # every startup error is one line, never a traceback
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         stack.stop()
         return 1
     idp_token = mint_idp_token(info, args.email, args.groups.split(","))

@@ -8,6 +8,7 @@ Everything AWS-side is created from template.yaml. Nothing here is used by the d
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib.util
 import io
 import json
@@ -27,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import moto_patches
+from .deploy_check import check_rules
 from .idp import LocalIdP
 from .idp_oidc import serve as serve_oidc
 from .local_oauth import LocalOAuthMixin
@@ -35,6 +37,8 @@ from .template import ROOT, Resolver, load_template, pseudo_parameters
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 DEFAULT_STATE_DIR = ROOT / ".local"
+#: The groups the local stack requires (RequiredGroups): the demo users' groups, as a real deploy must set them.
+LOCAL_REQUIRED_GROUPS = "developers,sre"
 
 
 class PortInUseError(RuntimeError):
@@ -48,9 +52,12 @@ def _free_port(host: str) -> int:
 
 
 def _check_port(host: str, port: int, what: str) -> int:
+    """The port, if it can be bound the way the servers bind it (SO_REUSEADDR, as http.server and werkzeug do):
+    a port left in TIME_WAIT by the last `make run` is free; one another process listens on is not."""
     if port == 0:
         return _free_port(host)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -65,6 +72,27 @@ def _check_port(host: str, port: int, what: str) -> int:
                 f"(another `make run`?), or choose another port: `make run {variable}=<port>`."
             ) from None
     return port
+
+
+_PORT_VARIABLES = {"gateway": "PORT", "callback": "CALLBACK_PORT", "idp": "IDP_PORT", "moto": "MOTO_PORT"}
+
+
+def _check_distinct(ports: dict[str, int]) -> None:
+    """Two servers cannot share a port: say which, in one line, before anything binds."""
+    seen: dict[int, str] = {}
+    for name, port in ports.items():
+        if port and port in seen:
+            first = seen[port]
+            raise PortInUseError(
+                f"port {port} is given twice ({_PORT_VARIABLES[first]} and {_PORT_VARIABLES[name]}); "
+                f"every server needs its own port, e.g. `make run {_PORT_VARIABLES[name]}=<another port>`."
+            )
+        seen[port] = name
+
+
+def loopback_hosts(port: int) -> list[str]:
+    """The Host values a local client may send for a loopback server: every loopback name, not only 127.0.0.1."""
+    return [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
 
 
 @dataclass
@@ -148,13 +176,21 @@ def to_function_url_event(
 
 class FunctionUrlServer(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False
+    allow_reuse_address = True  # like every other local server: `make run` again at once after Ctrl-C (TIME_WAIT)
     request_queue_size = 128  # a function URL takes bursts (e.g. 50 concurrent Slack callbacks); stdlib default is 5
 
-    def __init__(self, host: str, port: int, handler: Any, function_name: str) -> None:
+    def __init__(self, host: str, port: int, handler: Any, function_name: str, domain: str = "") -> None:
         self.function_handler = handler
         self.function_name = function_name
         super().__init__((host, port), _FunctionUrlRequestHandler)
+        #: requestContext.domainName: one per function URL, whichever loopback address the client connected to
+        self.domain = domain or f"{host}:{self.server_address[1]}"
+
+
+class _FunctionUrlServer6(FunctionUrlServer):
+    """The same function URL on [::1], so `http://[::1]:PORT/mcp` (and `localhost` resolving to ::1) works."""
+
+    address_family = socket.AF_INET6
 
 
 class _FunctionUrlRequestHandler(BaseHTTPRequestHandler):
@@ -171,9 +207,14 @@ class _FunctionUrlRequestHandler(BaseHTTPRequestHandler):
             self._write(413, {"content-type": "application/json"}, b'{"error":"request_too_large"}')
             return
         body = self.rfile.read(length) if length else b""
-        host = f"{self.server.server_address[0]!s}:{self.server.server_address[1]}"
+        headers = dict(self.headers.items())
+        for key, value in list(headers.items()):
+            if key.lower() == "host" and value.startswith("[::1]:"):
+                # A function URL's Host is never an IPv6 literal, and Mangum cannot parse one: the [::1] name of
+                # this loopback server goes on as its 127.0.0.1 name (both are in the gateway's ALLOWED_HOSTS).
+                headers[key] = "127.0.0.1:" + value.rsplit(":", 1)[1]
         event = to_function_url_event(
-            self.command, self.path, dict(self.headers.items()), body, self.client_address[0], host
+            self.command, self.path, headers, body, self.client_address[0], self.server.domain
         )
         context = moto_patches.LocalLambdaContext(
             function_name=self.server.function_name,
@@ -289,6 +330,7 @@ class LocalStack(LocalOAuthMixin):
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> StackInfo:
+        _check_distinct(self.ports)
         for name, port in list(self.ports.items()):
             self.ports[name] = _check_port(self.host, port, f"{name} server" if name != "moto" else "moto server")
         moto_url = f"http://{self.host}:{self.ports['moto']}"
@@ -352,6 +394,12 @@ class LocalStack(LocalOAuthMixin):
             self.physical("GatewayFunction"),
         )
         self._serve(gateway)
+        with contextlib.suppress(OSError):  # no IPv6 loopback on this machine: 127.0.0.1 and localhost still work
+            self._serve(
+                _FunctionUrlServer6(
+                    "::1", self.ports["gateway"], gateway.function_handler, gateway.function_name, gateway.domain
+                )
+            )
         callback_handler = (
             self.invoker("ApprovalCallbackFunction") if "ApprovalCallbackFunction" in self.functions else _not_deployed
         )
@@ -415,19 +463,30 @@ class LocalStack(LocalOAuthMixin):
         return self.resources[logical]
 
     # --- provisioning from template.yaml ----------------------------------------------------------------------
+    def _parameters(self) -> dict[str, str]:
+        """The template parameters of the local deploy, refused as CloudFormation's Rules would refuse them."""
+        parameters = {
+            "IdpIssuer": self.idp.issuer,
+            "IdpAudience": self.idp.audience,
+            "IdpJwksUrl": self.idp.jwks_url,
+            "IdpAllowedClientIds": self.idp.client_id,
+            "RequiredGroups": LOCAL_REQUIRED_GROUPS,  # fail closed locally too: eve@evil.com in `nobody` is refused
+            **self.oauth_parameters,
+        }
+        check_rules(self.template, parameters)
+        return parameters
+
+    def _gateway_environment(self, env: dict[str, str]) -> None:
+        env.update(self.oauth_environment)
+        hosts = loopback_hosts(self.ports["gateway"])  # DNS-rebinding allow-list: every loopback name
+        env.setdefault("ALLOWED_HOSTS", ",".join(hosts))
+        env.setdefault("ALLOWED_ORIGINS", ",".join(f"http://{h}" for h in hosts))
+
     def _provision(self) -> None:
         tpl = self.template
         resources: dict[str, Any] = tpl["Resources"]
         resolver = Resolver(
-            tpl,
-            {
-                "IdpIssuer": self.idp.issuer,
-                "IdpAudience": self.idp.audience,
-                "IdpJwksUrl": self.idp.jwks_url,
-                "IdpAllowedClientIds": self.idp.client_id,
-                **self.oauth_parameters,
-            },
-            pseudo_parameters(stack_name=self.stack_name, region=REGION, account=ACCOUNT),
+            tpl, self._parameters(), pseudo_parameters(stack_name=self.stack_name, region=REGION, account=ACCOUNT)
         )
         self.resolver = resolver
         by_type: dict[str, list[str]] = {}
@@ -530,7 +589,7 @@ class LocalStack(LocalOAuthMixin):
             if logical in ("ValidateFunction", "ApprovalCallbackFunction", "GatewayFunction"):
                 env["POLICY_PATH"] = self.policy_path
             if logical == "GatewayFunction":
-                env.update(self.oauth_environment)
+                self._gateway_environment(env)
             if "SLACK_API_BASE_URL" in env:
                 env["SLACK_API_BASE_URL"] = self.slack.api_url
             if logical == "ApprovalCallbackFunction":

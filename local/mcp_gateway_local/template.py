@@ -60,9 +60,10 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     return data
 
 
-# The pseudo-parameters the local stack knows (CloudFormation's full list less AWS::NoValue and
-# AWS::NotificationARNs, which the template does not use). A reference to any other AWS:: name is an error.
+# The pseudo-parameters the local stack knows (CloudFormation's full list less AWS::NotificationARNs, which the
+# template does not use). A reference to any other AWS:: name is an error.
 PSEUDO_PARAMETERS = (
+    "AWS::NoValue",
     "AWS::AccountId",
     "AWS::Partition",
     "AWS::Region",
@@ -75,6 +76,7 @@ PSEUDO_PARAMETERS = (
 def pseudo_parameters(*, stack_name: str, region: str, account: str, partition: str = "aws") -> dict[str, str]:
     """The local values of every pseudo-parameter in PSEUDO_PARAMETERS (the local stack runs in partition aws)."""
     return {
+        "AWS::NoValue": NO_VALUE,
         "AWS::AccountId": account,
         "AWS::Partition": partition,
         "AWS::Region": region,
@@ -82,6 +84,10 @@ def pseudo_parameters(*, stack_name: str, region: str, account: str, partition: 
         "AWS::StackName": stack_name,
         "AWS::URLSuffix": "amazonaws.com",
     }
+
+
+#: What ``Ref: AWS::NoValue`` resolves to: the property (or list element) holding it is removed.
+NO_VALUE = "\x00AWS::NoValue"
 
 
 class UnresolvedReferenceError(LookupError):
@@ -139,7 +145,7 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in (self.resolve(v) for v in value) if v != NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -149,7 +155,8 @@ class Resolver:
                 return function(arg)
             if key.startswith("Fn::"):
                 raise UnresolvedReferenceError(key, arg if isinstance(arg, str) else repr(arg)[:80])
-        return {k: self.resolve(v) for k, v in value.items()}
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v != NO_VALUE}
 
     def _functions(self) -> dict[str, Callable[[Any], Any]]:
         """The intrinsic functions the local stack evaluates; any other Fn:: raises."""

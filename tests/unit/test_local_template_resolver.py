@@ -121,3 +121,14 @@ def test_the_template_uses_only_pseudo_parameters_the_resolver_knows() -> None:
     used = {n for n in referenced_names(load_template()) if n.startswith("AWS::")}
     assert {"AWS::Partition", "AWS::Region", "AWS::AccountId", "AWS::StackName"} <= used
     assert used <= set(PSEUDO_PARAMETERS)
+
+
+def test_a_ref_to_aws_novalue_removes_the_property_as_cloudformation_does() -> None:
+    template = {
+        "Parameters": {"N": {"Type": "Number", "Default": 0}},
+        "Conditions": {"HasN": {"Fn::Not": [{"Fn::Equals": [{"Ref": "N"}, 0]}]}},
+    }
+    resolver = Resolver(template, {}, pseudo_parameters(stack_name="s", region="eu-west-1", account="111122223333"))
+    value = {"Keep": 1, "Config": {"Fn::If": ["HasN", {"Count": {"Ref": "N"}}, {"Ref": "AWS::NoValue"}]}}
+    assert resolver.resolve(value) == {"Keep": 1}
+    assert resolver.resolve([1, {"Ref": "AWS::NoValue"}, 2]) == [1, 2]

@@ -176,9 +176,8 @@ def test_the_gateway_runs_on_a_live_alias_with_provisioned_concurrency(
 ) -> None:
     gateway = resources["GatewayFunction"]["Properties"]
     assert gateway["AutoPublishAlias"] == "live"
-    assert gateway["ProvisionedConcurrencyConfig"]["ProvisionedConcurrentExecutions"] == {
-        "Ref": "GatewayProvisionedConcurrency"
-    }
+    provisioned = gateway["ProvisionedConcurrencyConfig"]["Fn::If"]  # none when GatewayProvisionedConcurrency=0
+    assert provisioned[1]["ProvisionedConcurrentExecutions"] == {"Ref": "GatewayProvisionedConcurrency"}
     assert template["Parameters"]["GatewayProvisionedConcurrency"]["Default"] == 2
     assert gateway["FunctionUrlConfig"]["AuthType"] == "NONE"
     assert "ReservedConcurrentExecutions" in gateway
