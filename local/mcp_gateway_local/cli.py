@@ -214,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_quota(sub, _info)
 
+    from .keys_cli import register as register_keys
+
+    register_keys(sub)  # keys list|rotate|promote|retire
+
     from .sessions_cli import register as register_sessions
 
     register_sessions(sub, _info)  # sessions list|revoke --user EMAIL
