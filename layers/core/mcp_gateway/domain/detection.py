@@ -359,7 +359,8 @@ _DESTRUCTIVE_VERBS = (
     "deregister", "uninstall", "unlink", "rm", "rmdir", "empty the bucket", "empty bucket",
     "empty the table", "clear all", "clear out", "format the disk", "format the drive",
     "format the volume", "reformat", "stop all", "stop the instance", "stop the instances",
-    "stop instances",
+    "stop instances", "get rid of", "getting rid of", "make it empty", "make the bucket empty",
+    "clean out", "clean up all", "throw away", "zap",
 )  # fmt: skip
 
 _DESTRUCTIVE_VERBS_I18N = (

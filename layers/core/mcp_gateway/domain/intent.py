@@ -24,6 +24,13 @@ from .normalize import normalize
 
 _CLAUSE = re.compile(r"[.;!?:,\n\r\t()\[\]{}\"]+|\s[-\u2013\u2014]+\s")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_METHODS = r"(?:GET|PUT|POST|PATCH|HEAD|DELETE|OPTIONS)"
+_HTTP_METHOD = re.compile(
+    r"\b"
+    + _METHODS
+    + r"(?=\s+(?:/|https?:|requests?\b|calls?\b|endpoints?\b|methods?\b|verbs?\b|handlers?\b|routes?\b))"
+)
+_HTTP_PAIR = re.compile(r"\b" + _METHODS + r"(?:\s*(?:,|/|and|or|&)\s*" + _METHODS + r")+\b")
 LEADS = frozenset(
     {
         "then", "and", "please", "pls", "plz", "now", "also", "next", "first", "finally", "lastly", "so",
@@ -39,8 +46,16 @@ SUBJECTS = frozenset({"we", "i", "you", "u", "ll", "will", "shall", "must", "sho
 WISHES = frozenset({"want", "wants", "need", "needs", "going", "have", "has", "got", "like", "supposed", "able"})
 
 
+# A clause opened by a mutating verb is an instruction as a whole ("make the bucket empty by getting rid of
+# its objects"); read verbs (show, find, check) are not listed: "show errors from the delete-user-handler".
+IMPERATIVE_STARTS = frozenset(
+    {"make", "go", "clean", "run", "execute", "do", "set", "change", "move", "put", "write", "upload", "send",
+     "copy", "empty", "now", "please", "pls", "kindly", "ensure", "free", "reset", "rotate", "revert"}
+)  # fmt: skip
+
+
 def _instruction_at(words: list[str], i: int) -> bool:
-    if i == 0:
+    if i == 0 or words[0] in IMPERATIVE_STARTS:
         return True
     prev = words[i - 1]
     if prev in LEADS or prev in SUBJECTS:
@@ -60,14 +75,19 @@ def term_positions(detector: Detector, text: str) -> Mapping[tuple[str, str], bo
     for clause in _CLAUSE.split(text[:8192]):
         if not clause or clause.isspace():
             continue
-        for form in {normalize(clause), normalize(_CAMEL.sub(" ", clause))}:
-            words = form.split()
-            for key, index, span in detector.occurrences(form):
-                instruction = _instruction_at(words, index)
-                for hit in detector.hits_for_key(key):
-                    if span > detector.term_words(hit[1]):
-                        continue  # letters spread over several words ("d e l e t e"): not plain text
-                    out[hit] = out.get(hit, False) or instruction
+        # An HTTP method named as such ("DELETE /orders/{id}", "PUT and DELETE calls") is a mention: the
+        # clause is read twice, as written (is the term there?) and with such methods masked (instruction?).
+        masked = _HTTP_METHOD.sub("httpmethod", _HTTP_PAIR.sub("httpmethods", clause))
+        readings = ((clause, True),) if masked == clause else ((clause, False), (masked, True))
+        for raw, decides in readings:
+            for form in {normalize(raw), normalize(_CAMEL.sub(" ", raw))}:
+                words = form.split()
+                for key, index, span in detector.occurrences(form):
+                    instruction = decides and _instruction_at(words, index)
+                    for hit in detector.hits_for_key(key):
+                        if span > detector.term_words(hit[1]) and min(len(w) for w in words[index : index + span]) <= 3:
+                            continue  # letters spread over several words ("d e l e t e", "de_lete"): not plain
+                        out[hit] = out.get(hit, False) or instruction
             squashed = "".join(words)
             for key, hits in detector.substring_terms():
                 if key in squashed:
