@@ -236,7 +236,7 @@ def test_an_unknown_client_gets_an_error_page_and_no_redirect(stack: Any) -> Non
     _, challenge = pkce_pair()
     with httpx.Client(timeout=30, headers={"user-agent": ua}) as http:
         resp = http.get(authorize_url(stack, "dcr-never-registered", challenge))
-    assert resp.status_code == 401 and "location" not in resp.headers
+    assert resp.status_code == 400 and "location" not in resp.headers
     assert reasons(stack, ua) == [ReasonCode.AUTH_UNKNOWN_CLIENT.value]
 
 
@@ -379,7 +379,7 @@ def test_a_client_metadata_url_at_a_private_address_is_refused_without_a_fetch(s
     _, challenge = pkce_pair()
     with httpx.Client(timeout=30, headers={"user-agent": ua}) as http:
         resp = http.get(authorize_url(stack, client_id, challenge))
-    assert resp.status_code == 401 and "location" not in resp.headers
+    assert resp.status_code == 400 and "location" not in resp.headers
     assert resp.json()["error_description"] == ReasonCode.AUTH_CLIENT_METADATA_REFUSED.value
     assert reasons(stack, ua) == [ReasonCode.AUTH_CLIENT_METADATA_REFUSED.value]
 
@@ -392,7 +392,7 @@ def test_a_huge_client_metadata_document_is_refused(stack: Any, metadata_host: M
     _, challenge = pkce_pair()
     with httpx.Client(timeout=30, headers={"user-agent": ua}) as http:
         resp = http.get(authorize_url(stack, url, challenge))
-    assert resp.status_code == 401 and "location" not in resp.headers
+    assert resp.status_code == 400 and "location" not in resp.headers
     assert reasons(stack, ua) == [ReasonCode.AUTH_CLIENT_METADATA_REFUSED.value]
 
 
@@ -406,7 +406,7 @@ def test_a_slow_client_metadata_document_is_cut_off_by_the_deadline(stack: Any, 
     with httpx.Client(timeout=30, headers={"user-agent": ua}) as http:
         resp = http.get(authorize_url(stack, url, challenge))
     assert time.monotonic() - started < 10  # the gateway's 2 s local deadline, not the drip, decides
-    assert resp.status_code == 401 and "location" not in resp.headers
+    assert resp.status_code == 400 and "location" not in resp.headers
     assert reasons(stack, ua) == [ReasonCode.AUTH_CLIENT_METADATA_REFUSED.value]
 
 
@@ -420,7 +420,7 @@ def test_a_client_metadata_document_naming_another_client_id_is_refused(
     _, challenge = pkce_pair()
     with httpx.Client(timeout=30, headers={"user-agent": ua}) as http:
         resp = http.get(authorize_url(stack, url, challenge))
-    assert resp.status_code == 401
+    assert resp.status_code == 400
     assert reasons(stack, ua) == [ReasonCode.AUTH_CLIENT_METADATA_REFUSED.value]
 
 

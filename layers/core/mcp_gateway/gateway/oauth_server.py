@@ -318,7 +318,13 @@ class OAuthServer:
 
     # --- /authorize ------------------------------------------------------------------------------------
     def authorize(self, params: Mapping[str, str], base_url: str, resource_url: str) -> Reply:
-        client = self.client(params.get("client_id", ""))
+        try:
+            client = self.client(params.get("client_id", ""))
+        except OAuthFailure as failure:
+            if failure.status != 401:
+                raise
+            # RFC 6749 4.1.2.1: an unknown client is shown an error, never redirected anywhere
+            raise OAuthFailure("invalid_request", failure.reason) from None
         redirect_uri = params.get("redirect_uri", "")
         if not redirect_uri or not redirect_uri_allowed(client.redirect_uris, redirect_uri):
             # RFC 6749 4.1.2.1: never redirect to an unverified URI (no open redirect)
