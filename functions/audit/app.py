@@ -3,7 +3,7 @@
 from typing import Any
 
 from mcp_gateway.handlers.wiring import build_audit
-from mcp_gateway.observability import logger, metrics
+from mcp_gateway.observability import logger, metrics, step
 from mcp_gateway.settings import AuditSettings, load
 
 SETTINGS = load(AuditSettings)
@@ -12,5 +12,6 @@ AUDITOR = build_audit(SETTINGS)
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@step("audit")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return AUDITOR.handle(event)

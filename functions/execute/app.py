@@ -3,7 +3,7 @@
 from typing import Any
 
 from mcp_gateway.handlers.wiring import build_execute
-from mcp_gateway.observability import logger, metrics
+from mcp_gateway.observability import logger, metrics, step
 from mcp_gateway.settings import ExecuteSettings, load
 
 SETTINGS = load(ExecuteSettings)
@@ -12,5 +12,6 @@ EXECUTOR = build_execute(SETTINGS)
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@step("execute")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return EXECUTOR.handle(event)

@@ -4,7 +4,7 @@ token, which never leaves the approvals table) and posts the Block Kit approval 
 from typing import Any
 
 from mcp_gateway.handlers.wiring import build_notify_approvers
-from mcp_gateway.observability import logger, metrics
+from mcp_gateway.observability import logger, metrics, step
 from mcp_gateway.settings import NotifyApproversSettings, load
 
 SETTINGS = load(NotifyApproversSettings)
@@ -13,5 +13,6 @@ NOTIFIER = build_notify_approvers(SETTINGS)
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@step("notify-approvers")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return NOTIFIER.handle(event)

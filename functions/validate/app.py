@@ -3,7 +3,7 @@
 from typing import Any
 
 from mcp_gateway.handlers.wiring import build_validate
-from mcp_gateway.observability import logger, metrics
+from mcp_gateway.observability import logger, metrics, step
 from mcp_gateway.settings import ValidateSettings, load
 
 SETTINGS = load(ValidateSettings)
@@ -12,5 +12,6 @@ VALIDATOR = build_validate(SETTINGS)
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@step("validate")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return VALIDATOR.handle(event)

@@ -1,15 +1,34 @@
-"""Powertools Logger (structured JSON, redacting every record) and Metrics (EMF), shared by all functions."""
+"""Powertools Logger (structured JSON, redacting every record) and Metrics (EMF), shared by all functions.
+
+The caller's W3C trace in every log line of one invocation, and (on AWS) on its X-Ray subsegment. A tools/call's
+``traceparent`` (``_meta.traceparent``, else the HTTP header; ``domain/tracing.py`` validates it) travels in the
+workflow's request (``request.context.traceparent``). Each workflow function appends it, with the request id and
+the step's name, to its Powertools logger keys for the length of the invocation (``step`` wraps the handler;
+``bound`` is the context manager behind it, which the gateway uses per call) and logs one line when done.
+
+The keys are Powertools' *thread-safe* keys (a context variable): the local stack runs every function in one
+process, on several threads, where the plain ``append_keys`` would leak one invocation's trace into another's
+lines; on Lambda (one invocation per process at a time) both behave alike. On AWS (``LAMBDA_TASK_ROOT`` set; the
+template enables active tracing) the step also runs in an X-Ray subsegment annotated with the trace and the
+request id, so a trace is found by the caller's trace id; locally tracing is off and no X-Ray code runs.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
+import time
 import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
 from .domain.redaction import RedactionConfig, Redactor
+from .domain.tracing import parse_traceparent, trace_id
 from .logging_redaction import RedactingFormatter, build_logger
 
 # An invocation that records no metric is normal (e.g. a denied call has nothing to count in some functions).
@@ -40,3 +59,89 @@ def add_exact_secrets(*values: str) -> None:
         for handler in logging.getLogger(logger.name).handlers:
             if isinstance(handler.formatter, RedactingFormatter):
                 handler.formatter.use(redactor)
+
+
+# --- the caller's trace ------------------------------------------------------------------------------------
+Handler = Callable[[dict[str, Any], Any], Any]
+
+_tracer: Any = None
+
+
+def _xray() -> Any:
+    """The Powertools Tracer on AWS with tracing on; None elsewhere (locally, in tests)."""
+    global _tracer  # noqa: PLW0603 - one tracer per process, built on first use
+    if not os.environ.get("LAMBDA_TASK_ROOT") or os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in (
+        "1",
+        "true",
+    ):
+        return None
+    if _tracer is None:
+        from aws_lambda_powertools import Tracer
+
+        _tracer = Tracer(auto_patch=False)
+    return _tracer
+
+
+@contextmanager
+def bound(**keys: str) -> Iterator[None]:
+    """The non-empty ``keys`` on every log line of this thread/task until the block ends (then the previous keys)."""
+    before = dict(logger.thread_safe_get_current_keys())
+    logger.thread_safe_append_keys(**{k: v for k, v in keys.items() if v})
+    try:
+        yield
+    finally:
+        logger.thread_safe_clear_keys()
+        if before:
+            logger.thread_safe_append_keys(**before)
+
+
+def request_trace(event: Any) -> tuple[str, str]:
+    """(request id, traceparent) of a workflow function's event (``{"request": {...}, ...}``); "" when absent."""
+    request = event.get("request") if isinstance(event, Mapping) else None
+    if not isinstance(request, Mapping):
+        return "", ""
+    rid = request.get("request_id")
+    context = request.get("context")
+    trace = parse_traceparent(context.get("traceparent")) if isinstance(context, Mapping) else ""
+    return (rid[:80] if isinstance(rid, str) else ""), trace
+
+
+@contextmanager
+def _subsegment(name: str, request_id: str, traceparent: str) -> Iterator[None]:
+    tracer = _xray()
+    if tracer is None:
+        yield
+        return
+    with tracer.provider.in_subsegment(f"## {name}") as subsegment:
+        if request_id:
+            subsegment.put_annotation("request_id", request_id)
+        if traceparent:
+            subsegment.put_annotation("traceparent", traceparent)
+            subsegment.put_annotation("w3c_trace_id", trace_id(traceparent))
+        yield
+
+
+def step(name: str) -> Callable[[Handler], Handler]:
+    """Decorate a workflow function's handler (inside ``inject_lambda_context``, which clears the plain keys):
+    the invocation's log lines carry ``step``, ``request_id`` and ``traceparent``, and one line says it is done."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def traced(event: dict[str, Any], context: Any) -> Any:
+            request_id, traceparent = request_trace(event)
+            started = time.perf_counter()
+            with bound(step=name, request_id=request_id, traceparent=traceparent):
+                with _subsegment(name, request_id, traceparent):
+                    out = handler(event, context)
+                logger.info(f"{name} done", extra={"duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+            return out
+
+        return traced
+
+    return decorate
+
+
+def http_trace(headers: Mapping[str, Any] | None) -> Any:
+    """A context for one HTTP invocation of the gateway: the ``traceparent`` header (when valid) on its lines."""
+    trace = parse_traceparent((headers or {}).get("traceparent"))
+    return bound(step="gateway", traceparent=trace) if trace else nullcontext()

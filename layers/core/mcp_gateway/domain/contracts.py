@@ -40,7 +40,7 @@ from pydantic import (
 )
 
 from .errors import ReasonCode
-from .models import Outcome, Tier
+from .models import Outcome, Tier, Traceparent
 
 # No string in a workflow state can be longer than the state itself (Step Functions' payload limit).
 MAX_STATE_BYTES = 262_144
@@ -103,8 +103,13 @@ class WorkflowPrincipal(Contract):
 
 
 class CallContextOut(Contract):
+    """Where the call came from; ``traceparent`` (the caller's W3C trace, absent when it sent none) is what
+    every function of both workflows appends to its log lines (``observability.step``)."""
+
+    _optional = frozenset({"traceparent"})
     source_ip: Str256 = ""
     user_agent: Str256 = ""
+    traceparent: Traceparent = ""
 
 
 class ValidatedRequest(Contract):

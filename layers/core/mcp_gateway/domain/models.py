@@ -9,9 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StringConstraints, model_serializer
 
 from .errors import ReasonCode
+from .tracing import TRACEPARENT_CHARS, TRACEPARENT_PATTERN
 
 ShortStr = Annotated[str, StringConstraints(max_length=256)]
 MediumStr = Annotated[str, StringConstraints(max_length=2048)]
@@ -47,11 +48,23 @@ class Principal(StrictModel):
     expires_at: int = Field(ge=0, description="session token expiry, epoch seconds")
 
 
+Traceparent = Annotated[str, StringConstraints(max_length=TRACEPARENT_CHARS, pattern=f"{TRACEPARENT_PATTERN}|^$")]
+
+
 class CallContext(StrictModel):
-    """Where a call came from. Never holds a token."""
+    """Where a call came from. Never holds a token. ``traceparent`` is the caller's W3C trace (``tracing.py``),
+    left out of the dump when there is none (a call without one travels exactly as before)."""
 
     source_ip: ShortStr = ""
     user_agent: ShortStr = ""
+    traceparent: Traceparent = ""
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_trace(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not data.get("traceparent"):
+            data.pop("traceparent", None)
+        return data
 
 
 class ActionRequest(StrictModel):

@@ -30,6 +30,7 @@ from ..domain.errors import AuthError, ReasonCode
 from ..domain.models import CallContext, Principal
 from ..domain.oauth import AUTHORIZATION_CODE, JWT_BEARER, REFRESH_TOKEN
 from ..domain.tokens import IdpConfig, JwksCache, SessionTokenService, token_fingerprint, verify_idp_token
+from ..domain.tracing import parse_traceparent
 from .edge_limits import EdgeGuard
 from .oauth_server import OAuthFailure, OAuthServer, Reply
 
@@ -180,7 +181,6 @@ class Gateway:
                 "bearer_methods_supported": ["header"],
                 "scopes_supported": SCOPES,
                 "resource_name": "MCP security gateway for AWS",
-                "resource_documentation": "https://github.com/mcp-aws-gateway/docs/clients.md",
             },
             {"cache-control": "max-age=300"},
         )
@@ -207,6 +207,7 @@ class Gateway:
         return CallContext(
             source_ip=str(http.get("sourceIp", ""))[:64],
             user_agent=str(http.get("userAgent") or _headers(event).get("user-agent", ""))[:256],
+            traceparent=parse_traceparent(_headers(event).get("traceparent", "")),
         )
 
     def _audit_auth_failure(self, event: dict[str, Any], code: ReasonCode, token: str, endpoint: str) -> None:

@@ -23,6 +23,7 @@ from ..adapters.service_model import ServiceModelError
 from ..domain.errors import GatewayError, ReasonCode
 from ..domain.models import CallContext, Principal
 from ..domain.redaction import RedactionConfig, Redactor
+from ..observability import bound, logger
 from ..tools import REGISTRY, Tool
 from .requests import build_request, new_request_id
 from .tasks import TaskService
@@ -199,7 +200,10 @@ def call_tool_handler(
                 return error_result(ReasonCode.UNKNOWN_TOOL, "unknown tool; tools/list names the tools")
             return error_result(exc.code, exc.message)
         payload = {"request": request.model_dump(mode="json")}
-        response = await anyio.to_thread.run_sync(run_workflow, payload)
+        # the caller's trace (its _meta, else the HTTP header) on the gateway's lines for this call
+        with bound(step="gateway", request_id=request.request_id, traceparent=request.context.traceparent):
+            response = await anyio.to_thread.run_sync(run_workflow, payload)
+            logger.info("tools/call answered", extra={"tool": params.name, "status": response.get("status")})
         return to_call_result(response)
 
     return on_call_tool

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..adapters.service_model import validate_call
 from ..domain.models import ActionRequest, CallContext, Principal
+from ..domain.tracing import traceparent_of
 from ..tools import REGISTRY
 from .idempotency import request_id_for
 
@@ -67,6 +68,12 @@ def build_request(
         resources=action.resources,
         intent=parsed.intent,
         principal=principal,
-        context=context or CallContext(),
+        context=_traced(context or CallContext(), meta),
         requested_at=now,
     )
+
+
+def _traced(context: CallContext, meta: dict[str, Any] | None) -> CallContext:
+    """The call's context with its W3C trace: ``_meta.traceparent`` when valid, else the HTTP header's."""
+    trace = traceparent_of(meta, context.traceparent)
+    return context if trace == context.traceparent else context.model_copy(update={"traceparent": trace})
