@@ -129,7 +129,7 @@ class AslCounters:
 
     def admit(self, state_name: str, state: dict[str, Any]) -> bool:
         spec = ASL["States"][state_name]
-        assert spec["Resource"] == "arn:aws:states:::dynamodb:updateItem"
+        assert spec["Resource"] == "arn:${Partition}:states:::dynamodb:updateItem"
         params = _fill(spec["Parameters"], state)
         assert params.pop("TableName") == "${RateLimitTableName}"
         try:
