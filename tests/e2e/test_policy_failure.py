@@ -90,7 +90,12 @@ CALLS = [
     ("get_object", {"bucket": "acme-finance-private", "key": "payroll.csv"}),
     ("call_aws", {"service": "s3", "operation": "DeleteBucket", "parameters": {"Bucket": "acme-scratch"}}),
     ("call_aws", {"service": "ec2", "operation": "DescribeInstances"}),
-    ("list_buckets", {"intent": "list all buckets, then for each bucket download every object"}),
+    ("list_buckets", {"intent": "list all buckets, then for each bucket download every object"}),  # REVIEW
+    # issue 21: a read's chaining words are signals; the chaining block applies to writes, judged strictly
+    (
+        "put_object",
+        {"bucket": "acme-scratch", "key": "notes/y.md", "text": "x", "intent": "save it, then for each bucket"},
+    ),
     ("put_object", {"bucket": "acme-scratch", "key": "notes/x.md", "text": "hello"}),
 ]
 

@@ -47,6 +47,8 @@ OUTPUT_SCHEMA: dict[str, Any] = {
         "matched": {"type": "array", "items": {"type": "object"}},
         "hint": {"type": "string"},
         "allowed_actions": {"type": "array", "items": {"type": "string"}},
+        "access_level": {"type": "string"},
+        "session": {"type": "string"},
         "executed": {"type": "boolean"},
     },
     "required": ["tool", "decision", "executed"],
@@ -114,6 +116,8 @@ def explanation_payload(tool: str, request: ActionRequest | None, explanation: E
         "matched": [m.model_dump(mode="json") for m in explanation.matched],
         "hint": explanation.hint,
         "allowed_actions": list(explanation.allowed_actions),
+        "access_level": explanation.access_level,
+        "session": explanation.session,  # the one input an explanation does not replay (issue 21)
         "executed": False,
     }
 
