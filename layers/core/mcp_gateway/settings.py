@@ -25,6 +25,7 @@ class ValidateSettings(_Base):
     AUDIT_RETENTION_DAYS: int = Field(default=90, ge=90, le=3653)
     AUDIT_TABLE_NAME: str = ""  # the request claim (exactly once per request id); empty: no claim (unit use)
     APPROVALS_TABLE_NAME: str = ""  # the sealed raw parameters; empty: requests are never sealed
+    RATE_LIMIT_TABLE_NAME: str = ""  # session behaviour items (session#...); empty: not checked (unit use)
 
 
 class ExecuteSettings(_Base):

@@ -18,6 +18,7 @@ from ..adapters.audit_store import AuditStore
 from ..adapters.parameter_vault import ParameterVault
 from ..adapters.request_claims import RequestClaims
 from ..adapters.secrets import get_secret_json, get_secret_text
+from ..adapters.session_store import SessionStore
 from ..adapters.slack_api import SlackApi
 from ..adapters.task_tokens import TaskTokens
 from ..domain.approval import ApproverDirectory
@@ -67,6 +68,8 @@ def _validator(settings: ValidateSettings) -> Validator:
         lambda: get_secret_text(settings.PROMPT_HMAC_SECRET_ARN).encode(),
     )
     validator.retention_days = settings.AUDIT_RETENTION_DAYS
+    if settings.RATE_LIMIT_TABLE_NAME:  # session behaviour per principal (domain/session.py)
+        validator.sessions = SessionStore(aws.client("dynamodb", settings.AWS_REGION), settings.RATE_LIMIT_TABLE_NAME)
     if validator.policy is None:
         logger.error("policy failed to load: every request will be denied", extra={"reason": validator.policy_error})
     return validator
