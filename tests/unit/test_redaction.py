@@ -535,8 +535,12 @@ def test_a_pem_key_split_over_many_one_line_chunks_is_redacted_whole(redactor: R
 
     joined = "".join(r.text for r in redactor.redact_stream(chunks))
 
-    # one marker for the whole key; its line breaks stay, so the text keeps its line count
-    assert joined == "before\n[REDACTED:private_key]" + "\n" * (PEM.count("\n") + 1) + "after\n"
+    # one marker for the whole body; the BEGIN/END labels and the line breaks stay (same line count)
+    assert joined == (
+        "before\n-----BEGIN RSA PRIVATE KEY-----\n[REDACTED:private_key]"
+        + "\n" * len(PEM_BODY)
+        + "-----END RSA PRIVATE KEY-----\nafter\n"
+    )
     assert joined.count("\n") == text.count("\n")
 
 

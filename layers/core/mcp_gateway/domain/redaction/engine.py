@@ -403,14 +403,31 @@ class Redactor:
             for m in PEM_RX.finditer(text):
                 header = text[m.start() : m.start() + 64]
                 kind = "openssh_private_key" if "OPENSSH" in header else "private_key"
-                add(Span(m.start(), m.end(), P_KEY, kind, m.group()))
+                # the BEGIN and END lines are labels: only the body between them is the secret
+                start = text.find("-----", m.start() + 10) + 5
+                end = m.end()
+                if text.startswith("-----END", end - len(m.group().rsplit("-----END", 1)[-1]) - 8):
+                    end = m.start() + m.group().rfind("-----END")
+                while start < end and text[start].isspace():
+                    start += 1
+                while end > start and text[end - 1].isspace():
+                    end -= 1
+                if end > start:
+                    add(Span(start, end, P_KEY, kind, m.group()))
         if "PuTTY-User-Key-File" in text:
             for m in PUTTY_RX.finditer(text):
                 end = m.end()
                 mac = PUTTY_MAC_RX.search(text, m.start(), end)
                 if mac is not None:
                     end = mac.end()
-                add(Span(m.start(), end, P_KEY, "putty_private_key", text[m.start() : end]))
+                # the header and the public lines stay; the private lines and the MAC value are the secret
+                private = text.find("Private-Lines:", m.start(), end)
+                start = text.find("\n", private, end) + 1 if private >= 0 else 0
+                if start <= 0:
+                    continue  # no private lines here (an escaped key: its decoded view is scanned)
+                while start < end and text[start].isspace():
+                    start += 1
+                add(Span(start, end, P_KEY, "putty_private_key", text[m.start() : end]))
 
         userinfo: list[tuple[int, int]] = []
         if "://" in text:
@@ -587,6 +604,8 @@ class Redactor:
                 vs = scheme.end()
         while vs < ve and text[vs] in " \t":
             vs += 1
+        if ve - vs > 3 and text[vs] in "bBrRuU" and text[vs + 1] in "'\"":
+            vs += 2  # a Python bytes/raw/unicode literal: its prefix and quote are syntax
         value = text[vs:ve]
         if not value or value.startswith("[REDACTED") or is_placeholder(value):
             return ve  # an assignment, but nothing to hide
@@ -667,18 +686,7 @@ class Redactor:
     ) -> None:
         classes = self._pii_classes
         if "email" in classes and "@" in text:
-            for m in EMAIL_DOMAIN_RX.finditer(text):
-                start = m.start()
-                lo = max(0, start - 64)
-                while start > lo and text[start - 1] in EMAIL_LOCAL:
-                    start -= 1
-                if start == m.start() or (start > 0 and text[start - 1] in EMAIL_LOCAL):
-                    continue
-                if userinfo and any(u_start <= start and m.start() == at for u_start, at in userinfo):
-                    continue  # the user:password@ of a URL: the url_password detector owns it
-                if start > 0 and text[start - 1] == ":" and "://" in text[max(0, start - 300) : start]:
-                    continue  # user:password@host in a URL: the url_password detector owns it
-                add(Span(start, m.end(), P_PII, "email", text[start : m.end()]))
+            self._emails(text, add, userinfo)
         phone = "phone" in classes
         if phone and "+" in text:
             for m in PHONE_INTL_RX.finditer(text):
@@ -712,6 +720,8 @@ class Redactor:
                     start -= 1
                 if start == m.start() or (start > 0 and (text[start - 1] in WORD_CHARS or text[start - 1] == ".")):
                     continue
+                if start > 1 and text[start - 1] == "/" and text[start - 2].isalpha():
+                    continue  # a product version (Chrome/124.0.0.0), not an address
                 value = text[start : m.end()]
                 if ipv4_ok(value):
                     add(Span(start, m.end(), P_PII, "ipv4", value))
@@ -726,6 +736,21 @@ class Redactor:
                 for m in matches:
                     if m.end() > m.start():
                         add(Span(m.start(), m.end(), P_CUSTOMER, "customer_id", m.group()))
+
+    @staticmethod
+    def _emails(text: str, add: Callable[[Span], None], userinfo: list[tuple[int, int]] | None) -> None:
+        for m in EMAIL_DOMAIN_RX.finditer(text):
+            start = m.start()
+            lo = max(0, start - 64)
+            while start > lo and text[start - 1] in EMAIL_LOCAL:
+                start -= 1
+            if start == m.start() or (start > 0 and text[start - 1] in EMAIL_LOCAL):
+                continue
+            if userinfo and any(u_start <= start and m.start() == at for u_start, at in userinfo):
+                continue  # the user:password@ of a URL: the url_password detector owns it
+            if start > 0 and text[start - 1] == ":" and "://" in text[max(0, start - 300) : start]:
+                continue  # user:password@host in a URL: the url_password detector owns it
+            add(Span(start, m.end(), P_PII, "email", text[start : m.end()]))
 
     @staticmethod
     def _identifiers(text: str, lowered: str, add: Callable[[Span], None], classes: frozenset[str]) -> None:

@@ -377,7 +377,7 @@ PUTTY_RX: Final = ascii_rx(
     r"PuTTY-User-Key-File-\d{1,2}:[^\r\n]{0,256}+"
     r"(?:\r?\n[ \t]*(?:[A-Za-z][A-Za-z0-9-]{0,40}+:[^\r\n]{0,512}+|[A-Za-z0-9+/=]{1,4096}+)){0,1024}+"
 )
-PUTTY_MAC_RX: Final = ascii_rx(r"Private-MAC:[^\r\n]{0,256}")
+PUTTY_MAC_RX: Final = ascii_rx(r"Private-MAC:[ \t]{0,8}[0-9a-fA-F]{0,128}")
 
 URL_PW_RX: Final = ascii_rx(r"://[^\s:/?#@\"'<>\\]{0,256}+:([^\s/?#\"'<>\\]{1,1024})@")
 URL_AUTH_RX: Final = ascii_rx(r"://([^\s:/?#@\"'<>\\\[\]]{0,256}+):")
@@ -546,7 +546,21 @@ def card_ok(candidate: str) -> bool:
         groups = re.split(r"[ -]", candidate)
         if len(groups[0]) != 4 or any(len(g) < 3 for g in groups[1:-1]):
             return False
-    return _luhn(digits)
+    return _card_length_ok(digits) and _luhn(digits)
+
+
+def _card_length_ok(digits: str) -> bool:
+    """The lengths each card network issues (ISO/IEC 7812 prefixes): a 15-digit number starting with 4 is no card."""
+    n = len(digits)
+    if digits[0] == "4":
+        return n in (13, 16, 19)  # Visa
+    if digits[:2] in ("34", "37"):
+        return n == 15  # American Express
+    if digits[:2] in ("51", "52", "53", "54", "55") or "2221" <= digits[:4] <= "2720":
+        return n == 16  # Mastercard
+    if digits[:2] in ("36", "38", "30"):
+        return n in (14, 16)  # Diners Club
+    return 16 <= n <= 19  # Discover, JCB, UnionPay, Maestro
 
 
 def phone_digits_ok(candidate: str, low: int = 8, high: int = 15) -> bool:

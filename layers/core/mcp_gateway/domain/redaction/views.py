@@ -101,6 +101,7 @@ def spaced_runs(text: str) -> list[tuple[int, int]]:
 
 # Quoted-printable: '=3D' (an encoded '=') or a soft line break ending a long line (RFC 2045: 76 columns).
 _QP_MIN_LINE: Final = 60
+_QP_MAX_LINE: Final = 76
 _QP_RX: Final = ascii_rx(r"=([0-9A-F]{2})|=\r?\n")
 
 
@@ -257,7 +258,7 @@ def _qp_soft_break(text: str) -> bool:
     pos = text.find("=\n")
     while pos >= 0:
         line_start = text.rfind("\n", 0, pos) + 1
-        if pos - line_start >= _QP_MIN_LINE and "=" not in text[line_start : line_start + 2]:
+        if _QP_MIN_LINE <= pos - line_start <= _QP_MAX_LINE:
             return True
         pos = text.find("=\n", pos + 2)
     return False
@@ -278,6 +279,9 @@ def qp_view(text: str) -> tuple[str, array[int]] | None:
         if m.group(1) is not None:
             pieces.append(chr(int(m.group(1), 16)))
             index.append(start)
+        elif not _QP_MIN_LINE <= start - text.rfind("\n", 0, start) - 1 <= _QP_MAX_LINE:
+            pieces.append(m.group())  # not a soft break: QP lines are at most 76 characters
+            index.extend(range(start, m.end()))
         last = m.end()
     pieces.append(text[last:])
     index.extend(range(last, len(text) + 1))
