@@ -4,7 +4,7 @@
     server runs in its own subprocess), the execute data role's policy document taken from template.yaml,
     plus a deliberately misconfigured ``s3:*`` allow, attached to a principal; the gateway's own policy is
     misconfigured too (built with model_construct, bypassing validation, so DeleteBucket is allowlisted and
-    nothing is denied). DeleteBucket still fails with AccessDenied; a control principal without the
+    pre-approved, and nothing is denied). DeleteBucket still fails with AccessDenied; a control principal without the
     template's denies can delete.
 (b) The gateway alone: with IAM wide open (the local stack does not enforce IAM), the gateway refuses
     DeleteBucket: evaluate gives EXPLICIT_DENY, and end to end call_aws DeleteBucket is refused and the
@@ -104,10 +104,11 @@ MISCONFIGURED_ALLOW = {"Sid": "OopsAllowAllS3", "Effect": "Allow", "Action": ["s
 
 
 def misconfigured_gateway_policy() -> Policy:
-    """The shipped policy with DeleteBucket allowlisted and no denies: validation would refuse this, so it
-    is built with model_construct (the point is what the IAM layer does on its own)."""
+    """The shipped policy with DeleteBucket allowlisted, pre-approved (so the review of writes by action class
+    does not catch it) and no denies: validation would refuse this, so it is built with model_construct (the
+    point is what the IAM layer does on its own)."""
     shipped = load_policy(str(ROOT / "policy" / "gateway-policy.yaml"))
-    oops = AllowRule(action="s3:DeleteBucket", resources=("*",))
+    oops = AllowRule(action="s3:DeleteBucket", resources=("*",), preapproved=True)
     return Policy.model_construct(**{**dict(shipped), "allow": (*shipped.allow, oops), "deny": ()})
 
 
