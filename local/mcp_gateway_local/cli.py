@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -183,7 +184,11 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcp-gateway", description=__doc__)
-    parser.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR), help="where the local stack keeps its state")
+    parser.add_argument(
+        "--state-dir",
+        default=os.environ.get("MCP_GATEWAY_STATE_DIR") or str(DEFAULT_STATE_DIR),
+        help="where the local stack keeps its state (default: $MCP_GATEWAY_STATE_DIR, else .local)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="start the local stack (moto as AWS, local IdP, local Slack)")

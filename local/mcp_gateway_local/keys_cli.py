@@ -22,7 +22,7 @@ from mcp_gateway.adapters.session_key_store import SessionKeyStore
 from mcp_gateway.adapters.stack_lookup import StackLookupError, describe_stack
 from mcp_gateway.domain import key_rotation
 from mcp_gateway.domain.errors import ConfigError
-from mcp_gateway.domain.tokens.session import generate_session_key
+from mcp_gateway.domain.tokens.session import SessionKeySet, generate_session_key
 
 EXIT_ERROR = 2
 
@@ -54,7 +54,14 @@ def store_for(args: argparse.Namespace) -> SessionKeyStore:
 
 def run(args: argparse.Namespace, store: SessionKeyStore, now: float) -> dict[str, Any]:
     """Apply the subcommand to the stored key set; the answer names the kids and the next step."""
-    keyset = store.read()
+    current = store.read()
+    if current is None:  # a fresh deploy: the first rotate creates the key set
+        if args.keys_command != "rotate":
+            raise KeysCliError("the session key secret has no key set yet: run `mcp-gateway keys rotate` first")
+        key = generate_session_key(args.kid or f"k-{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}")
+        version = store.write(SessionKeySet(active_kid=key.kid, keys=(key,)))
+        return {"active_kid": key.kid, "keys": [{"kid": key.kid, "active": True}], "version_id": version, "next": ""}
+    keyset = current
     before = keyset.active_kid
     next_step = ""
     if args.keys_command == "list":
@@ -72,7 +79,10 @@ def run(args: argparse.Namespace, store: SessionKeyStore, now: float) -> dict[st
         keyset = key_rotation.promote_key(keyset, args.kid)
         next_step = f"in 20 minutes: mcp-gateway keys retire {before}" if before != args.kid else ""
     else:
-        keyset = key_rotation.retire_key(keyset, args.kid)
+        if not args.kid and not args.inactive:
+            raise KeysCliError("keys retire needs a KID or --inactive")
+        for kid in [args.kid] if args.kid else [k.kid for k in keyset.keys if k.kid != keyset.active_kid]:
+            keyset = key_rotation.retire_key(keyset, kid)
     version = store.write(keyset)
     return {
         "active_kid": keyset.active_kid,
@@ -104,7 +114,9 @@ def register(sub: Any) -> None:
     rotate = keys_sub.add_parser("rotate", parents=parents, help="add a new verify-only key (--now: replace all)")
     rotate.add_argument("--kid", default=None, help="the new key's id (default: k-<UTC timestamp>)")
     rotate.add_argument("--now", action="store_true", help="emergency: the new key alone, active (ends every session)")
-    for verb, text in (("promote", "make KID the signing key"), ("retire", "remove KID (not the active one)")):
-        step = keys_sub.add_parser(verb, parents=parents, help=text)
-        step.add_argument("kid")
+    promote = keys_sub.add_parser("promote", parents=parents, help="make KID the signing key")
+    promote.add_argument("kid")
+    retire = keys_sub.add_parser("retire", parents=parents, help="remove KID (never the active one)")
+    retire.add_argument("kid", nargs="?", default=None)
+    retire.add_argument("--inactive", action="store_true", help="remove every key but the active one")
     keys.set_defaults(func=cmd_keys)

@@ -17,12 +17,24 @@ class SessionKeyStore:
         self.client = client
         self.secret_id = secret_id
 
-    def read(self) -> SessionKeySet:
+    def read(self) -> SessionKeySet | None:
+        """The key set, or None when the secret has no value yet (a fresh deploy: the first rotate creates it)."""
         try:
             value = self.client.get_secret_value(SecretId=self.secret_id)["SecretString"]
-        except (ClientError, BotoCoreError, KeyError) as exc:
+        except ClientError as exc:
+            if _name(exc) == "ResourceNotFoundException" and self._exists():
+                return None
+            raise ConfigError(f"cannot read the session key secret: {_name(exc)}") from None
+        except (BotoCoreError, KeyError) as exc:
             raise ConfigError(f"cannot read the session key secret: {_name(exc)}") from None
         return SessionKeySet.from_secret_string(value)
+
+    def _exists(self) -> bool:
+        try:
+            self.client.describe_secret(SecretId=self.secret_id)
+        except (ClientError, BotoCoreError):
+            return False
+        return True
 
     def write(self, keyset: SessionKeySet) -> str:
         """Put ``keyset`` as the secret's new current version; returns the version id."""
