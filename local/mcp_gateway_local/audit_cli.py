@@ -691,10 +691,19 @@ def register(sub: Any) -> None:
 
 def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+
         try:
             return func(args)
         except AuditCliError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return EXIT_USAGE
+        except NoRegionError:  # every CLI error is one line with exit code 2, never a traceback
+            print("error: --stack needs a region: pass --region REGION or set AWS_REGION", file=sys.stderr)
+            return EXIT_USAGE
+        except (BotoCoreError, ClientError) as exc:
+            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
+            print(f"error: AWS refused the request ({code})", file=sys.stderr)
             return EXIT_USAGE
 
     return run
