@@ -25,7 +25,13 @@ import anyio
 import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
-from mcp_types import HEADER_MISMATCH, INVALID_PARAMS, INVALID_REQUEST, MISSING_REQUIRED_CLIENT_CAPABILITY
+from mcp_types import (
+    HEADER_MISMATCH,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    MISSING_REQUIRED_CLIENT_CAPABILITY,
+)
 
 from ..adapters.executions import ApprovalExecutions
 from ..adapters.task_store import TaskStore
@@ -273,6 +279,8 @@ def install(server: Server[Any], service: TaskService, to_call_result: ToolResul
         return get_result(params.task_id, record, state, ctx.protocol_version, service.tool_result(state))
 
     async def on_result(ctx: Any, params: types.GetTaskPayloadRequestParams) -> dict[str, Any]:
+        if ctx.protocol_version in MODERN_TASKS_VERSIONS:  # 2026-07-28 removed it: the completed task carries it
+            raise MCPError(code=METHOD_NOT_FOUND, message="Method not found")
         principal = _require(ctx)
         record, state = await anyio.to_thread.run_sync(service.load, principal, params.task_id)
         related = {"io.modelcontextprotocol/related-task": {"taskId": params.task_id}}
@@ -302,7 +310,17 @@ def install(server: Server[Any], service: TaskService, to_call_result: ToolResul
             )
         return wire_task(params.task_id, record, state, ctx.protocol_version) | {"taskId": params.task_id}
 
+    async def on_update(ctx: Any, params: types.GetTaskRequestParams) -> dict[str, Any]:
+        """2026-07-28 ``tasks/update`` (input for a task that asked for it): a gateway task waits for an approver,
+        never for the caller's input, so a declaring client's update is refused like an unknown task's."""
+        _require(ctx)
+        _check_modern(ctx, params.task_id)
+        if ctx.protocol_version not in MODERN_TASKS_VERSIONS:
+            raise MCPError(code=METHOD_NOT_FOUND, message="Method not found")
+        raise MCPError(code=INVALID_PARAMS, message="this task takes no input", data={"taskId": params.task_id})
+
     server.middleware.append(tools_call_middleware)
+    server.add_request_handler("tasks/update", types.GetTaskRequestParams, on_update)
     server.add_request_handler("tasks/get", types.GetTaskRequestParams, on_get)
     server.add_request_handler("tasks/result", types.GetTaskPayloadRequestParams, on_result)
     server.add_request_handler("tasks/cancel", types.CancelTaskRequestParams, on_cancel)
