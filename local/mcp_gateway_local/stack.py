@@ -207,7 +207,8 @@ class _FunctionUrlRequestHandler(BaseHTTPRequestHandler):
             self._write(413, {"content-type": "application/json"}, b'{"error":"request_too_large"}')
             return
         body = self.rfile.read(length) if length else b""
-        headers = dict(self.headers.items())
+        # RFC 9110 5.5: whitespace around a field value is not part of it (a function URL trims it as well)
+        headers = {key: value.strip(" \t") for key, value in self.headers.items()}
         for key, value in list(headers.items()):
             if key.lower() == "host" and value.startswith("[::1]:"):
                 # A function URL's Host is never an IPv6 literal, and Mangum cannot parse one: the [::1] name of
