@@ -47,17 +47,19 @@ so the caller denies instead of trusting a partial scan.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, MutableMapping, Sequence
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
+import ahocorasick
 import yaml
 from pydantic import Field, StringConstraints, field_validator
 
 from .models import StrictModel
-from .normalize import MAX_INPUT_CHARS, normalize, tagged_variants
+from .normalize import MAX_INPUT_CHARS, decoded_layers, normalize, normalized_forms
 
 MAX_FIELDS = 256
 MAX_JOINED_CHARS = 4 * MAX_INPUT_CHARS
@@ -134,9 +136,26 @@ def _is_identifier(name: str, identifiers: Collection[str]) -> bool:
 
 
 _Hit = tuple[str, str]  # (rule id, term)
+# One text's hits and the labels of its decoded layers ("plain", "base64", "base64>url"...).
+_Scan = tuple[Mapping[_Hit, str], tuple[str, ...]]
+Memo = MutableMapping[tuple[str, int], _Scan]
+"""Per-request memo of :meth:`Detector.scan` (pass the same dict to every scan of one request)."""
 
 
 _MEMO_MAX_CHARS = 8192
+# Junction windows (see Detector.scan): characters that can be part of a word in some form (leetspeak included).
+_JUNCTION_WORD_CHARS = MAX_TERM_CHARS  # a term holds at most this many word characters
+_WC = "A-Za-z0-9@$!|"
+# From a junction outward: the rest of the token at the junction, then enough word characters to hold any term
+# that starts or ends there, then the rest of the token reached (a window ends on whitespace or the text's end).
+_JUNCTION_REACH = re.compile(rf"\S*(?:[^{_WC}]*[{_WC}]){{0,{_JUNCTION_WORD_CHARS}}}\S*")
+_NOT_WINDOWABLE = re.compile(r"[%&\\]")
+
+
+def _reach(text: str, start: int) -> int:
+    """How far a junction window reaches from ``start`` (the pattern matches the empty string, so always)."""
+    match = _JUNCTION_REACH.match(text, start)
+    return match.end() - start if match else 0
 
 
 class Detector:
@@ -159,8 +178,17 @@ class Detector:
                 hits = table.setdefault(key, [])
                 if all(rule_id != rule.id for rule_id, _ in hits):  # one finding per rule and key
                     hits.append((rule.id, term))
-        self._prefixes = frozenset(key[:2] for key in self._aligned)
-        self._max_key = max((len(k) for k in self._aligned), default=0)
+        # Every key in one Aho-Corasick automaton (C speed): a match of an aligned key counts only when it
+        # starts and ends on word boundaries of the squashed text; a substring key counts anywhere.
+        self._automaton: Any = None
+        if self._aligned or self._substring:
+            automaton = ahocorasick.Automaton()
+            for key in self._aligned:
+                automaton.add_word(key, (key, False))
+            for key in self._substring:
+                automaton.add_word(key, (key, True))
+            automaton.make_automaton()
+            self._automaton = automaton
         self._hits_memo = functools.lru_cache(maxsize=4096)(self._compute_hits)
 
     @property
@@ -171,27 +199,15 @@ class Detector:
 
     def match_normalized(self, normalized: str) -> set[str]:
         """Term keys found in one normalized string (see the module docstring for the matching rule)."""
+        found: set[str] = set()
         words = normalized.split()
         squashed = "".join(words)
-        found = {key for key in self._substring if key in squashed}
-        if not self._aligned:
+        if self._automaton is None or not squashed:
             return found
-        starts = [0]
-        for word in words:
-            starts.append(starts[-1] + len(word))
-        aligned, prefixes, longest = self._aligned, self._prefixes, self._max_key
-        count = len(words)
-        for i in range(count):
-            begin = starts[i]
-            if squashed[begin : begin + 2] not in prefixes:
-                continue
-            for j in range(i + 1, count + 1):
-                end = starts[j]
-                if end - begin > longest:
-                    break
-                candidate = squashed[begin:end]
-                if candidate in aligned:
-                    found.add(candidate)
+        bounds = set(itertools.accumulate(map(len, words), initial=0))
+        for end, (key, substring) in self._automaton.iter(squashed):
+            if substring or (end + 1 in bounds and end + 1 - len(key) in bounds):
+                found.add(key)
         return found
 
     def occurrences(self, normalized: str) -> list[tuple[str, int, int]]:
@@ -201,21 +217,17 @@ class Detector:
         DELETE /orders fail")."""
         words = normalized.split()
         squashed = "".join(words)
-        starts = [0]
-        for word in words:
-            starts.append(starts[-1] + len(word))
-        aligned, prefixes, longest = self._aligned, self._prefixes, self._max_key
+        if self._automaton is None or not squashed:
+            return []
+        index = {start: i for i, start in enumerate(itertools.accumulate(map(len, words), initial=0))}
         out: list[tuple[str, int, int]] = []
-        for i in range(len(words)):
-            begin = starts[i]
-            if squashed[begin : begin + 2] not in prefixes:
+        for end, (key, substring) in self._automaton.iter(squashed):
+            if substring:
                 continue
-            for j in range(i + 1, len(words) + 1):
-                end = starts[j]
-                if end - begin > longest:
-                    break
-                if squashed[begin:end] in aligned:
-                    out.append((squashed[begin:end], i, j - i))
+            first, after = index.get(end + 1 - len(key)), index.get(end + 1)
+            if first is not None and after is not None:
+                out.append((key, first, after - first))
+        out.sort(key=lambda o: (o[1], o[2]))
         return out
 
     def substring_terms(self) -> tuple[tuple[str, tuple[_Hit, ...]], ...]:
@@ -232,20 +244,66 @@ class Detector:
     def rule(self, rule_id: str) -> PatternRule:
         return self._by_id[rule_id]
 
-    def _hits(self, text: str, limit: int) -> Mapping[_Hit, str]:
-        """(rule id, term) -> how it was read, for one raw text and all its variants. Pure, so texts up to
-        8 KB are memoised (bounded): a request's fields are scanned alone and again inside several joins."""
+    def _hits(self, text: str, limit: int, memo: Memo | None = None) -> _Scan:
+        """(rule id, term) -> how it was read, for one raw text and all its variants, with the labels of its
+        decoded layers. Pure, so texts up to 8 KB are memoised (bounded), and any text within one request
+        when the caller passes a ``memo``: a request's fields are scanned alone and again inside its joins."""
+        if memo is not None:
+            cached = memo.get((text, limit))
+            if cached is None:
+                cached = memo[(text, limit)] = self._hits(text, limit)
+            return cached
         if len(text) <= _MEMO_MAX_CHARS:
             return self._hits_memo(text, limit)
         return self._compute_hits(text, limit)
 
-    def _compute_hits(self, text: str, limit: int) -> Mapping[_Hit, str]:
+    def _compute_hits(self, text: str, limit: int) -> _Scan:
         hits: dict[_Hit, str] = {}
-        for how, normalized in tagged_variants(text, limit=limit):
-            for key in self.match_normalized(normalized):
-                for hit in self._aligned.get(key) or self._substring.get(key) or ():
-                    hits.setdefault(hit, how)
-        return MappingProxyType(hits)
+        seen: set[str] = set()
+        layers = decoded_layers(text, limit=limit)
+        for how, layer in layers:  # normalize.tagged_variants, inlined to keep the layer labels
+            for form, normalized in normalized_forms(layer):
+                if normalized in seen:
+                    continue
+                seen.add(normalized)
+                via = f"{how}+{form}" if form else how
+                for key in self.match_normalized(normalized):
+                    for hit in self._aligned.get(key) or self._substring.get(key) or ():
+                        hits.setdefault(hit, via)
+        return MappingProxyType(hits), tuple(how for how, _ in layers)
+
+    def _joined_hits(self, values: Sequence[str], separator: str, plain: bool, memo: Memo | None) -> Mapping[_Hit, str]:
+        """The hits of the fields joined by ``separator``. When every field is plain ASCII text (no decoded
+        layer alone, no %, & or backslash), a hit of the joined text that no field has alone must touch a
+        junction (every decoder that applies to ASCII substitutes in place, normalization is per character,
+        and a window ends on whitespace, a word boundary in every form), so only windows around the
+        junctions are scanned: the token at the junction plus enough word characters either side for any
+        term. Anything else (and a window whose decoding reaches a right-to-left override) scans the whole
+        joined text, as before."""
+        joined = separator.join(values)[:MAX_JOINED_CHARS]
+        if not plain:
+            return self._hits(joined, MAX_JOINED_CHARS, memo)[0]
+        windows: list[list[int]] = []
+        position = 0
+        for value in values[:-1]:
+            position += len(value)
+            left = position - _reach(joined[:position][::-1], 0)
+            position += len(separator)
+            right = position + _reach(joined, position)
+            if windows and left <= windows[-1][1]:
+                windows[-1][1] = max(windows[-1][1], right)
+            else:
+                windows.append([left, right])
+        if len(windows) == 1 and windows[0] == [0, len(joined)]:
+            return self._hits(joined, MAX_JOINED_CHARS, memo)[0]
+        out: dict[_Hit, str] = {}
+        for left, right in windows:
+            hits, labels = self._hits(joined[left:right], MAX_JOINED_CHARS, memo)
+            if any("rtl" in label for label in labels):
+                return self._hits(joined, MAX_JOINED_CHARS, memo)[0]
+            for hit, via in hits.items():
+                out.setdefault(hit, via)
+        return out
 
     def _finding(self, hit: _Hit, field: str, via: str) -> Finding:
         rule = self._by_id[hit[0]]
@@ -253,12 +311,16 @@ class Detector:
 
     # -- public API -------------------------------------------------------------------------------
 
-    def scan(self, fields: Mapping[str, str], *, identifier_fields: Collection[str] = ()) -> list[Finding]:
+    def scan(
+        self, fields: Mapping[str, str], *, identifier_fields: Collection[str] = (), memo: Memo | None = None
+    ) -> list[Finding]:
         """Findings for a request's text fields, deduplicated and ordered (deny first).
 
         Each field is scanned alone (identifier fields excepted, see the module docstring), then all
-        fields joined with a space and with nothing in between. Oversize input adds an
-        ``input.oversize`` deny finding. Never raises on any string content.
+        fields joined with a space and with nothing in between (each field once plus windows around the
+        junctions when the text allows it, see :meth:`_joined_hits`). Oversize input adds an
+        ``input.oversize`` deny finding. Never raises on any string content. ``memo``: a dict shared by the
+        scans of one request, so a field that appears in several scans is read once.
         """
         findings: list[Finding] = []
         items = list(fields.items())
@@ -269,13 +331,15 @@ class Detector:
         reported: set[_Hit] = set()
         explained: set[_Hit] = set()
         values: list[str] = []
+        plain = True
         for name, raw in items:
             value = raw if isinstance(raw, str) else str(raw)
             if len(value) > MAX_INPUT_CHARS:
                 findings.append(_oversize(str(name)))
                 value = value[:MAX_INPUT_CHARS]
             values.append(value)
-            hits = self._hits(value, MAX_INPUT_CHARS)
+            hits, labels = self._hits(value, MAX_INPUT_CHARS, memo)
+            plain = plain and labels == ("plain",) and value.isascii() and not _NOT_WINDOWABLE.search(value)
             as_identifier = _is_identifier(str(name), identifiers) and not _PROSE.search(value)
             for hit, via in hits.items():
                 if as_identifier and self._by_id[hit[0]].kind != "chaining":
@@ -286,9 +350,9 @@ class Detector:
         if len(values) > 1:
             if sum(len(v) for v in values) + len(values) > MAX_JOINED_CHARS:
                 findings.append(_oversize(JOINED_FIELD))
+                plain = False
             for separator in (" ", ""):
-                joined = separator.join(values)[:MAX_JOINED_CHARS]
-                for hit, via in self._hits(joined, MAX_JOINED_CHARS).items():
+                for hit, via in self._joined_hits(values, separator, plain, memo).items():
                     if hit not in reported and hit not in explained:
                         reported.add(hit)
                         findings.append(self._finding(hit, JOINED_FIELD, f"joined:{via}"))

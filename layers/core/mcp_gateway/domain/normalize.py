@@ -256,12 +256,16 @@ _DECODERS: tuple[tuple[str, Callable[[str], str | None], bool], ...] = (
     ("base64", _decode_base64, True),
     ("hex", _decode_hex, True),
 )
+# The decoders that can apply to ASCII text (RTL overrides, tag characters and variation selectors are not ASCII).
+_ASCII_DECODERS = _DECODERS[3:]
 
 # --- normalization ----------------------------------------------------------------------------------
 
 
 def _prepare(text: str, invisible: str = "") -> str:
     """Remove surrogates and (or space out) invisible characters, drop controls, apply NFKC."""
+    if text.isascii():  # fast path: ASCII has no surrogates, invisible characters or NFKC work
+        return _CONTROLS.sub("", text)[:MAX_NORMALIZED_CHARS]
     text = _SURROGATES.sub("", text)
     text = _INVISIBLE.sub(invisible, text)
     text = _CONTROLS.sub("", text)
@@ -291,6 +295,8 @@ def _strip_marks(text: str) -> str:
 
 def _finish(text: str) -> str:
     """Prepared text -> canonical form (see the module docstring)."""
+    if text.isascii():  # fast path: no marks or confusables (none is ASCII); casefold is lower for ASCII
+        return _SEPARATORS.sub(" ", text[:MAX_NORMALIZED_CHARS].lower()).strip()
     text = _strip_marks(text).translate(_CONFUSABLES_TABLE).casefold()
     if not text.isascii():
         text = _strip_marks(text).translate(_CONFUSABLES_TABLE)
@@ -330,7 +336,9 @@ def decoded_layers(text: str, *, limit: int = MAX_INPUT_CHARS) -> list[tuple[str
     ``MAX_DECODE_DEPTH`` decoders deep and ``MAX_LAYERS`` layers in total. A decoder that does not apply,
     or yields nothing new, adds nothing.
     """
-    start = _SURROGATES.sub("", text[:limit])
+    start = text[:limit]
+    if not start.isascii():
+        start = _SURROGATES.sub("", start)
     layers: list[tuple[str, str]] = [("plain", start)]
     seen = {start}
     frontier = [("", start)]
@@ -338,13 +346,15 @@ def decoded_layers(text: str, *, limit: int = MAX_INPUT_CHARS) -> list[tuple[str
         following: list[tuple[str, str]] = []
         for how, layer in frontier:
             prepared = _prepare(layer)
-            for name, decoder, on_prepared in _DECODERS:
+            for name, decoder, on_prepared in _ASCII_DECODERS if layer.isascii() else _DECODERS:
                 if len(layers) >= MAX_LAYERS:
                     return layers
                 decoded = decoder(prepared if on_prepared else layer)
                 if decoded is None:
                     continue
-                decoded = _SURROGATES.sub("", decoded)[:limit]
+                if not decoded.isascii():
+                    decoded = _SURROGATES.sub("", decoded)
+                decoded = decoded[:limit]
                 if decoded in seen or decoded == prepared:
                     continue
                 seen.add(decoded)
@@ -361,7 +371,7 @@ def normalized_forms(text: str) -> list[tuple[str, str]]:
     """``[(form, normalized)]`` of one (undecoded) text: "", "split", "leet", "leet-l", "camel"."""
     prepared = _prepare(text)
     forms: list[tuple[str, str]] = [("", _finish(prepared))]
-    if _INVISIBLE.search(text):
+    if not text.isascii() and _INVISIBLE.search(text):
         forms.append(("split", _finish(_prepare(text, " "))))
     chars = set(prepared)
     if chars & _LEET_TRIGGER:

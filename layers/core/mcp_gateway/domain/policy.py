@@ -40,7 +40,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from .detection import _PROSE, DEFAULT_RULES, JOINED_FIELD, Detector, Finding, PatternRule
+from .detection import _PROSE, DEFAULT_RULES, JOINED_FIELD, Detector, Finding, Memo, PatternRule
 from .errors import PolicyError, ReasonCode
 from .intent import term_positions
 from .models import ActionRequest, Decision, Outcome, StrictModel, Tier
@@ -470,7 +470,8 @@ def scan_request(policy: Policy, request: ActionRequest) -> list[Finding]:
     fields alone joined, and the intent joined with each identifier argument (both orders)."""
     fields = scan_fields(request)
     identifiers = policy.identifier_fields
-    findings = policy.detector.scan(fields, identifier_fields=identifiers)
+    memo: Memo = {}  # each text is read once per request, however many joins it takes part in
+    findings = policy.detector.scan(fields, identifier_fields=identifiers, memo=memo)
     if any(f.effect == "deny" for f in findings):
         return findings
     groups: list[dict[str, str]] = []
@@ -484,7 +485,7 @@ def scan_request(policy: Policy, request: ActionRequest) -> list[Finding]:
             groups.append({name: fields[name], "intent": fields["intent"]})
     seen = {(f.rule_id, f.term) for f in findings}
     for group in groups:
-        for f in policy.detector.scan(group, identifier_fields=identifiers):
+        for f in policy.detector.scan(group, identifier_fields=identifiers, memo=memo):
             if (f.rule_id, f.term) not in seen:
                 seen.add((f.rule_id, f.term))
                 findings.append(f)
