@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import importlib.util
 import io
 import json
@@ -200,6 +201,18 @@ class _FunctionUrlRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+    def parse_request(self) -> bool:
+        # A function URL passes large headers on to the function, which answers 431 itself (JSON, audited:
+        # gateway/edge_limits.py); the stdlib would stop a line at 64 KiB with an HTML page.
+        http.client._MAXLINE = max(http.client._MAXLINE, 1 << 20)  # type: ignore[attr-defined]
+        return super().parse_request()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Transport-level refusals (malformed request line, too many headers) answer JSON, like the rest."""
+        body = json.dumps({"error": "bad_request", "reason": "INVALID_INPUT", "message": str(message or "")[:200]})
+        self.close_connection = True
+        self._write(code, {"content-type": "application/json"}, body.encode())
 
     def _serve(self) -> None:
         length = int(self.headers.get("content-length") or 0)

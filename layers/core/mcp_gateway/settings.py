@@ -65,7 +65,7 @@ class GatewaySettings(_Base):
     WORKFLOW_TIMEOUT_SECONDS: int = Field(default=25, ge=1, le=300)
     PARAMETER_KEY_ID: str = ""  # empty: parameters are not sealed (the execution input holds them)
     SEALED_PARAMETERS_TTL_SECONDS: int = Field(default=8 * 86_400, ge=600, le=366 * 86_400)
-    EDGE_MAX_IN_FLIGHT: int = Field(default=8, ge=1, le=1000)  # per principal, at once
+    EDGE_MAX_IN_FLIGHT: int = Field(default=16, ge=1, le=1000)  # per principal, at once
     EDGE_REQUESTS_PER_MINUTE: int = Field(default=240, ge=1, le=100_000)  # per principal
     TARGET_ACCOUNT_ID: str = "123456789012"
     # MCP tasks for calls that wait for a human (gateway/tasks.py): tasks/cancel stops the approval execution

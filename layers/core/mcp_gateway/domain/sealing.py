@@ -19,9 +19,18 @@ _REDACTOR = Redactor(RedactionConfig())
 
 
 def redacted(value: Any) -> Any:
-    """``value`` with every secret and PII class redacted (what the execution state may show of it)."""
-    out, _ = _REDACTOR.redact_value(value, pii=True)
-    return out
+    """What the execution state may show of a raw value: its shape only. Every string is replaced by a
+    marker naming what the redactor found in it (the raw text, redacted or not, stays in the seal: a
+    detector's miss can never reach Step Functions)."""
+    if isinstance(value, dict):
+        return {_REDACTOR.redact_text(str(k), pii=True).text[:256]: redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(v) for v in value]
+    if isinstance(value, str):
+        result = _REDACTOR.redact_text(value, pii=True)
+        kinds = ",".join(sorted(result.counts)) if getattr(result, "counts", None) else ""
+        return f"[sealed:{len(value)} chars{';' + kinds if kinds else ''}]"
+    return value
 
 
 def sealed_view(request: Mapping[str, Any]) -> dict[str, Any]:

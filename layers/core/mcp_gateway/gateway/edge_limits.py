@@ -238,7 +238,7 @@ class EdgeAdmission:
                 self.counters.release(lease)
 
 
-def _reply(rejection: Rejection) -> dict[str, Any]:
+def _reply(rejection: Rejection, request_id: str) -> dict[str, Any]:
     return {
         "statusCode": rejection.status,
         "headers": {
@@ -247,25 +247,27 @@ def _reply(rejection: Rejection) -> dict[str, Any]:
             "x-content-type-options": "nosniff",
             **dict(rejection.headers),
         },
-        "body": json.dumps(rejection.body()),
+        "body": json.dumps({**rejection.body(), "request_id": request_id}),
         "isBase64Encoded": False,
     }
 
 
-EdgeAudit = Callable[[dict[str, Any], Rejection, Principal | None], None]
+EdgeAudit = Callable[[dict[str, Any], Rejection, Principal | None, str], None]
 
 
 class EdgeGuard:
     """What ``edge.Gateway.mcp`` calls: ``early`` before authentication, ``bounded`` around the MCP app."""
 
-    def __init__(self, admission: EdgeAdmission, audit: EdgeAudit) -> None:
+    def __init__(self, admission: EdgeAdmission, audit: EdgeAudit, new_id: Callable[[], str]) -> None:
         self.admission = admission
         self.audit = audit
+        self.new_id = new_id
 
     def _refuse(self, event: dict[str, Any], rejection: Rejection, principal: Principal | None) -> dict[str, Any]:
+        request_id = self.new_id()  # in the answer and the audit record: the refusal can be looked up
         with suppress(Exception):  # the refusal stands; the audit sink logs its own failure
-            self.audit(event, rejection, principal)
-        return _reply(rejection)
+            self.audit(event, rejection, principal, request_id)
+        return _reply(rejection, request_id)
 
     def early(self, event: dict[str, Any], method: str, headers: dict[str, str], body: bytes) -> dict[str, Any] | None:
         rejection = before_authentication(method, headers, len(body))

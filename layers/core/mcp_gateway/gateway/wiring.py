@@ -196,7 +196,7 @@ def _edge_guard(settings: GatewaySettings, store: AuditStore, gateway: Gateway) 
         clock=lambda: gateway.clock(),  # noqa: PLW0108 - late-bound: the clock may be swapped (tests)
     )
 
-    def audit(event: dict[str, Any], rejection: Rejection, principal: Principal | None) -> None:
+    def audit(event: dict[str, Any], rejection: Rejection, principal: Principal | None, request_id: str) -> None:
         metrics.add_metric(name="EdgeRejections", unit=MetricUnit.Count, value=1)
         ctx = gateway._context(event)
         info = {
@@ -211,7 +211,7 @@ def _edge_guard(settings: GatewaySettings, store: AuditStore, gateway: Gateway) 
             store.append(
                 edge_rejection_record(
                     info,
-                    new_request_id(),
+                    request_id,
                     time.time(),
                     principal_email=principal.email if principal else "",
                     groups=tuple(principal.groups) if principal else (),
@@ -220,7 +220,7 @@ def _edge_guard(settings: GatewaySettings, store: AuditStore, gateway: Gateway) 
         except Exception:  # noqa: BLE001 - a failed audit write must not turn into a 500 with details
             logger.error("edge rejection audit write failed", extra={"reason": rejection.reason.value})
 
-    return EdgeGuard(admission, audit)
+    return EdgeGuard(admission, audit, new_request_id)
 
 
 def build_gateway(settings: GatewaySettings) -> Gateway:
