@@ -240,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_cli.register(sub)  # audit (query), audit verify, audit replay
 
+    from . import review_cli
+
+    review_cli.register(sub)  # review --since 30d: the monthly security review
+
     from . import policy_cli
 
     policy_cli.add_parser(sub)  # policy check | iam | schema | explain | replay
