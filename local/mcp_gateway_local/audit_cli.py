@@ -24,7 +24,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -306,7 +306,7 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_CSV_FORMULA) else text
 
 
-def render(rows: Sequence[Row], fmt: str) -> str:
+def render(rows: Sequence[Row], fmt: str, *, wide: bool = False, approvers: Mapping[str, str] | None = None) -> str:
     if fmt == "json":
         out = []
         for row in rows:
@@ -331,18 +331,9 @@ def render(rows: Sequence[Row], fmt: str) -> str:
             }
             writer.writerow([_cell("" if values[c] is None else values[c]) for c in CSV_COLUMNS])
         return buf.getvalue()
-    header = ("TIME", "USER", "DECISION", "STATUS", "REASON", "ACTION", "RESOURCE", "BYTES", "REQUEST ID")
-    widths = (24, 28, 8, 9, 22, 24, 56, 8, 36)
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    for row in rows:
-        r = row.record
-        cells = (
-            r.get("ts", ""), r.get("user_email", ""), r.get("decision", ""), r.get("status", ""),
-            r.get("reason", ""), r.get("action", ""), r.get("resource", ""), r.get("bytes_returned", 0),
-            str(r.get("request_id", "")) + (" !index" if row.mismatches else ""),
-        )  # fmt: skip
-        lines.append("  ".join(_clean(c, w).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
-    return "\n".join(lines) + "\n"
+    from .audit_table import render_table
+
+    return render_table(((row.record, bool(row.mismatches)) for row in rows), wide=wide, approvers=approvers)
 
 
 def prompt_hash_of(target: Target, text: str) -> str:
@@ -379,7 +370,10 @@ def cmd_query(args: argparse.Namespace) -> int:
         resource=args.resource,
     )
     rows = query(target, flt)
-    sys.stdout.write(render(rows, args.format))
+    from .audit_table import approver_emails
+
+    approvers = approver_emails(args.policy) if args.format == "table" else {}
+    sys.stdout.write(render(rows, args.format, wide=args.wide, approvers=approvers))
     flagged = sum(1 for r in rows if r.mismatches)
     print(f"{len(rows)} record(s)", file=sys.stderr)
     if flagged:
@@ -666,6 +660,8 @@ def register(sub: Any) -> None:
     prompt.add_argument("--prompt", help="the prompt text; hashed with the stack's HMAC key (never stored)")
     audit.add_argument("--resource", help="a resource ARN, or a glob: 'arn:aws:s3:::acme-app-logs/*'")
     audit.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    audit.add_argument("--wide", action="store_true", help="table: one line per record, every cell in full")
+    audit.add_argument("--policy", default=None, help="policy with the approvers (default: the repo's)")
     audit.set_defaults(func=_guard(cmd_query))
     audit_sub = audit.add_subparsers(dest="audit_command", required=False)
 
