@@ -95,6 +95,12 @@ _LEET_L: dict[int, str] = {
 _LEET_TRIGGER = frozenset(_LEET_COMMON) | {"1", "|"}
 _LEET_L_TRIGGER = _LEET_TRIGGER | {"I", "\u0399", "\u0406", "\u01c0"}
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+# ASCII fast paths (str.translate is C speed): every ASCII character that is not a letter or digit is a separator;
+# and a shape of the text (h: hex digit, s: a separator of spaced hex, x: anything else) to rule out hex runs.
+_ASCII_SEPARATORS: dict[int, str] = {c: " " for c in range(128) if not chr(c).isalnum()}
+_HEX_SHAPE: dict[int, str] = {
+    c: "h" if chr(c) in "0123456789abcdefABCDEF" else "s" if chr(c) in " :,-" else "x" for c in range(128)
+}
 
 # --- decoders ---------------------------------------------------------------------------------------
 
@@ -210,6 +216,9 @@ def _hex_blob(m: re.Match[str]) -> str:
 
 
 def _decode_hex(text: str) -> str | None:
+    shape = text.translate(_HEX_SHAPE)  # a run needs 8 hex digits in a row, a spaced run 4 separated pairs
+    if "hhhhhhhh" not in shape and "hhshhshhshh" not in shape:
+        return None
     out = _HEX_RUN.sub(_hex_blob, text)
     out = _HEX_SPACED.sub(_hex_blob, out)
     return out
@@ -296,7 +305,7 @@ def _strip_marks(text: str) -> str:
 def _finish(text: str) -> str:
     """Prepared text -> canonical form (see the module docstring)."""
     if text.isascii():  # fast path: no marks or confusables (none is ASCII); casefold is lower for ASCII
-        return _SEPARATORS.sub(" ", text[:MAX_NORMALIZED_CHARS].lower()).strip()
+        return " ".join(text[:MAX_NORMALIZED_CHARS].lower().translate(_ASCII_SEPARATORS).split())
     text = _strip_marks(text).translate(_CONFUSABLES_TABLE).casefold()
     if not text.isascii():
         text = _strip_marks(text).translate(_CONFUSABLES_TABLE)
@@ -378,7 +387,7 @@ def normalized_forms(text: str) -> list[tuple[str, str]]:
         forms.append(("leet", _finish(prepared.translate(_LEET_I))))
     if chars & _LEET_L_TRIGGER or "rn" in prepared or "vv" in prepared:
         forms.append(("leet-l", _finish(_leet_l(prepared))))
-    if _CAMEL.search(prepared):
+    if not (prepared.isascii() and prepared.islower()) and _CAMEL.search(prepared):  # islower: no capital
         forms.append(("camel", _finish(_camel_split(prepared))))
     return forms
 
