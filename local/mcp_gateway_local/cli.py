@@ -244,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     review_cli.register(sub)  # review --since 30d: the monthly security review
 
+    from . import approvals_cli
+
+    approvals_cli.register(sub)  # approvals list|show: pending and recent approval requests
+
     from . import policy_cli
 
     policy_cli.add_parser(sub)  # policy check | iam | schema | explain | replay

@@ -6,7 +6,8 @@ request id). Implements ``domain.ports.ApprovalStorePort``; the lifecycle is des
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -15,6 +16,77 @@ from ..domain.slack import ApprovalView
 from .aws import error_code
 
 NONCE_TTL_SECONDS = 900  # longer than the 5-minute signature window plus clock skew
+NONCE_KEY_PREFIX = "nonce#"
+TASK_KEY_PREFIX = "task#"  # adapters/task_store.py keeps MCP task items in the same table
+
+
+def _s(item: Mapping[str, Any], name: str, default: str = "") -> str:
+    value = item.get(name)
+    return str(value["S"]) if isinstance(value, dict) and "S" in value else default
+
+
+def _n(item: Mapping[str, Any], name: str) -> float | None:
+    value = item.get(name)
+    try:
+        return float(value["N"]) if isinstance(value, dict) and "N" in value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _dash(value: str) -> str:
+    return "" if value == "-" else value
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """One approval request as stored: what the approver is shown (``view``, the same ``ApprovalView`` the Slack
+    message is built from) plus its lifecycle. ``state`` is the stored status, except that a request still
+    PENDING past its expiry reads EXPIRED (nobody can approve it any more)."""
+
+    view: ApprovalView
+    stored_status: str
+    state: str
+    created_at: float | None
+    decided_by: str
+    decided_at: float | None
+    slack_channel: str
+    slack_ts: str
+
+
+def record_of(item: Mapping[str, Any], now: float, channel: str = "-") -> ApprovalRecord:
+    """An approvals item -> ``ApprovalRecord``. Raises ``pydantic.ValidationError`` if it is not one."""
+    expires = _n(item, "approval_expires_at") or 0.0
+    view = ApprovalView(
+        request_id=_s(item, "pk"),
+        request_hash=_s(item, "request_hash"),
+        requester_email=_s(item, "requester"),
+        action=_s(item, "action"),
+        resources=tuple(str(r) for r in json.loads(_s(item, "resources_json", "[]")) or ()),
+        parameters_json=_s(item, "parameters_json", "{}"),
+        rule_id=_s(item, "rule_id"),
+        reason=_s(item, "reason"),
+        trigger=_dash(_s(item, "trigger")),
+        tool=_dash(_s(item, "tool")),
+        expires_at=expires,
+        channel=_dash(_s(item, "slack_channel")) or channel,
+    )
+    stored = _s(item, "status") or "PENDING"
+    state = "EXPIRED" if stored == "PENDING" and expires <= now else stored
+    return ApprovalRecord(
+        view=view,
+        stored_status=stored,
+        state=state,
+        created_at=_n(item, "created_at"),
+        decided_by=_s(item, "decided_by"),
+        decided_at=_n(item, "decided_at"),
+        slack_channel=_dash(_s(item, "slack_channel")),
+        slack_ts=_dash(_s(item, "slack_ts")),
+    )
+
+
+def is_request_key(pk: str) -> bool:
+    """True for an approval request's key (not a Slack nonce or an MCP task item)."""
+    return bool(pk) and not pk.startswith((NONCE_KEY_PREFIX, TASK_KEY_PREFIX))
 
 
 def _conditional(write: Callable[..., Any], **kwargs: Any) -> bool:
@@ -86,6 +158,25 @@ class ApprovalStore:
         resp = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": request_id}}, ConsistentRead=True)
         item = resp.get("Item")
         return item if isinstance(item, dict) else None
+
+    def request_items(self, created_since: float | None = None) -> Iterator[dict[str, Any]]:
+        """Every approval request item (no nonces, no task items), through the Scan paginator; with
+        ``created_since``, only those created at or after it. The table has one item per flagged request and
+        a TTL, so a scan is bounded by the retention window."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "attribute_exists(request_hash) AND NOT begins_with(pk, :nonce)"
+            " AND NOT begins_with(pk, :task)",
+            "ExpressionAttributeValues": {":nonce": {"S": NONCE_KEY_PREFIX}, ":task": {"S": TASK_KEY_PREFIX}},
+            "ConsistentRead": True,
+        }
+        if created_since is not None:
+            kwargs["FilterExpression"] += " AND created_at >= :since"
+            kwargs["ExpressionAttributeValues"][":since"] = {"N": str(int(created_since))}
+        for page in self.ddb.get_paginator("scan").paginate(**kwargs):
+            for item in page.get("Items") or []:
+                if isinstance(item, dict) and is_request_key(_s(item, "pk")):
+                    yield item
 
     def decide(
         self,
