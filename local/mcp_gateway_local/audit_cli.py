@@ -72,6 +72,7 @@ class Target:
     hmac_secret: str
     retention_days: int = 90
     local: bool = True
+    s3: Any = None  # locally: the side effects the outcomes claim are checked against S3 itself
 
     @functools.cached_property
     def reader(self) -> AuditReader:
@@ -113,6 +114,7 @@ def _local_target(state_dir: Path) -> Target:
         hmac_secret=info.resources[LOGICAL["hmac_secret"]],
         retention_days=retention,
         local=True,
+        s3=client("s3"),
     )
 
 
@@ -496,6 +498,69 @@ def orphan_intents(target: Target, since: float, until: float, grace_seconds: fl
     return findings
 
 
+AUTHORITATIVE = ("outcome", "outcome#approval")
+WRITE_ACTIONS = {"s3:PutObject"}
+
+
+def _object_exists(s3: Any, arn: str) -> bool | None:
+    bucket, _, key = arn.removeprefix("arn:aws:s3:::").partition("/")
+    if not bucket or not key:
+        return None
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:  # noqa: BLE001 - only "not there" is an answer; anything else: unknown
+        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+        return False if code in ("404", "NoSuchKey", "NotFound") else None
+    return True
+
+
+def outcome_findings(target: Target, since: float, until: float) -> list[Finding]:
+    """The trail against reality: every workflow outcome of a write says what S3 shows (locally), an outcome
+    that executed names its intent, and a gateway record is never the only word on an executed request."""
+    findings: list[Finding] = []
+    paginator = target.ddb.get_paginator("scan")
+    pages = paginator.paginate(
+        TableName=target.table,
+        FilterExpression="begins_with(sk, :o) AND ts BETWEEN :a AND :b",
+        ExpressionAttributeValues={":o": {"S": "outcome"}, ":a": {"S": iso(since)}, ":b": {"S": iso(until + 1)}},
+    )
+    from mcp_gateway.adapters.audit_store import from_item
+
+    for page in pages:
+        for item in page.get("Items", []):
+            sk = item["sk"]["S"]
+            try:
+                record = from_item(item)
+            except (ValueError, KeyError, TypeError):
+                continue
+            rid = str(record.get("request_id", ""))[:256]
+            day = str(record.get("chain_day") or str(record.get("ts", ""))[:10])
+            status = record.get("status")
+            if sk in AUTHORITATIVE and status == "ok" and record.get("decision") == "ALLOW":
+                sks = {o["sk"]["S"] for o in target.reader.outcome_items(rid)} | _other_sort_keys(target, rid)
+                if "intent" not in sks:
+                    findings.append(Finding(day, _seq(record), "outcome_mismatch", rid, "executed, but no intent"))
+            if target.s3 is None or record.get("action") not in WRITE_ACTIONS or sk not in AUTHORITATIVE:
+                continue
+            exists = _object_exists(target.s3, str(record.get("resource", "")))
+            claimed = {"ok": True, "denied": False, "throttled": False}.get(str(status))
+            if exists is not None and claimed is not None and exists != claimed:
+                what = "says written, S3 has no object" if claimed else f"says {status}, S3 has the object"
+                findings.append(Finding(day, _seq(record), "side_effect_mismatch", rid, what))
+    return findings
+
+
+def _other_sort_keys(target: Target, request_id: str) -> set[str]:
+    resp = target.ddb.query(
+        TableName=target.table,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": request_id}},
+        ProjectionExpression="sk",
+        ConsistentRead=True,
+    )
+    return {i["sk"]["S"] for i in resp.get("Items", [])}
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     now = time.time()
     if args.day:
@@ -516,6 +581,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         summary.append({"chain_day": day, "records": count, "findings": len(day_findings)})
     if not args.no_orphans:
         findings.extend(orphan_intents(target, since, until, args.grace, now))
+        findings.extend(outcome_findings(target, since, until))
     findings.sort(key=lambda f: (f.chain_day, f.seq, f.kind))
     if args.format == "json":
         out = {"ok": not findings, "days": summary, "findings": [asdict(f) for f in findings]}
