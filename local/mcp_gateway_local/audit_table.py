@@ -103,7 +103,7 @@ def render_table(
     """``rows``: (record, index mismatch flagged)."""
     names = approvers or {}
     if wide:  # one line per record, every cell in full, columns as wide as their longest cell
-        table = [(*HEADER, "BYTES", "APPROVER", "REQUEST ID", "RESOURCES")]
+        table: list[tuple[str, ...]] = [(*HEADER, "BYTES", "APPROVER", "REQUEST ID", "RESOURCES")]
         for record, flagged in rows:
             extra = (
                 str(record.get("bytes_returned", 0) or 0),

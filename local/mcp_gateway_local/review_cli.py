@@ -140,7 +140,7 @@ def build_report(
     actions = [
         {"action": _clean(a, 80), "requests": n, "users": len(users_by_action[a])} for a, n in by_action.most_common()
     ]
-    users = sorted(
+    users: list[dict[str, Any]] = sorted(
         (
             {"user": _clean(u, 80), "requests": sum(c.values()), **{d.lower(): c.get(d, 0) for d in DECISIONS}}
             for u, c in by_user.items()
@@ -167,7 +167,7 @@ def build_report(
     for r in requests:
         if r.get("decision") == "REVIEW" or (r.get("decision") == "DENY" and r.get("status") != "throttled"):
             blocked_groups[str(r.get("rule_id", "") or "(no rule)")].append(r)
-    blocked = []
+    blocked: list[dict[str, Any]] = []
     for rule_id, group in blocked_groups.items():
         blocked.append(
             {

@@ -667,6 +667,13 @@ def requested_log_range_seconds(action: str, parameters: Mapping[str, Any], now:
     return max(0.0, (end - start) / unit)
 
 
+def _object_read_hint(tool: str, max_bytes: int) -> str:
+    """How to read less, in the calling tool's own arguments: ``call_aws`` passes GetObject's ``Range``."""
+    if tool == "call_aws":
+        return f'read at most {max_bytes} bytes per call (pass Range, e.g. "Range": "bytes=0-{max_bytes - 1}")'
+    return f"read at most {max_bytes} bytes per call (use offset and max_bytes)"
+
+
 def data_limit_decision(policy: Policy, request: ActionRequest, *, tier: Tier | None = None) -> Decision | None:
     """DENY DATA_LIMIT_EXCEEDED when one call asks for more data than the caller's limits allow, else None."""
     limits = policy.data_limits_for(request.principal.groups)
@@ -680,7 +687,7 @@ def data_limit_decision(policy: Policy, request: ActionRequest, *, tier: Tier | 
                 ReasonCode.DATA_LIMIT_EXCEEDED,
                 "limit.max-object-bytes",
                 tier=tier,
-                hint=f"read at most {limits.max_object_bytes} bytes per call (use offset and max_bytes)",
+                hint=_object_read_hint(request.tool, limits.max_object_bytes),
                 message="the read is unbounded" if wanted is None else f"{wanted} bytes requested",
                 limits={"max_object_bytes": limits.max_object_bytes},
             )

@@ -115,6 +115,38 @@ def _safe_errors(errors: Any) -> Any:
     return out
 
 
+#: What a schema error may add from pydantic's context: the schema's own values (allowed values, pattern,
+#: bounds), never the caller's input.
+_SCHEMA_CONTEXT = {
+    "expected": "allowed",
+    "pattern": "pattern",
+    "ge": "min",
+    "gt": "greater_than",
+    "le": "max",
+    "lt": "less_than",
+    "min_length": "min_length",
+    "max_length": "max_length",
+    "multiple_of": "multiple_of",
+}
+_NO_CONTEXT_TYPES = frozenset({"value_error", "assertion_error"})  # validators' own messages may quote input
+
+
+def schema_errors(exc: ValidationError, limit: int = 10) -> list[dict[str, Any]]:
+    """Pydantic's errors as the agent sees them: the field, the error type and what the schema allows (the
+    allowed values, the pattern, the bounds), never the rejected input or a name the caller invented."""
+    out: list[dict[str, Any]] = []
+    for e in exc.errors(include_input=False, include_url=False)[:limit]:
+        item: dict[str, Any] = {"field": ".".join(str(p) for p in e["loc"]), "type": e["type"]}
+        context = e.get("ctx") or {}
+        if e["type"] not in _NO_CONTEXT_TYPES:
+            for key, name in _SCHEMA_CONTEXT.items():
+                value = context.get(key)
+                if isinstance(value, str | int | float) and not isinstance(value, bool):
+                    item[name] = value if not isinstance(value, str) else value[:512]
+        out.append(item)
+    return out
+
+
 def error_result(reason: ReasonCode | str, message: str, **extra: Any) -> types.CallToolResult:
     """An error the agent sees: a reason code, a message and details, never a secret the caller sent."""
     code = reason.value if isinstance(reason, ReasonCode) else reason
@@ -123,7 +155,7 @@ def error_result(reason: ReasonCode | str, message: str, **extra: Any) -> types.
     message = _ERROR_REDACTOR.redact_text(message, pii=False).text
     payload = {"error": {"reason": code, "message": message, **extra}}
     return types.CallToolResult(
-        content=[types.TextContent(type="text", text=json.dumps(payload))],
+        content=[types.TextContent(type="text", text=json.dumps(payload, ensure_ascii=False))],
         is_error=True,
     )
 
@@ -133,7 +165,7 @@ def to_call_result(response: dict[str, Any]) -> types.CallToolResult:
     decision = response.get("decision") or {}
     if status in ("ok", "pending"):
         structured = {k: v for k, v in response.items() if v is not None}
-        text = json.dumps(structured, default=str)
+        text = json.dumps(structured, default=str, ensure_ascii=False)  # UTF-8 text as is, never \\u-escaped
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=text)],
             structured_content=structured,
@@ -191,7 +223,7 @@ def call_tool_handler(
                 context=_call_context(ctx),
             )
         except ValidationError as exc:
-            errors = [{"field": ".".join(str(p) for p in e["loc"]), "type": e["type"]} for e in exc.errors()[:10]]
+            errors = schema_errors(exc)
             return error_result(ReasonCode.INVALID_INPUT, "arguments do not match the tool's schema", errors=errors)
         except ServiceModelError as exc:  # call_aws checked against botocore's service model
             return error_result(ReasonCode.INVALID_INPUT, exc.message, errors=exc.errors)

@@ -22,7 +22,7 @@ from ..domain.errors import GatewayError, ReasonCode
 from ..domain.models import ActionRequest, CallContext, Principal, StrictModel
 from ..domain.policy import Explanation, Policy, deny_everything, explain
 from ..tools import TOOLS
-from .mcp_server import error_result
+from .mcp_server import error_result, schema_errors
 from .requests import build_request
 
 NAME = "explain_policy"
@@ -154,7 +154,7 @@ class ExplainPolicyTool:
         try:
             args = ExplainPolicyInput.model_validate(arguments)
         except ValidationError as exc:
-            errors = [{"field": ".".join(str(p) for p in e["loc"]), "type": e["type"]} for e in exc.errors()[:10]]
+            errors = schema_errors(exc)
             return error_result(ReasonCode.INVALID_INPUT, "arguments do not match the tool's schema", errors=errors)
         if args.tool not in TOOLS:
             return error_result(ReasonCode.UNKNOWN_TOOL, "explain_policy explains the AWS tools only", tool=args.tool)
@@ -168,7 +168,7 @@ class ExplainPolicyTool:
                 now=self.clock(),
             )
         except ValidationError as exc:
-            errors = [{"field": ".".join(str(p) for p in e["loc"]), "type": e["type"]} for e in exc.errors()[:10]]
+            errors = schema_errors(exc)
             return error_result(
                 ReasonCode.INVALID_INPUT, "arguments do not match the explained tool's schema", errors=errors
             )

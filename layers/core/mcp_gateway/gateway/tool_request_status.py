@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError
 from ..domain.errors import ReasonCode
 from ..domain.models import Principal, RequestId, StrictModel
 from ..domain.ports import RequestStorePort
-from .mcp_server import error_result
+from .mcp_server import error_result, schema_errors
 
 NAME = "get_request_status"
 _STATUS = {"PENDING": "pending", "APPROVED": "approved", "DENIED": "denied", "EXPIRED": "expired"}
@@ -123,7 +123,7 @@ class RequestStatusTool:
         try:
             args = RequestStatusInput.model_validate(arguments)
         except ValidationError as exc:
-            errors = [{"field": ".".join(str(p) for p in e["loc"]), "type": e["type"]} for e in exc.errors()[:10]]
+            errors = schema_errors(exc)
             return error_result(ReasonCode.INVALID_INPUT, "arguments do not match the tool's schema", errors=errors)
         try:
             out = await anyio.to_thread.run_sync(self.status, principal.email, args.request_id)

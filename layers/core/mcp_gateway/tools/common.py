@@ -48,6 +48,17 @@ def bounded_window(
     return start_t, end_t
 
 
+def epoch_ms_iso(value: object) -> str | None:
+    """ISO 8601 UTC (``2026-05-01T12:00:00.123Z``) of an epoch-milliseconds value, shown beside it; None for none."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        stamp = dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def s3_bucket_arn(bucket: str) -> str:
     return f"arn:aws:s3:::{bucket}"
 

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints
 
 from ..domain.catalog import ToolInput
 from ..domain.errors import InvalidInputError, ReasonCode
-from .common import NEXT_PAGE, PageToken, Timestamp, bounded_window, log_group_arn, time_window
+from .common import NEXT_PAGE, PageToken, Timestamp, bounded_window, epoch_ms_iso, log_group_arn, time_window
 from .paging import log_page, oldest_timestamp, paged, redact_rows
 from .registry import ActionSpec, ExecContext, Tool, ToolResult
 
@@ -21,7 +21,8 @@ QUERY_TERMINAL_FAILURES = {"Failed", "Cancelled", "Timeout", "Unknown"}
 
 
 class LogEvent(ToolResult):
-    timestamp: int
+    timestamp: int = Field(description="epoch milliseconds")
+    timestamp_iso: str | None = Field(description="ISO 8601 UTC of timestamp")
     log_stream: str
     message: str
     event_id: str
@@ -38,7 +39,8 @@ class DescribeLogGroupsInput(ToolInput):
 
 class LogGroup(ToolResult):
     name: str
-    created: int | None
+    created: int | None = Field(description="epoch milliseconds")
+    created_iso: str | None = Field(description="ISO 8601 UTC of created")
     retention_days: int | None
     stored_bytes: int | None
 
@@ -65,6 +67,7 @@ def run_describe_log_groups(client: Any, ctx: ExecContext) -> dict[str, Any]:
         {
             "name": g.get("logGroupName", ""),
             "created": g.get("creationTime"),
+            "created_iso": epoch_ms_iso(g.get("creationTime")),
             "retention_days": g.get("retentionInDays"),
             "stored_bytes": g.get("storedBytes"),
         }
@@ -89,10 +92,14 @@ class DescribeLogStreamsInput(ToolInput):
 
 class LogStream(ToolResult):
     name: str
-    created: int | None
-    first_event: int | None
-    last_event: int | None
-    last_ingestion: int | None
+    created: int | None = Field(description="epoch milliseconds")
+    created_iso: str | None = Field(description="ISO 8601 UTC of created")
+    first_event: int | None = Field(description="epoch milliseconds")
+    first_event_iso: str | None = Field(description="ISO 8601 UTC of first_event")
+    last_event: int | None = Field(description="epoch milliseconds")
+    last_event_iso: str | None = Field(description="ISO 8601 UTC of last_event")
+    last_ingestion: int | None = Field(description="epoch milliseconds")
+    last_ingestion_iso: str | None = Field(description="ISO 8601 UTC of last_ingestion")
 
 
 class DescribeLogStreamsResult(ToolResult):
@@ -122,9 +129,13 @@ def run_describe_log_streams(client: Any, ctx: ExecContext) -> dict[str, Any]:
         {
             "name": s.get("logStreamName", ""),
             "created": s.get("creationTime"),
+            "created_iso": epoch_ms_iso(s.get("creationTime")),
             "first_event": s.get("firstEventTimestamp"),
+            "first_event_iso": epoch_ms_iso(s.get("firstEventTimestamp")),
             "last_event": s.get("lastEventTimestamp"),
+            "last_event_iso": epoch_ms_iso(s.get("lastEventTimestamp")),
             "last_ingestion": s.get("lastIngestionTime"),
+            "last_ingestion_iso": epoch_ms_iso(s.get("lastIngestionTime")),
         }
         for s in resp.get("logStreams", [])
     ]

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from ..domain.redaction import RedactionResult, Redactor
+from .common import epoch_ms_iso
 
 BINARY_SAMPLE = 4096
 # Room left in the payload cap for the envelope around a page of items or text.
@@ -108,6 +109,7 @@ def log_page(
         redacted = red.redact_text(ev.get("message", ""), pii=pii)
         item = {
             "timestamp": ev.get("timestamp"),
+            "timestamp_iso": epoch_ms_iso(ev.get("timestamp")),
             "log_stream": ev.get("logStreamName", ""),
             "message": redacted.text,
             "event_id": ev.get("eventId", ""),
