@@ -26,6 +26,8 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from .domain.redaction import RedactionConfig, Redactor
 from .domain.tracing import parse_traceparent, trace_id
@@ -38,7 +40,75 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "mcp-gateway")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "McpGateway")
 
 logger: Logger = build_logger(SERVICE, Redactor(RedactionConfig()))
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+class InvocationMetrics(AmazonCloudWatchEMFProvider):
+    """Powertools' EMF provider with one metric set per invocation.
+
+    Powertools keeps one metric set per process (class-level dicts shared by every ``Metrics``) and, when
+    metrics are disabled (``POWERTOOLS_METRICS_DISABLED``), never clears it: values pile up across invocations
+    until 100 are printed in one blob. Here the sets belong to the invoking thread (the local stack runs every
+    function in threads of one process; on Lambda one invocation is one thread), ``@metrics.log_metrics``
+    always leaves them empty, and a disabled provider keeps and prints nothing."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._local = threading.local()
+        super().__init__(**kwargs)
+
+    def _sets(self) -> Any:
+        sets = self._local
+        if not hasattr(sets, "metric_set"):
+            sets.metric_set = {}
+            sets.dimension_set = {k: str(v) for k, v in getattr(self, "default_dimensions", {}).items()}
+            sets.dimension_sets = []
+            sets.metadata_set = {}
+        return sets
+
+    @property
+    def metric_set(self) -> dict[str, Any]:
+        return self._sets().metric_set  # type: ignore[no-any-return]
+
+    @metric_set.setter
+    def metric_set(self, value: dict[str, Any]) -> None:
+        self._sets().metric_set = value
+
+    @property
+    def dimension_set(self) -> dict[str, str]:
+        return self._sets().dimension_set  # type: ignore[no-any-return]
+
+    @dimension_set.setter
+    def dimension_set(self, value: dict[str, str]) -> None:
+        self._sets().dimension_set = value
+
+    @property
+    def dimension_sets(self) -> list[dict[str, str]]:
+        return self._sets().dimension_sets  # type: ignore[no-any-return]
+
+    @dimension_sets.setter
+    def dimension_sets(self, value: list[dict[str, str]]) -> None:
+        self._sets().dimension_sets = value
+
+    @property
+    def metadata_set(self) -> dict[str, Any]:
+        return self._sets().metadata_set  # type: ignore[no-any-return]
+
+    @metadata_set.setter
+    def metadata_set(self, value: dict[str, Any]) -> None:
+        self._sets().metadata_set = value
+
+    def add_metric(self, *args: Any, **kwargs: Any) -> None:
+        if is_metrics_disabled():
+            return  # nothing kept, so nothing can pile up and be printed at 100 values
+        super().add_metric(*args, **kwargs)
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
+        self.clear_metrics()  # the next invocation starts empty, whatever happened in this one
+
+
+metrics = Metrics(
+    namespace=NAMESPACE, service=SERVICE, provider=InvocationMetrics(namespace=NAMESPACE, service=SERVICE)
+)
 
 _MAX_EXACT = 256
 _exact: set[str] = set()
