@@ -52,10 +52,11 @@ $(CHECKOV)/.installed: requirements/checkov.txt
 PORT ?= 8080
 CALLBACK_PORT ?= 8081
 IDP_PORT ?= 8082
+SLACK_PORT ?= 8083
 MOTO_PORT ?= 5055
 
 run: venv
-	@$(BIN)/mcp-gateway run --port $(PORT) --callback-port $(CALLBACK_PORT) --idp-port $(IDP_PORT) --moto-port $(MOTO_PORT)
+	@$(BIN)/mcp-gateway run --port $(PORT) --callback-port $(CALLBACK_PORT) --idp-port $(IDP_PORT) --slack-port $(SLACK_PORT) --moto-port $(MOTO_PORT)
 
 # ------------------------------------------------------------------------------------------------
 # make test: every check, in order of speed

@@ -76,6 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         gateway_port=args.port,
         callback_port=args.callback_port,
         idp_port=args.idp_port,
+        slack_port=args.slack_port,
         state_dir=Path(args.state_dir),
         policy_path=args.policy,
     )
@@ -96,6 +97,7 @@ MCP security gateway - local stack is up
   local AWS (moto):          {info.moto_endpoint}
   local IdP issuer:          {info.idp_issuer}
   approval callback:         {info.callback_url}
+  approvals page (Slack):    {info.slack_url}/approvals
 
 Connect with no token: the client signs in by itself (OAuth 2.1; the local IdP's login page opens in a browser)
 Claude Code:   claude mcp add --transport http aws-gateway {info.mcp_url}
@@ -195,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=8080, help="gateway function URL port")
     run.add_argument("--callback-port", type=int, default=8081)
     run.add_argument("--idp-port", type=int, default=8082)
+    run.add_argument("--slack-port", type=int, default=8083, help="local Slack stand-in (approvals page) port")
     run.add_argument("--moto-port", type=int, default=5055)
     run.add_argument("--policy", default=None, help="policy file (default: policy/gateway-policy.yaml)")
     run.add_argument("--email", default="alice@example.com")

@@ -3,7 +3,11 @@
 - Web API: ``POST /api/chat.postMessage`` and ``POST /api/chat.update`` with a JSON body and the bot token
   as ``Authorization: Bearer``, answered like Slack (``{"ok": true, "channel", "ts", ...}``). Approval
   messages are printed to the terminal and appended to ``approvals.jsonl``.
-- ``GET /approvals`` (text) and ``GET /approvals.json``: the messages, newest last, with their state.
+- ``GET /`` and ``GET /approvals`` (HTML): every approval message, newest first, rendered from the same
+  ``ApprovalView`` the Slack message is built from (read back from the approvals table): requester, tool, action,
+  resources, the redacted parameters, rule and matched phrase, expiry in UTC and relative, state and decision.
+  Every value is HTML-escaped. ``GET /approvals/<request id>`` shows one; ``GET /approvals.json`` lists the
+  messages, newest last, with their state.
 - ``POST /response/<id>``: a ``response_url`` sink (Slack's hooks host in production).
 
 ``block_actions_body`` and ``signed_callback`` build a click exactly as Slack sends it (form-encoded
@@ -13,6 +17,7 @@ code verifies real signatures. ``mcp-gateway approve|deny`` and the tests use th
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
 import threading
@@ -26,7 +31,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mcp_gateway.domain.slack import sign_slack_request
+from mcp_gateway.adapters.approval_store import ApprovalRecord, record_of
+from mcp_gateway.domain.slack import relative, sign_slack_request
+from pydantic import ValidationError
 
 TEAM_ID = "T0LOCAL01"
 MAX_BODY = 2 * 1024 * 1024
@@ -71,6 +78,7 @@ class SlackStandIn(ThreadingHTTPServer):
         self.expected_token = ""  # set once the Slack secret exists; empty accepts any xoxb- token
         self.messages: dict[str, dict[str, Any]] = {}  # ts -> record
         self.responses: list[dict[str, Any]] = []
+        self.approvals: Any = None  # an ApprovalStore, once the approvals table exists (the page reads it)
         self.lock = threading.Lock()
         self._seq = 0
         super().__init__((host, port), _Handler)
@@ -150,6 +158,83 @@ class SlackStandIn(ThreadingHTTPServer):
         with self.lock:
             return sorted(self.messages.values(), key=lambda r: r["ts"])
 
+    def record(self, request_id: str, now: float) -> ApprovalRecord | None:
+        """The request as stored in the approvals table (None without a table, or if it is not there)."""
+        if self.approvals is None or not request_id:
+            return None
+        try:
+            item = self.approvals.get(request_id)
+            return None if item is None else record_of(item, now)
+        except ValidationError:
+            return None  # not a request this page can show; its message's own text is shown instead
+        except Exception:  # noqa: BLE001 - a botocore error must not take the page down; the message still shows
+            return None
+
+    def page(self, request_id: str | None = None, now: float | None = None) -> str:
+        """The approvals page (HTML): one card per approval message, newest first, or only ``request_id``'s."""
+        now = time.time() if now is None else now
+        records = [r for r in reversed(self.listing()) if request_id is None or r["request_id"] == request_id]
+        cards = "\n".join(_card(message, self.record(str(message["request_id"]), now), now) for message in records)
+        title = "Approvals (local Slack stand-in)"
+        return (
+            '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{_h(title)}</title><style>{_CSS}</style></head><body>"
+            f"<h1>{_h(title)}</h1>"
+            f"{cards or '<p>No approval requests yet.</p>'}</body></html>\n"
+        )
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}"
+    "section{border:1px solid #ccc;border-radius:6px;padding:1em;margin:1em 0}"
+    "dt{font-weight:bold}dd{margin:0 0 .5em 1em}pre{background:#f5f5f5;padding:.5em;overflow-x:auto}"
+    ".state{font-weight:bold;text-transform:uppercase}"
+)
+
+
+def _h(value: object) -> str:
+    """Every value on the page goes through here: agent-controlled text never becomes markup."""
+    return html.escape(str(value), quote=True)
+
+
+def _utc(epoch: float | None) -> str:
+    return "" if epoch is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def _field(name: str, value_html: str, css: str = "") -> str:
+    cls = f' class="{css}"' if css else ""
+    return f"<dt>{_h(name)}</dt><dd{cls}>{value_html}</dd>"
+
+
+def _card(message: dict[str, Any], record: ApprovalRecord | None, now: float) -> str:
+    """One request: from its ApprovalView when the approvals table has it, else the message's own text."""
+    rid = str(message.get("request_id", ""))
+    head = f'<section id="{_h(rid)}"><h2>Request <code>{_h(rid)}</code></h2>'
+    if record is None:
+        return (
+            f"{head}<dl>{_field('State', _h(message.get('state', '')), 'state')}</dl>"
+            f"<pre>{_h(_plain_summary(message.get('message') or {}))}</pre></section>"
+        )
+    v = record.view
+    resources = "".join(f"<li><code>{_h(r)}</code></li>" for r in v.resources) or "<li><em>none</em></li>"
+    decided = "-"
+    if record.decided_by or record.decided_at is not None:
+        decided = f"{_h(record.decided_by or '-')} at {_h(_utc(record.decided_at) or '-')}"
+    fields = [
+        _field("State", _h(record.state.lower()), "state"),
+        _field("Requested by", f"<code>{_h(v.requester_email)}</code>"),
+        _field("Tool", f"<code>{_h(v.tool or '-')}</code>"),
+        _field("Action", f"<code>{_h(v.action)}</code>"),
+        _field(f"Resources ({len(v.resources)})", f"<ul>{resources}</ul>"),
+        _field("Parameters (sanitised)", f"<pre>{_h(v.parameters_json)}</pre>"),
+        _field("Rule", f"<code>{_h(v.rule_id)}</code>, reason <code>{_h(v.reason)}</code>"),
+        _field("Matched", f"<code>{_h(v.trigger or '-')}</code>"),
+        _field("Expires", f"{_h(_utc(v.expires_at))} ({_h(relative(v.expires_at, now))})"),
+        _field("Decided by", decided),
+        _field("Request hash", f"<code>{_h(v.request_hash)}</code>"),
+    ]
+    return f"{head}<dl>{''.join(fields)}</dl></section>"
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: SlackStandIn
@@ -170,17 +255,16 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/approvals.json":
             self._json(200, self.server.listing())
-        elif path == "/approvals":
-            text = "\n\n".join(
-                f"{r['request_id']}  [{r['state']}]  channel {r['channel']}  ts {r['ts']}\n"
-                f"{_plain_summary(r['message'])}"
-                for r in self.server.listing()
-            ).encode()
+        elif path in ("/", "/approvals", "/approvals/") or path.startswith("/approvals/"):
+            rid = urllib.parse.unquote(path[len("/approvals/") :]) if path.startswith("/approvals/") else ""
+            page = self.server.page(rid or None).encode()
             self.send_response(200)
-            self.send_header("content-type", "text/plain; charset=utf-8")
-            self.send_header("content-length", str(len(text)))
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'")
+            self.send_header("x-content-type-options", "nosniff")
+            self.send_header("content-length", str(len(page)))
             self.end_headers()
-            self.wfile.write(text)
+            self.wfile.write(page)
         else:
             self._json(404, {"ok": False, "error": "unknown_method"})
 

@@ -67,6 +67,7 @@ def _check_port(host: str, port: int, what: str) -> int:
                 "callback": "CALLBACK_PORT",
                 "idp": "IDP_PORT",
                 "moto": "MOTO_PORT",
+                "slack": "SLACK_PORT",
             }.get(what.split(maxsplit=1)[0], "PORT")
             raise PortInUseError(
                 f"port {port} on {host} is already in use (needed for the {what}). Stop whatever holds it "
@@ -75,7 +76,13 @@ def _check_port(host: str, port: int, what: str) -> int:
     return port
 
 
-_PORT_VARIABLES = {"gateway": "PORT", "callback": "CALLBACK_PORT", "idp": "IDP_PORT", "moto": "MOTO_PORT"}
+_PORT_VARIABLES = {
+    "gateway": "PORT",
+    "callback": "CALLBACK_PORT",
+    "idp": "IDP_PORT",
+    "moto": "MOTO_PORT",
+    "slack": "SLACK_PORT",
+}
 
 
 def _check_distinct(ports: dict[str, int]) -> None:
@@ -319,6 +326,7 @@ class LocalStack(LocalOAuthMixin):
         gateway_port: int = 0,
         callback_port: int = 0,
         idp_port: int = 0,
+        slack_port: int = 0,
         state_dir: Path = DEFAULT_STATE_DIR,
         stack_name: str = "mcp-gateway-local",
         policy_path: str | Path | None = None,
@@ -326,7 +334,13 @@ class LocalStack(LocalOAuthMixin):
         quiet: bool = True,
     ) -> None:
         self.host = host
-        self.ports = {"moto": moto_port, "gateway": gateway_port, "callback": callback_port, "idp": idp_port}
+        self.ports = {
+            "moto": moto_port,
+            "gateway": gateway_port,
+            "callback": callback_port,
+            "idp": idp_port,
+            "slack": slack_port,
+        }
         self.state_dir = Path(state_dir)
         self.stack_name = stack_name
         self.policy_path = str(policy_path) if policy_path else str(ROOT / "policy" / "gateway-policy.yaml")
@@ -391,11 +405,14 @@ class LocalStack(LocalOAuthMixin):
 
         from .slack_standin import SlackStandIn  # local Slack: NotifyApprovers and chat.update talk to it
 
-        self.slack = SlackStandIn(self.host, 0, self.state_dir / "approvals.jsonl")
+        self.slack = SlackStandIn(self.host, self.ports["slack"], self.state_dir / "approvals.jsonl")
         self._serve(self.slack)
 
         self._provision()
         self.slack.expected_token = self.slack_bot_token
+        from mcp_gateway.adapters.approval_store import ApprovalStore  # the page shows each request's stored view
+
+        self.slack.approvals = ApprovalStore(self.client("dynamodb"), self.physical("ApprovalsTable"))
         if self.with_demo_data:
             from .demo_data import seed
 
