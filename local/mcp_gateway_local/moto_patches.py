@@ -34,6 +34,10 @@ Speed (moto does each of these again on every execution; none of them changes be
    a botocore client is thread-safe to use. A different moto port or region is a different key.
 9. JSONPath expressions (``$.rate.tier_key``) are parsed by jsonpath-ng on every read and write. Parsed
    expressions are immutable and cached by their text.
+10. The interpreter ``copy.deepcopy``-s the whole state data several times per state (input, result, the task's
+   parameters, the history's details): for a page of 1,000 log events that was half of the execution. The data is
+   JSON (it arrives as JSON and leaves as JSON), so those modules copy it with a JSON-only deep copy (new dicts and
+   lists, the same immutable str/int/float/bool/None); anything else still goes through ``copy.deepcopy``.
 
 Clients of the local StartSyncExecution need ``Config(inject_host_prefix=False)`` so botocore does not
 prepend ``sync-`` to the loopback host.
@@ -346,6 +350,41 @@ def _parse_json_path(path: str) -> Any:
     return parse(path)
 
 
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON data: new dicts and lists all the way down, immutable atoms shared; any other object
+    (a datetime in a history event, a failure event on the stack) is copied by ``copy.deepcopy``."""
+    kind = type(value)
+    if kind is dict:
+        return {k: json_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [json_copy(v) for v in value]
+    if value is None or kind is str or kind is int or kind is float or kind is bool:
+        return value
+    return copy.deepcopy(value)
+
+
+class _JsonCopyShim:
+    """Stands in for the ``copy`` module inside the interpreter modules that copy state data."""
+
+    copy = staticmethod(copy.copy)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return json_copy(value)
+
+
+#: the interpreter modules whose ``copy.deepcopy`` calls copy state data (JSON) only
+_JSON_COPY_MODULES = (
+    "moto.stepfunctions.parser.asl.eval.states",
+    "moto.stepfunctions.parser.asl.eval.event.event_manager",
+    "moto.stepfunctions.parser.asl.component.common.string.string_expression",
+    "moto.stepfunctions.parser.asl.component.common.path.result_path",
+    "moto.stepfunctions.parser.asl.component.state.exec.execute_state",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.state_parallel",
+)
+
+
 def _install_caches() -> None:
     import sys
 
@@ -368,6 +407,12 @@ def _install_caches() -> None:
             module.boto_client_for = cached  # type: ignore[attr-defined]
     json_path.parse = _parse_json_path_ext  # type: ignore[attr-defined]
     result_path.parse = _parse_json_path  # type: ignore[attr-defined]
+    import importlib
+
+    for name in _JSON_COPY_MODULES:
+        module = importlib.import_module(name)
+        if getattr(module, "copy", None) is copy:
+            module.copy = _JsonCopyShim  # type: ignore[attr-defined]
 
 
 def install() -> None:

@@ -380,3 +380,55 @@ def test_a_cached_result_path_writes_into_each_state_input_without_leaking_betwe
     one = target.update_or_create({"a": 1}, {"r": 1})
     two = target.update_or_create({"b": 2}, {"r": 2})
     assert (one, two) == ({"a": 1, "execution": {"r": 1}}, {"b": 2, "execution": {"r": 2}})
+
+
+def test_the_json_copy_of_state_data_shares_no_container_and_deep_copies_anything_that_is_not_json() -> None:
+    import datetime as dt
+
+    class Marker:
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+    marker = Marker()
+    when = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    data = {"a": [1, 2.5, "x", None, True, {"b": [{"c": "d"}]}], "when": when, "marker": marker}
+    copied = moto_patches.json_copy(data)
+    assert copied == {**data, "marker": copied["marker"]}
+    assert copied is not data
+    assert copied["a"] is not data["a"]
+    assert copied["a"][5] is not data["a"][5]
+    assert copied["a"][5]["b"][0] is not data["a"][5]["b"][0]
+    assert copied["marker"] is not marker, "a non-JSON object is deep-copied, not shared"
+    copied["a"][5]["b"][0]["c"] = "changed"
+    assert data["a"][5]["b"][0]["c"] == "d"
+
+
+def test_parallel_branches_writing_into_the_same_state_data_never_see_each_others_writes(stack: Any) -> None:
+    def branch(value: str) -> dict[str, Any]:
+        return {
+            "StartAt": "W",
+            "States": {"W": {"Type": "Pass", "Result": value, "ResultPath": "$.shared.written", "End": True}},
+        }
+
+    arn = _machine(
+        stack,
+        {
+            "StartAt": "Both",
+            "States": {
+                "Both": {
+                    "Type": "Parallel",
+                    "Branches": [branch("left"), branch("right")],
+                    "ResultPath": "$.branches",
+                    "Next": "Keep",
+                },
+                "Keep": {"Type": "Pass", "End": True},
+            },
+        },
+        "EXPRESS",
+    )
+    data = {"shared": {"list": [1, {"deep": True}]}}
+    result = stack.client("stepfunctions").start_sync_execution(stateMachineArn=arn, input=json.dumps(data))
+    output = json.loads(result["output"])
+    assert output["shared"] == data["shared"], "the state's own data is unchanged by the branches"
+    assert [b["shared"]["written"] for b in output["branches"]] == ["left", "right"]
+    assert all(b["shared"]["list"] == [1, {"deep": True}] for b in output["branches"])
