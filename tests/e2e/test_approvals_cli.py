@@ -131,3 +131,15 @@ def test_approvals_list_with_an_unreadable_since_is_one_line_with_exit_code_2(
 ) -> None:
     code, _, err = run_cli(stack, capsys, "approvals", "list", "--since", "last tuesday")
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_approvals_list_with_stack_and_no_region_is_one_line_with_exit_code_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    capsys.readouterr()
+    assert cli.main(["approvals", "list", "--stack", "mcp-gateway-prod"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
