@@ -1,13 +1,14 @@
 """The bounded edge of ``POST /mcp`` (issue 20): cheap checks before any workflow starts, each rejection a
-JSON body with a reason code and an audit record.
+JSON body with a reason code, a request id and an audit record.
 
 Before authentication (no token work spent): the method (stateless mode has no SSE stream: ``GET`` and
 ``DELETE`` are 405 at once), the header sizes (431) and the body size (413).
 After authentication, before the MCP app: the principal's admission (in-flight calls and requests per
-minute, one DynamoDB transaction via ``adapters/edge_counters.py``; unreadable counters fail closed with
-503), then the ``Host`` (421) and ``Origin`` (403) headers, the content type (400) and strict JSON (400
-INVALID_INPUT: duplicate keys, NaN/Infinity, nesting deeper than ``MAX_DEPTH``, a boolean where a tool's
-schema wants a number).
+minute, one DynamoDB transaction via ``adapters/edge_counters.py``; when the counters cannot be reached the
+instance bounds the principal's in-flight calls itself, so the edge is never unbounded and the workflow's
+own quota states still decide and audit each call), then the ``Host`` (421) and ``Origin`` (403) headers,
+the content type (400) and strict JSON (400 INVALID_INPUT: duplicate keys, NaN/Infinity, nesting deeper
+than ``MAX_DEPTH``, a boolean where a tool's schema wants a number).
 """
 
 from __future__ import annotations
@@ -198,6 +199,24 @@ class EdgeAdmission:
         self.max_in_flight = max_in_flight
         self.per_minute = per_minute
         self.clock = clock
+        self._in_flight: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _local(self, principal: Principal) -> Iterator[bool]:
+        """The fallback bound when the shared counters cannot be reached: this instance's in-flight calls of
+        the principal (the per-minute budget and the workflow's own quotas still apply downstream)."""
+        key = principal.email.lower()
+        with self._lock:
+            over = self._in_flight.get(key, 0) >= self.max_in_flight
+            if not over:
+                self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        try:
+            yield over
+        finally:
+            if not over:
+                with self._lock:
+                    self._in_flight[key] -= 1
 
     @contextmanager
     def admitted(self, principal: Principal) -> Iterator[Rejection | None]:
@@ -208,10 +227,18 @@ class EdgeAdmission:
             verdict, lease = self.counters.acquire(
                 principal.email.lower(), self.max_in_flight, self.per_minute, self.clock()
             )
-        except Exception:  # noqa: BLE001 - unreadable counters: fail closed
-            yield Rejection(
-                503, "temporarily_unavailable", ReasonCode.EDGE_LIMITS_UNAVAILABLE, "the edge limits are unavailable"
-            )
+        except Exception:  # noqa: BLE001 - unreadable counters: still bounded, by this instance's own count
+            with self._local(principal) as over:
+                if over:
+                    yield Rejection(
+                        429,
+                        "too_many_requests",
+                        ReasonCode.EDGE_CONCURRENCY_EXCEEDED,
+                        f"at most {self.max_in_flight} calls at once per user",
+                        (("retry-after", "1"),),
+                    )
+                else:
+                    yield None
             return
         if verdict == "in_flight":
             yield Rejection(
