@@ -439,6 +439,8 @@ class Redactor:
                     add(Span(m.start(1), m.end(1), P_CONTEXT, "authorization", m.group(1)))
 
         self._keyed(text, lowered, add)
+        if "filter" in lowered and len(lowered) == len(text):
+            self._query_filters(text, lowered, add)
         if ('"value' in lowered or "value:" in lowered) and len(lowered) == len(text):
             self._name_value_pairs(text, lowered, add)
 
@@ -454,6 +456,20 @@ class Redactor:
 
         self._base64_runs(text, pii, depth, add)
         return spans
+
+    @staticmethod
+    def _query_filters(text: str, lowered: str, add: Callable[[Span], None]) -> None:
+        """A query's ``filter ... like "..."`` literals, wherever the query travels (an event body, a log line):
+        a bare random password searched for is still a password."""
+        pos = lowered.find("filter")
+        while pos >= 0:
+            eol = text.find("\n", pos)
+            end = min(len(text), pos + 1024 if eol < 0 else min(eol, pos + 1024))
+            for m in QUERY_FILTER_RX.finditer(text, pos, end):
+                value = m.group(1)
+                if looks_password_like(value):
+                    add(Span(m.start(1), m.end(1), P_ENTROPY, "password", value))
+            pos = lowered.find("filter", end)
 
     @staticmethod
     def _url_passwords(text: str, add: Callable[[Span], None], userinfo: list[tuple[int, int]]) -> None:
@@ -879,6 +895,10 @@ class Redactor:
         return "".join(parts), dict(counts)
 
 
+QUERY_FILTER_RX = re.compile(
+    r"(?i:like|=~|==|!=|=|in \[)[ \t]{0,4}\\{0,7}[\"'/]((?:[^\"'/\\\s]|\\[^\"'\\/\s]){8,128})\\{0,7}[\"'/]",
+    re.ASCII,
+)
 _NINO_LETTERS_RX = re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d\d ?\d\d ?\d\d ?[A-D]", re.ASCII)
 _HEX_RUN_RX = re.compile(r"[0-9a-fA-F]{16,16384}", re.ASCII)
 _HEX_SECOND = frozenset("0123456789abcdefABCDEFxX")
