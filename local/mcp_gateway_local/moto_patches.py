@@ -429,6 +429,9 @@ def install() -> None:
         from . import moto_stop
 
         moto_stop.install()  # StopExecution ends a .waitForTaskToken execution (ABORTED), as on AWS
+        from . import moto_cloudwatch
+
+        moto_cloudwatch.install()  # GetMetricData with a percentile: NotSupportedLocally, not a 500 and a traceback
         StepFunctionResponse.start_sync_execution = _start_sync_execution  # type: ignore[attr-defined]
         from moto.dynamodb import models as ddb_models
         from moto.dynamodb.models import DynamoDBBackend

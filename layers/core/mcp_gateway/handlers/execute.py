@@ -27,6 +27,7 @@ ClientFactory = Callable[[str, dict[str, Any]], Any]
 ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "ResourceNotFoundException", "NotFound", "404"}
 BAD_INPUT = {"InvalidRange", "InvalidParameterException", "InvalidParameterValue", "MalformedQueryException"}
+NOT_SUPPORTED_LOCALLY = {"NotSupportedLocally"}  # only the local stack answers it (local/mcp_gateway_local/moto_*)
 # Logs Insights: poll GetQueryResults inside this step, at most QUERY_POLL_ATTEMPTS times (about 20 s in all).
 QUERY_POLL_ATTEMPTS = 25
 
@@ -81,9 +82,14 @@ class Executor:
                 if code in NOT_FOUND
                 else ReasonCode.INVALID_INPUT
                 if code in BAD_INPUT
+                else ReasonCode.NOT_SUPPORTED_LOCALLY
+                if code in NOT_SUPPORTED_LOCALLY
                 else ReasonCode.EXECUTION_ERROR
             )
-            out = {"status": "error", "reason": reason.value, "message": f"AWS answered {code[:64]}"}
+            message = f"AWS answered {code[:64]}"
+            if reason is ReasonCode.NOT_SUPPORTED_LOCALLY:
+                message = "the local AWS stand-in (moto) does not support this request; it works on AWS"
+            out = {"status": "error", "reason": reason.value, "message": message}
         except (AwsSdkError, ValueError, KeyError, TypeError) as exc:
             out = {
                 "status": "error",
