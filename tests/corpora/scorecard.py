@@ -24,6 +24,7 @@ from .secrets import FakeSecret, decoded_forms, embed, generate_secrets, leaks
 __all__ = ["HELD_OUT", "TUNING", "Case", "Scorecard", "benign_split", "cases", "over_redacted"]
 
 SCORECARD_SEED = 1919
+BENIGN_SEED = 2019
 PER_TYPE = 28
 
 TUNING, HELD_OUT = split(generate_secrets(seed=SCORECARD_SEED, per_type=PER_TYPE), seed=SCORECARD_SEED)
@@ -31,7 +32,8 @@ TUNING, HELD_OUT = split(generate_secrets(seed=SCORECARD_SEED, per_type=PER_TYPE
 
 def benign_split() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(tuning, held-out) benign ``(format, line)`` pairs."""
-    return split(benign_corpus(seed=SCORECARD_SEED, count=2400), seed=SCORECARD_SEED)
+    # its own seed: the same random stream as the secrets would plant their bytes (a JWT signature's) in it
+    return split(benign_corpus(seed=BENIGN_SEED, count=2400), seed=SCORECARD_SEED)
 
 
 @dataclass(frozen=True)

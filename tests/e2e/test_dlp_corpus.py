@@ -73,8 +73,15 @@ class LeakIndex:
 
     def leaks(self, text: str) -> dict[str, list[str]]:
         """{secret kind: surviving windows} over ``text`` and its decoded forms."""
+        out: dict[str, list[str]] = {}
+        for i, windows in self.found(text).items():
+            out.setdefault(self.secrets[i].kind, []).extend(sorted(windows)[:3])
+        return out
+
+    def found(self, text: str) -> dict[int, set[str]]:
+        """{index of a secret: its surviving windows} over ``text`` and its decoded forms."""
         found: dict[int, set[str]] = {}
-        for form in decoded_forms(text):
+        for form in decoded_forms(text, thorough=len(text) < 2_000_000):
             for n in self.lengths:
                 grams = {form[j : j + n] for j in range(len(form) - n + 1)}
                 for window in grams & self.windows.keys():
@@ -87,10 +94,7 @@ class LeakIndex:
                         i = self.digit_windows.get(run[j : j + n])
                         if i is not None and run in self.digits[i]:
                             found.setdefault(i, set()).add(run[j : j + n])
-        out: dict[str, list[str]] = {}
-        for i, windows in found.items():
-            out.setdefault(self.secrets[i].kind, []).extend(sorted(windows)[:3])
-        return out
+        return found
 
 
 INDEX = LeakIndex(SECRETS)
@@ -148,13 +152,18 @@ def dlp(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Captur
             stack.redeploy(logical)
 
 
+def _bytes_as_text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes | bytearray) else str(value)
+
+
 def _scan_table(stack: Any, logical: str) -> str:
     ddb = stack.client("dynamodb")
     parts: list[str] = []
     kwargs: dict[str, Any] = {"TableName": stack.physical(logical)}
     while True:
         page = ddb.scan(**kwargs)
-        parts.extend(json.dumps(item) for item in page["Items"])
+        # binary attributes (sealed approval material) as latin-1 text: raw bytes stay visible to the leak check
+        parts.extend(json.dumps(item, default=_bytes_as_text) for item in page["Items"])
         if "LastEvaluatedKey" not in page:
             return "\n".join(parts)
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -569,3 +578,229 @@ async def test_benign_log_text_read_through_the_gateway_keeps_false_positives_un
         print(f"  false positive: {line[:160]}")
     assert rate_s3 < 0.02
     assert rate_logs < 0.02
+
+
+# ----------------------------------------------------------------------------------------------------
+# Issue 19: the held-out scorecard through every sink, the demo config, echoed inputs, bookkeeping counts
+# ----------------------------------------------------------------------------------------------------
+def _sentinel(case_id: int) -> str:
+    return f"@@ case {case_id} @@"
+
+
+_SENTINEL_RX = re.compile(r"^@@ case (\d+) @@$", re.MULTILINE)
+
+
+def _split_by_sentinel(text: str) -> dict[int, str]:
+    """The returned text of each case (the sentinel line precedes it, one newline separates cases)."""
+    marks = list(_SENTINEL_RX.finditer(text))
+    out: dict[int, str] = {}
+    for k, m in enumerate(marks):
+        end = marks[k + 1].start() - 1 if k + 1 < len(marks) else len(text)
+        out[int(m.group(1))] = text[m.end() + 1 : end]
+    return out
+
+
+def _leak_context(sinks: dict[str, str], leaked: dict[str, dict[str, list[str]]]) -> list[str]:
+    """Where each surviving window sits (in the sink text or a decoded form of it), for the failure message."""
+    out: list[str] = []
+    for name, kinds in leaked.items():
+        forms = decoded_forms(sinks[name], thorough=False)
+        for windows in kinds.values():
+            for form in forms:
+                at = form.find(windows[0])
+                if at >= 0:
+                    out.append(f"{name}: ...{form[max(0, at - 300) : at + 100]!r}...")
+                    break
+    return out
+
+
+def _redactions_summaries(value: Any) -> list[Any]:
+    """Every value held under a ``redactions`` key, anywhere in a JSON document."""
+    out: list[Any] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "redactions":
+                out.append(item)
+            else:
+                out.extend(_redactions_summaries(item))
+    elif isinstance(value, list):
+        for item in value:
+            out.extend(_redactions_summaries(item))
+    return out
+
+
+def _executions(stack: Any) -> str:
+    """Step Functions: every execution of every state machine, its input and output and its whole history."""
+    sfn = stack.client("stepfunctions")
+    parts: list[str] = []
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        kwargs: dict[str, Any] = {"stateMachineArn": machine["stateMachineArn"]}
+        while True:
+            page = sfn.list_executions(**kwargs)
+            for execution in page["executions"]:
+                arn = execution["executionArn"]
+                described = sfn.describe_execution(executionArn=arn)
+                parts.append(json.dumps({k: described.get(k) for k in ("input", "output", "error", "cause")}))
+                history: dict[str, Any] = {"executionArn": arn}
+                while True:
+                    events = sfn.get_execution_history(**history)
+                    parts.append(json.dumps(events["events"], default=str))
+                    if not events.get("nextToken"):
+                        break
+                    history["nextToken"] = events["nextToken"]
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+    return "\n".join(parts)
+
+
+async def test_the_held_out_scorecard_leaks_nothing_in_any_sink_and_keeps_benign_lines_and_the_demo_config(
+    stack: Any, session_factory: Any, dlp: Capture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from corpora.scorecard import HELD_OUT, Scorecard, benign_split, cases, over_redacted
+    from mcp_gateway_local import cli, demo_data
+
+    planted = cases(HELD_OUT, per_secret=2)
+    _tuning, benign = benign_split()
+    assert len(HELD_OUT) >= 500 and len(benign) >= 1000
+    run = uuid.uuid4().hex[:10]
+    s3 = stack.client("s3")
+    to_s3 = [c for c in planted if c.id % 2 == 0]
+    to_logs = [c for c in planted if c.id % 2 == 1]
+    cases_key = f"dlp/{run}/scorecard.txt"
+    s3.put_object(Bucket=BUCKET, Key=cases_key, Body="\n".join(f"{_sentinel(c.id)}\n{c.text}" for c in to_s3).encode())
+    cases_group = f"/acme/dlp-scorecard-{run}"
+    _put_events(stack, cases_group, [f"{_sentinel(c.id)}\n{c.text}" for c in to_logs])
+    benign_lines_ = [line for _format, line in benign]
+    benign_key = f"dlp/{run}/benign-formats.txt"
+    s3.put_object(Bucket=BUCKET, Key=benign_key, Body="\n".join(benign_lines_).encode())
+    benign_group = f"/acme/dlp-benign-formats-{run}"
+    benign_messages = [line for line in benign_lines_ if line.strip()]  # a log event is never empty
+    _put_events(stack, benign_group, benign_messages)
+    # an echoed caller input: an object key holding an access key id, and a query holding a bare password
+    akid = next(s for s in HELD_OUT if s.kind == "aws_access_key_id")
+    password = next(s for s in HELD_OUT if s.kind == "password")
+    echo_key = f"dumps/{run}/dump-{akid.value}.json"
+    s3.put_object(Bucket=BUCKET, Key=echo_key, Body=b'{"ok": true}')
+    query = f'fields @timestamp, @message | filter @message like "{password.value}" | limit 5'
+
+    session = session_factory(unique_email("scorecard"))
+    with observing(stack) as observer:
+        async with session.client() as client:
+            agent = Agent(client)
+            s3_text, s3_pages = await agent.read_object(cases_key)
+            log_events, log_pages = await agent.read_log_group(cases_group)
+            benign_text, benign_pages = await agent.read_object(benign_key)
+            benign_events, _ = await agent.read_log_group(benign_group)
+            env_page = structured(
+                await agent.call(
+                    "get_object", {"bucket": "acme-customer-exports", "key": "config/app.env", "intent": "debug"}
+                )
+            )
+            echo_page = structured(
+                await agent.call("get_object", {"bucket": BUCKET, "key": echo_key, "intent": "read the dump"})
+            )
+            await agent.call(
+                "query_logs", {"log_groups": [cases_group], "query": query, "since_minutes": 120, "intent": "debug"}
+            )
+            # one call reviewed by a human: its result travels through the approval workflow too
+            pending = structured(
+                await agent.call(
+                    "filter_log_events",
+                    {"log_group": cases_group, "limit": 25, "since_minutes": 120, "intent": FLAGGING_INTENT},
+                )
+            )
+            assert pending["status"] == "pending", pending
+            rid = pending["request_id"]
+            observer.wait_notified(rid)
+            assert cli.main(["--state-dir", str(stack.state_dir), "approve", rid, "--as", "carol@example.com"]) == 0
+            assert observer.wait_finished(rid)["status"] == "ok"
+            await agent.call("get_request_status", {"request_id": rid})
+
+    # the demo config comes back whole: 5 lines, every label, the host and LOG_LEVEL; only the values go
+    assert env_page["status"] == "ok", env_page
+    env_lines = env_page["result"]["text"].rstrip("\n").split("\n")
+    assert [line.split("=", 1)[0] for line in env_lines] == [
+        "DATABASE_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "STRIPE_API_KEY",
+        "LOG_LEVEL",
+    ]
+    assert env_lines[0] == "DATABASE_URL=postgresql://orders_app:[REDACTED:url_password]@orders-db.internal:5432/orders"
+    assert env_lines[2] == "AWS_SECRET_ACCESS_KEY=[REDACTED:aws_secret_key]"
+    assert env_lines[3] == "STRIPE_API_KEY=[REDACTED:stripe_key]"
+    assert env_lines[4] == "LOG_LEVEL=info"
+    assert demo_data.FAKE_DB_PASSWORD not in json.dumps(env_page)
+    # the echoed key is redacted in the result
+    assert echo_page["status"] == "ok", echo_page
+    assert akid.value not in json.dumps(echo_page) and "[REDACTED:aws_access_key_id]" in echo_page["result"]["key"]
+
+    # bookkeeping: every redactions summary (results, audit records, audit log lines) carries integer counts
+    audit_text = _scan_table(stack, "AuditTable")
+    audit_log = _all_log_events(stack, stack.physical("AuditLogGroup"))
+    summaries = [p["redactions"] for p in s3_pages + log_pages + benign_pages + [env_page, echo_page]]
+    audit_summaries: list[Any] = []
+    for item in audit_text.split("\n"):
+        record = json.loads(item).get("record", {}).get("S")
+        if record:
+            audit_summaries.extend(_redactions_summaries(json.loads(record)))
+    for line in audit_log.split("\n"):
+        if line.startswith("{"):
+            audit_summaries.extend(_redactions_summaries(json.loads(line)))
+    assert any(audit_summaries), "the audit copies count redactions"
+    summaries += audit_summaries
+    assert all(
+        isinstance(s, dict) and all(isinstance(v, int) and not isinstance(v, bool) for v in s.values())
+        for s in summaries
+    ), [s for s in summaries if not isinstance(s, dict) or not all(isinstance(v, int) for v in s.values())][:3]
+
+    # every sink, scanned for every held-out secret (raw and in decoded forms)
+    index = LeakIndex(list(HELD_OUT))
+    sinks = {
+        "mcp responses": "\n".join(agent.responses),
+        "audit table": audit_text,
+        "audit log group": audit_log,
+        "results table": _scan_table(stack, "ResultsTable"),
+        "approvals table": _scan_table(stack, "ApprovalsTable"),
+        "slack payloads": _slack_payloads(stack),
+        "function logs": dlp.text(),
+        "step functions": _executions(stack),
+    }
+    assert rid in sinks["slack payloads"] and "[REDACTED:" in sinks["step functions"]
+    found = {name: index.found(text) for name, text in sinks.items()}
+    leaked_ids = {i for per_sink in found.values() for i in per_sink}
+    leaked = {name: index.leaks(text) for name, text in sinks.items() if found[name]}
+    position = {id(secret): i for i, secret in enumerate(index.secrets)}
+
+    # per case: what came back to the agent, and whether it was mangled
+    returned = _split_by_sentinel(s3_text)
+    for event in log_events:
+        returned.update(_split_by_sentinel(event))
+    card = Scorecard()
+    for secret in HELD_OUT:
+        card.secrets[secret.kind] += 1
+    for case in planted:
+        out = returned.get(case.id)
+        assert out is not None, (case.id, case.syntax)
+        card.add_case(case, recovered=position[id(case.secret)] in leaked_ids, mangled=over_redacted(case, out))
+    returned_benign = benign_text.split("\n")
+    assert len(returned_benign) == len(benign_lines_)
+    for line, out in zip(benign_lines_, returned_benign, strict=True):
+        card.add_benign(line, out)
+    assert len(benign_events) == len(benign_messages)
+    changed_events = len(set(benign_messages) - set(benign_events))
+    with capsys.disabled():
+        print(
+            "\n"
+            + card.render(
+                f"DLP scorecard (held-out, end to end): {len(HELD_OUT)} secrets, {len(planted)} planted texts, "
+                f"{agent.calls} tool calls, sinks {sorted(sinks)}"
+            )
+            + f"\nbenign log events changed: {changed_events}/{len(benign_messages)}; leaks {leaked}"
+        )
+    assert leaked == {}, _leak_context(sinks, leaked)
+    assert set(card.planted) == {s.kind for s in HELD_OUT}
+    assert sum(card.mangled.values()) <= 0.005 * len(planted)
+    assert card.over_redaction_rate <= 0.005
+    assert changed_events <= 0.005 * len(benign_messages)
