@@ -11,6 +11,14 @@ from mcp_gateway_local import cli
 from mcp_gateway_local.stack import FunctionUrlServer, LocalStack, PortInUseError, _check_port, loopback_hosts
 
 
+@pytest.fixture(autouse=True)
+def _run_leaves_the_environment_as_it_found_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mcp-gateway run` quiets Powertools through the process environment (it owns its process); inside the test
+    process that must not leak into later tests' loggers, so the variables are restored after each test."""
+    for name in ("POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def leave_in_time_wait() -> int:
     """A loopback port whose last connection the server side closed first: it sits in TIME_WAIT, nothing listens."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
