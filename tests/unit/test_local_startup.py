@@ -16,7 +16,8 @@ def _run_leaves_the_environment_as_it_found_it(monkeypatch: pytest.MonkeyPatch) 
     """`mcp-gateway run` quiets Powertools through the process environment (it owns its process); inside the test
     process that must not leak into later tests' loggers, so the variables are restored after each test."""
     for name in ("POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # records the variable's original state (set or not) for the undo
+        monkeypatch.delenv(name)
 
 
 def leave_in_time_wait() -> int:
