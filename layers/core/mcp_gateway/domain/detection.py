@@ -23,10 +23,12 @@ term with its spaces removed. That single rule gives:
   and "drop-table" all match, while "therefore achieve" does not match "foreach" (the run must start and
   end on word boundaries);
 - payloads split across arguments: the fields are also joined (with a space, and with nothing), so
-  ``{"a": "del", "b": "ete"}`` and "for" + "each bucket" match, reported with field ``"<joined>"``.
+  ``{"a": "del", "b": "ete"}`` and "for" + "each bucket" match, reported with field ``"<joined>"``. When every
+  field is plain ASCII text, only windows around the junctions are read (see ``Detector._joined_hits``).
 
 Terms written in scripts without spaces between words (Chinese, Japanese, Korean) match as substrings of
-the squashed text instead. The work per normalized string is O(n * w), w = the longest term (<= 80).
+the squashed text instead. All keys sit in one Aho-Corasick automaton (pyahocorasick): the work per normalized
+string is linear in its length plus the number of key occurrences.
 
 Identifier fields. Resource names are realistic carriers of scary words ("/aws/lambda/delete-user-handler",
 "backups/deleted/", the S3 "DeleteRequests" metric) and are validated elsewhere against strict resource
