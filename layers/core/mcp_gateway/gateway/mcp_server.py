@@ -64,11 +64,9 @@ OUTPUT_SCHEMA: dict[str, Any] = {
 
 
 def output_schema(spec: Tool) -> dict[str, Any]:
-    """The envelope, with ``result`` typed by the tool's output model (absent while pending approval, hence
-    nullable)."""
+    """The envelope, with ``result`` typed by the tool's output model. It is absent while pending approval,
+    never null: :func:`to_call_result` drops the envelope's None values, so the type stays one object."""
     result = {**spec.result_schema, "description": "the tool's data, redacted"}
-    if result.get("type") == "object":
-        result["type"] = ["object", "null"]
     return {**OUTPUT_SCHEMA, "properties": {**OUTPUT_SCHEMA["properties"], "result": result}}
 
 

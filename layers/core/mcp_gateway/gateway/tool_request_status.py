@@ -41,7 +41,10 @@ OUTPUT_SCHEMA: dict[str, Any] = {
         "decided_by": {"type": "string"},
         "executed": {"type": "boolean"},
         "result_status": {"type": "string"},
-        "result": {"description": "the tool's data, redacted"},
+        "result": {
+            "anyOf": [{"type": "object"}, {"type": "null"}],
+            "description": "the tool's data, redacted (null when the execution returned none)",
+        },
         "result_reason": {"type": "string"},
         "redactions": {"type": "object", "additionalProperties": {"type": "integer"}},
         "truncated": {"type": "boolean"},

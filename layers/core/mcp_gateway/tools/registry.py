@@ -106,15 +106,16 @@ class ToolResult(BaseModel):
 
 # --- portable output schemas ----------------------------------------------------------------------------
 class PortableSchema(GenerateJsonSchema):
-    """JSON Schema that strict MCP clients accept: ``X | None`` becomes ``{"type": [X, "null"]}`` (no
-    ``anyOf`` with null) wherever the inner schema is a plain typed one."""
+    """JSON Schema that strict MCP clients accept: every ``type`` is ONE type name, never a list (a client
+    mapping tool schemas onto a single-``type`` dialect, e.g. the OpenAPI subset of Gemini function
+    declarations, rejects the tool or drops the constraint; the MCP Inspector's ``--strict`` check warns
+    about it). ``X | None`` is ``{"anyOf": [X, {"type": "null"}]}``, each branch with a single type."""
 
     def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
         inner = self.generate_inner(schema["schema"])
-        kind = inner.get("type")
-        if isinstance(kind, str) and "$ref" not in inner and kind != "null":
-            return {**inner, "type": [kind, "null"]}
-        return super().nullable_schema(schema)
+        if inner == {"type": "null"}:
+            return inner
+        return {"anyOf": [inner, {"type": "null"}]}
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
@@ -131,9 +132,9 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
 
 def result_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The JSON Schema of a tool's ``result``: generated from its output model, references inlined (it is
-    embedded in the response envelope), nullable fields as type lists. A result too large for the payload
-    cap is replaced by ``{"truncated_json": ...}``, so that property is published and nothing is required
-    at the top level."""
+    embedded in the response envelope), nullable fields as ``anyOf`` with a null branch. A result too large
+    for the payload cap is replaced by ``{"truncated_json": ...}``, so that property is published and nothing
+    is required at the top level."""
     raw = model.model_json_schema(mode="serialization", schema_generator=PortableSchema)
     schema: dict[str, Any] = _inline(raw, raw.get("$defs", {}))
     schema.pop("required", None)
