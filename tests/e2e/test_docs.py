@@ -1,13 +1,18 @@
 """The docs test, running half (issue 18): every ```bash run / ```python run block of README.md and docs/*.md runs
-as written, in order, one shell per document, against a local stack of its own (the default ports are replaced by
-its ports; MCP_GATEWAY_STATE_DIR points `mcp-gateway` at it). A block that fails names itself."""
+as written, in order, one shell per document, against a local stack of its own, started as `make run` starts it
+(the default ports are replaced by its ports; MCP_GATEWAY_STATE_DIR points `mcp-gateway` at it). A block that
+fails names itself."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +22,71 @@ from docs_support import DOCS, ROOT, Block, blocks, localised
 RUNNABLE = {doc: [b for b in blocks(doc) if b.mode == "run"] for doc in DOCS}
 
 
-@pytest.fixture(scope="module")
-def docs_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from mcp_gateway_local.stack import LocalStack
+@dataclass(frozen=True)
+class DocsStack:
+    """A local stack started exactly as `make run` starts it, in its own process (moto's backends are
+    process-wide, so a second stack inside a test worker that already runs one would share its tables)."""
 
-    local = LocalStack(state_dir=tmp_path_factory.mktemp("docs-stack"))
-    local.start()
-    yield local
-    local.stop()
+    state_dir: Path
+    ports: dict[str, int]
+
+
+def _free_ports(names: tuple[str, ...]) -> dict[str, int]:
+    sockets = []
+    try:
+        for _ in names:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return {name: int(s.getsockname()[1]) for name, s in zip(names, sockets, strict=True)}
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@pytest.fixture(scope="module")
+def docs_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocsStack]:
+    state_dir = tmp_path_factory.mktemp("docs-stack")
+    ports = _free_ports(("gateway", "callback", "idp", "slack", "moto"))
+    argv = [
+        str(ROOT / ".venv" / "bin" / "mcp-gateway"),
+        "--state-dir",
+        str(state_dir),
+        "run",
+        "--port",
+        str(ports["gateway"]),
+        "--callback-port",
+        str(ports["callback"]),
+        "--idp-port",
+        str(ports["idp"]),
+        "--slack-port",
+        str(ports["slack"]),
+        "--moto-port",
+        str(ports["moto"]),
+    ]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env={**os.environ}
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    for line in proc.stdout:  # the banner ends with "Press Ctrl-C to stop." once every server is up
+        seen.append(line)
+        if "Press Ctrl-C to stop." in line:
+            break
+    else:
+        proc.wait(timeout=30)
+        pytest.fail("make run's stack did not come up: " + "".join(seen[-20:]))
+    drain = threading.Thread(target=lambda: [None for _ in proc.stdout or ()], daemon=True)
+    drain.start()  # keep reading its log lines so the stack never blocks on a full pipe
+    try:
+        yield DocsStack(state_dir=state_dir, ports=ports)
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C, as a developer stops it
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def script_for(run: list[Block], stack: Any, workdir: Path) -> str:
