@@ -38,6 +38,7 @@ from mcp_gateway.domain.tokens import (
     generate_session_key,
     token_fingerprint,
 )
+from mcp_gateway.gateway import edge_limits
 from mcp_gateway_local.idp import LocalIdP
 
 pytestmark = pytest.mark.e2e
@@ -223,7 +224,7 @@ def auth_records_by_user_agent(items: list[dict[str, Any]]) -> dict[str, list[di
         if "record" not in item:
             continue
         record = json.loads(item["record"]["S"])
-        if record.get("rule_id") == "auth":
+        if record.get("rule_id") == "auth" or str(record.get("rule_id", "")).startswith("edge."):
             out.setdefault(record.get("user_agent", ""), []).append(record)
     return out
 
@@ -396,6 +397,15 @@ def test_a_malicious_subject_token_gets_invalid_grant_from_the_token_endpoint_an
 def test_a_malicious_bearer_token_gets_401_from_mcp_and_is_audited(stack: Any, barrage: Barrage, name: str) -> None:
     case = barrage.cases[name]
     shot = barrage.mcp[name]
+    if len(f"Bearer {case.token}".encode()) > edge_limits.MAX_HEADER_VALUE_BYTES:
+        # a token too large for any header is refused by the edge's header limit before it is parsed (issue 20):
+        # a JSON 431 with its reason code, audited like every other rejection
+        assert shot.status == 431
+        assert shot.body["reason"] == ReasonCode.HEADERS_TOO_LARGE.value
+        assert shot.record is not None, "every rejection leaves exactly one audit record"
+        assert shot.record["reason"] == ReasonCode.HEADERS_TOO_LARGE.value
+        assert shot.record["decision"] == "DENY"
+        return
     assert shot.status == 401
     challenge = shot.headers["www-authenticate"]
     assert challenge.startswith("Bearer ")
