@@ -1,4 +1,4 @@
-"""The docs test's machinery (tests/unit/test_docs.py, tests/e2e/test_docs.py): extract the code blocks of README.md
+"""The docs test's machinery (tests/unit/test_docs.py, tests/e2e/test_docs_run.py): extract the code blocks of README.md
 and docs/*.md and check them.
 
 The marker convention (the fence's info string; documented in README.md "Docs that run"):

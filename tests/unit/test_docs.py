@@ -1,5 +1,5 @@
 """The docs test, static half (issue 18): every code block of README.md and docs/*.md is marked and checked.
-Runnable blocks run in tests/e2e/test_docs.py; blocks that need AWS are checked here for syntax, for their aws
+Runnable blocks run in tests/e2e/test_docs_run.py; blocks that need AWS are checked here for syntax, for their aws
 CLI operations and options (botocore's model) and for their parameter overrides (template.yaml's ranges and Rules)."""
 
 from __future__ import annotations
