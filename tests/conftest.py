@@ -174,3 +174,19 @@ def unique_email(prefix: str) -> str:
         n, r = divmod(n, 26)
         letters = chr(ord("a") + r) + letters
     return f"{prefix}-{letters}-req@example.com"
+
+
+def roomy_window(needed: float = 600.0) -> int:
+    """A rate-limit window length (seconds) whose current window has at least ``needed`` seconds left.
+
+    The gateway's windows are fixed and epoch-aligned (``window_start = now - now % W``), so a test that expects
+    "the call after the limit is throttled" would see the counter reset if its calls straddled a boundary. A
+    window length is chosen whose boundary is not near: a day, or the longest length just under a day whose
+    phase puts the next boundary at least ``needed`` seconds away. The result depends only on the clock; no
+    sleep, no retry.
+    """
+    now = int(time.time())
+    for window in range(86_400, 3_600, -1):
+        if window - now % window >= needed:
+            return window
+    raise AssertionError("no window length between an hour and a day leaves room")  # unreachable

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import audit_records, unique_email
+from conftest import audit_records, roomy_window, unique_email
 from mcp_gateway_local import moto_patches
 
 pytestmark = pytest.mark.e2e
@@ -26,11 +26,12 @@ OBJECT = {"bucket": "acme-app-logs", "key": "README.txt"}
 def limits(stack: Any, tmp_path: Path) -> Iterator[Callable[..., None]]:
     def apply(tiers: dict[str, int] | None = None, global_limit: int | None = None, **budgets: int) -> None:
         doc = yaml.safe_load(Path(stack.policy_path).read_text())
+        window = roomy_window()  # the calls after the limit land in the same window as the ones before
         for tier, limit in (tiers or {}).items():
-            doc["rate_limits"]["tiers"][tier] = {"limit": limit, "window_seconds": 300}
+            doc["rate_limits"]["tiers"][tier] = {"limit": limit, "window_seconds": window}
         if global_limit is not None:
-            doc["rate_limits"]["global_per_user"] = {"limit": global_limit, "window_seconds": 300}
-        doc["data_budgets"].update(budgets)
+            doc["rate_limits"]["global_per_user"] = {"limit": global_limit, "window_seconds": window}
+        doc["data_budgets"].update({"window_seconds": window, **budgets})
         path = tmp_path / "policy.yaml"
         path.write_text(yaml.safe_dump(doc))
         stack.redeploy("ValidateFunction", POLICY_PATH=str(path))

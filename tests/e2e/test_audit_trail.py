@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import audit_items_by_sort_key, audit_log_lines, tool_answer, unique_email
+from conftest import audit_items_by_sort_key, audit_log_lines, roomy_window, tool_answer, unique_email
 from mcp_gateway_local.cli import main
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,7 @@ def cli(stack: Any, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int
 
 def lowered_policy(stack: Any, tmp_path: Path, tier: str, limit: int) -> Path:
     policy = yaml.safe_load(Path(stack.policy_path).read_text())
-    policy["rate_limits"]["tiers"][tier]["limit"] = limit
+    policy["rate_limits"]["tiers"][tier] = {"limit": limit, "window_seconds": roomy_window()}
     path = tmp_path / f"policy-{tier}-{limit}.yaml"
     path.write_text(yaml.safe_dump(policy))
     return path

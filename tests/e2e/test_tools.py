@@ -303,6 +303,8 @@ async def test_whoami_reports_identity_groups_and_quotas_that_a_call_consumes(st
     assert before["session_expires_in_seconds"] > 0
     rate_before = {q["scope"]: q for q in before["rate_limits"]}
     rate_after = {q["scope"]: q for q in after["rate_limits"]}
+    if rate_after["read"]["resets_in_seconds"] > rate_before["read"]["resets_in_seconds"]:
+        pytest.skip("the fixed 300 s window rolled over between the two whoami calls")  # ~0.1% of runs
     assert rate_before["read"]["used"] == 0 and rate_before["read"]["remaining"] == rate_before["read"]["limit"] == 100
     assert rate_after["read"]["used"] == 1
     assert rate_after["all"]["used"] == rate_before["all"]["used"] + 1

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import audit_log_lines, audit_records, unique_email
+from conftest import audit_log_lines, audit_records, roomy_window, unique_email
 
 pytestmark = pytest.mark.e2e
 
@@ -171,7 +171,7 @@ async def test_the_call_just_past_a_lowered_write_limit_is_throttled_and_audited
     stack: Any, session_factory: Any, tmp_path: Path
 ) -> None:
     policy = yaml.safe_load(Path(stack.policy_path).read_text())
-    policy["rate_limits"]["tiers"]["write"]["limit"] = 2
+    policy["rate_limits"]["tiers"]["write"] = {"limit": 2, "window_seconds": roomy_window()}
     lowered = tmp_path / "policy-lowered.yaml"
     lowered.write_text(yaml.safe_dump(policy))
     stack.redeploy("ValidateFunction", POLICY_PATH=str(lowered))
