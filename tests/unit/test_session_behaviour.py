@@ -38,13 +38,17 @@ class MemoryStore:
                 out.append({"slice": int(key.rsplit("#", 1)[-1]), **self.items[key]})
         return out
 
-    def record(self, key: str, update: Mapping[str, list[str] | int], expires_at: int) -> None:
+    def record(self, key: str, update: Mapping[str, list[str] | int], expires_at: int) -> dict[str, Any] | None:
+        if self.fail:
+            raise RuntimeError("table unavailable")
+        before = self.read([key])
         item = self.items.setdefault(key, {})
         for name, value in update.items():
             if isinstance(value, list):
                 item[name] = sorted(set(item.get(name, [])) | set(value))
             else:
                 item[name] = value
+        return before[0] if before else None
 
 
 @pytest.fixture(scope="module")

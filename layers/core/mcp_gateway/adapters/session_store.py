@@ -2,8 +2,8 @@
 
 Each item is one slice of one principal's window (``session#<principal hash>#<slice start>``), holding string
 sets of hashed resource names and flags, with the table's TTL attribute ``expires_at``. Recording is one
-``UpdateItem`` whose ``ADD`` to string sets is atomic, like the rate counters; reading is one consistent
-``BatchGetItem`` of the window's slices.
+``UpdateItem`` whose ``ADD`` to string sets is atomic, like the rate counters, and returns the slice as it was
+before (``ALL_OLD``); reading is one consistent ``BatchGetItem`` of the window's (other) slices.
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ class SessionStore:
                 return items
         raise RuntimeError("session items stayed unprocessed")
 
-    def record(self, key: str, update: Mapping[str, list[str] | int], expires_at: int) -> None:
-        """Add the call's hashed resources (string sets) and set its flags on the current slice."""
+    def record(self, key: str, update: Mapping[str, list[str] | int], expires_at: int) -> dict[str, Any] | None:
+        """Add the call's hashed resources (string sets) and set its flags on the current slice, in one atomic
+        UpdateItem; the slice's plain item as it was just before this update (``ReturnValues=ALL_OLD``), or
+        None when the slice did not exist. Concurrent calls are ordered by DynamoDB: each sees the ones before."""
         if not update:
-            return
+            return None
         names: dict[str, str] = {"#ttl": "expires_at"}
         values: dict[str, Any] = {":ttl": {"N": str(expires_at)}}
         adds: list[str] = []
@@ -49,13 +51,16 @@ class SessionStore:
                 values[f":v{i}"] = {"N": str(int(value))}
                 sets.append(f"#a{i} = :v{i}")
         expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
-        self.ddb.update_item(
+        resp = self.ddb.update_item(
             TableName=self.table,
             Key={"pk": {"S": key}},
             UpdateExpression=expression,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
+            ReturnValues="ALL_OLD",
         )
+        old = resp.get("Attributes")
+        return _plain({"pk": {"S": key}, **old}) if old else None
 
 
 def _plain(item: Mapping[str, Any]) -> dict[str, Any]:

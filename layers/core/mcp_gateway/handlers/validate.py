@@ -223,20 +223,29 @@ class Validator:
         return self._output(request_out, decision, started).model_dump(mode="json")
 
     def _with_session(self, policy: Policy, sessions: SessionStorePort, request: ActionRequest) -> Decision:
-        """The decision with the caller's session behaviour: read the window (state before this call),
-        decide, and record the call unless it is denied. A store failure fails closed, except for the tiers
-        the policy lets fail open (never writes)."""
+        """The decision with the caller's session behaviour: the state before this call plus the call itself.
+
+        Record first, then decide: the call's observation is added to the current slice with one atomic
+        UpdateItem that returns the slice as it was just before (``ALL_OLD``), and the older slices are read.
+        DynamoDB orders concurrent updates of one item, so N calls sent at once each see the ones ordered
+        before them: a burst of parallel reads across many buckets trips the threshold exactly where the same
+        calls sent one by one would (reading first and recording after would let every call of the burst see
+        the same empty window). A call this check stops stays recorded (the stricter side). A store failure
+        fails closed, except for the tiers the policy lets fail open (never writes)."""
         session = policy.session
         now = request.requested_at
         keys = slice_keys(request.principal.sub, now, session)
         write = policy.access_level(request.action) not in READ_ONLY_LEVELS
         try:
-            state = SessionState.from_items(sessions.read(keys), now, session)
-            decision = evaluate(policy, request, state)
-            if decision.outcome is not Outcome.DENY:
-                observation = observe(request, session, write=write)
-                if not observation.empty:
-                    sessions.record(keys[0], observation.as_update(), slice_expires_at(now, session))
+            observation = observe(request, session, write=write)
+            if observation.empty:
+                items = sessions.read(keys)
+            else:
+                items = sessions.read(keys[1:]) if len(keys) > 1 else []
+                before = sessions.record(keys[0], observation.as_update(), slice_expires_at(now, session))
+                if before is not None:
+                    items.append(before)
+            decision = evaluate(policy, request, SessionState.from_items(items, now, session))
         except Exception:  # noqa: BLE001 - the session table is unavailable: fail closed (see docstring)
             fallback = evaluate(policy, request)
             if not write and fallback.tier in policy.rate_limits.fail_open_tiers:
@@ -356,7 +365,9 @@ class SessionStorePort(Protocol):
 
     def read(self, keys: Sequence[str]) -> list[dict[str, Any]]: ...
 
-    def record(self, key: str, update: Mapping[str, list[str] | int], expires_at: int) -> None: ...
+    def record(self, key: str, update: Mapping[str, list[str] | int], expires_at: int) -> dict[str, Any] | None:
+        """Add one call to the slice ``key`` atomically; the slice's plain item as it was before, or None."""
+        ...
 
 
 def build_validator(load_policy: Any, load_hmac_key: Any) -> Validator:
