@@ -138,7 +138,8 @@ def _server_factory(
     """The MCP server with the catalog's tools plus the gateway-local ones (status, explain, whoami)."""
     ddb = aws.client("dynamodb", settings.AWS_REGION)
     request_status = tool_request_status.RequestStatusTool(
-        RequestStore(ddb, settings.APPROVALS_TABLE_NAME, settings.RESULTS_TABLE_NAME)
+        RequestStore(ddb, settings.APPROVALS_TABLE_NAME, settings.RESULTS_TABLE_NAME),
+        outcomes=runner.outcomes,  # the audit trail: the truth of a call that needed no approval (issue 20)
     )
     explain_policy = _explain_policy_tool(settings)
     quotas = QuotaStore(ddb, settings.RATE_LIMIT_TABLE_NAME) if settings.RATE_LIMIT_TABLE_NAME else None
