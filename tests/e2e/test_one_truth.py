@@ -210,11 +210,6 @@ def test_the_raw_parameters_never_reach_an_execution_input_output_or_history_eve
     assert _leaked(secrets, unredacted) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the redaction engine leaves url_password remnants and PuTTY public lines in Validate's "
-    "parameters_sanitized (domain/redaction, not the seal); passes once the engine catches them",
-)
 def test_no_raw_secret_appears_in_any_execution_input_output_or_history_event_of_either_workflow(stack: Any) -> None:
     secrets, _, blob = _execution_texts(stack)
     assert _leaked(secrets, blob) == []

@@ -330,6 +330,156 @@ def test_a_percent_encoded_aws_secret_in_a_query_string_is_redacted(redactor: Re
     assert "K7MDENG" not in result.text and result.text.endswith("&a=1")
 
 
+CONN_PW = "Xq7!Rt2-Lm9wZ"
+CONNECTION_STRINGS: list[tuple[str, tuple[str, ...]]] = [
+    (f"postgres://app:{CONN_PW}@db.internal:5432/app", ("postgres://app:", "@db.internal:5432/app")),
+    ("postgresql://app:Xq7%21Rt2%2FLm9w%40Z@db.internal/app", ("postgresql://app:", "@db.internal/app")),
+    (f"postgres://svc%40corp:{CONN_PW}@db.internal/app", ("svc%40corp", "@db.internal/app")),
+    (f"DATABASE_URL=app:{CONN_PW}@db.internal:5432/app", ("DATABASE_URL=app:", "@db.internal:5432/app")),
+    (f"pgbouncer upstream app:{CONN_PW}@10.0.3.17:6432 is down", ("upstream app:", "@10.0.3.17:6432 is down")),
+    (f"jdbc:mysql://app:{CONN_PW}@db.internal:3306/app?useSSL=true", ("jdbc:mysql://app:", "@db.internal:3306/app")),
+    (f"jdbc:postgresql://db.internal:5432/app?user=app&password={CONN_PW}", ("jdbc:postgresql://db.internal",)),
+    (f"jdbc:sqlserver://db.internal:1433;databaseName=app;user=sa;password={CONN_PW};encrypt=true", ("user=sa",)),
+    (f"jdbc:oracle:thin:app/{CONN_PW}@db.internal:1521/ORCL", ("jdbc:oracle:thin:app/", "@db.internal:1521/ORCL")),
+    (f"$ sqlplus -s app/{CONN_PW}@//db.internal:1521/ORCL @report.sql", ("sqlplus -s app/", "@report.sql")),
+    (
+        f"Driver={{ODBC Driver 18 for SQL Server}};Server=tcp:db.internal,1433;Uid=sa;Pwd={CONN_PW};Encrypt=yes;",
+        ("Server=tcp:db.internal,1433;Uid=sa;Pwd=",),
+    ),
+    (f"Server=db.internal;Database=app;User Id=sa;Password={CONN_PW};", ("User Id=sa;Password=",)),
+    (f"mongodb+srv://app:{CONN_PW}@cluster0.ab1cd.mongodb.net/app?retryWrites=true", ("@cluster0.ab1cd.mongodb.net",)),
+    (f"mongodb://app:{CONN_PW}@h1:27017,h2:27017/app?replicaSet=rs0", ("@h1:27017,h2:27017/app",)),
+    (f"redis://:{CONN_PW}@cache.internal:6379/0", ("redis://:", "@cache.internal:6379/0")),
+    (f"rediss://default:{CONN_PW}@cache.internal:6380", ("rediss://default:", "@cache.internal:6380")),
+    (f"amqps://orders:{CONN_PW}@mq.internal:5671/prod", ("amqps://orders:", "@mq.internal:5671/prod")),
+    (f"(broker amqp://orders:{CONN_PW}@mq.internal)", ("(broker amqp://orders:", "@mq.internal)")),
+    (f"celery -b redis://:{CONN_PW}@[2001:db8::5]:6379/1 worker", ("@[2001:db8::5]:6379/1 worker",)),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"), CONNECTION_STRINGS, ids=[f"conn-{i}" for i in range(len(CONNECTION_STRINGS))]
+)
+def test_the_password_of_every_connection_string_form_is_redacted_and_its_user_and_host_stay(
+    redactor: Redactor, text: str, kept: tuple[str, ...]
+) -> None:
+    result = redact(redactor, text, pii=False)
+
+    assert "Xq7" not in result.text and "Lm9w" not in result.text, result.text
+    assert all(piece in result.text for piece in kept), result.text
+    assert set(result.counts) <= {"url_password", "password"} and result.total == 1, result.counts
+
+
+def test_redacting_already_redacted_connection_strings_changes_nothing(redactor: Redactor) -> None:
+    for text, _kept in CONNECTION_STRINGS:
+        once = redact(redactor, text).text
+        assert redact(redactor, once).text == once
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "git clone git@github.com:acme/orders.git",
+        "email:jane.doe@example.com",
+        "mailto:jane.doe@example.com",
+        "sip:alice@voip.example.com",
+        "meeting at 10:30@hq.example.com",
+        "pkg:npm/lodash@4.17.21",
+        "image docker.io/library/nginx@sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31",
+        "PWD=/home/app/releases/42",
+        "DATABASE_URL=db.internal:5432",
+        "database_url=${DATABASE_URL}",
+        "redis_url=redis://cache.internal:6379/0",
+        "jdbc:oracle:thin:@db.internal:1521:ORCL",
+        "sqlplus / as sysdba",
+        "connection_string=Server=db;Database=app;Trusted_Connection=True;",
+        "image_url=Xq7!Rt2-Lm9wZ",
+    ],
+)
+def test_addresses_package_urls_and_password_free_connection_strings_are_left_alone(
+    redactor: Redactor, text: str
+) -> None:
+    assert redact(redactor, text, pii=False).text == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"database_url={CONN_PW}",
+        f"export DATABASE_URL='{CONN_PW}'",
+        json.dumps({"level": "INFO", "mongo_uri": CONN_PW}),
+        f"cache:\n  redis_url: {CONN_PW}\n",
+        f"ConnectionString = {CONN_PW}",
+    ],
+)
+def test_a_bare_password_pasted_under_a_connection_string_key_is_redacted(redactor: Redactor, text: str) -> None:
+    result = redact(redactor, text, pii=False)
+
+    assert CONN_PW[:6] not in result.text
+    assert result.counts == {"url_password": 1}
+
+
+def test_a_structured_connection_string_value_loses_only_its_password(redactor: Redactor) -> None:
+    value = {
+        "database_url": CONN_PW,
+        "dsn": f"app:{CONN_PW}@db.internal:5432/app",
+        "replica_url": "postgres://db-replica.internal:5432/app",
+        "redis_url": "cache.internal:6379",
+    }
+
+    result, counts = redactor.redact_value(value, pii=False)
+
+    assert result == {
+        "database_url": "[REDACTED:url_password]",
+        "dsn": "app:[REDACTED:url_password]@db.internal:5432/app",
+        "replica_url": "postgres://db-replica.internal:5432/app",
+        "redis_url": "cache.internal:6379",
+    }
+    assert counts == {"url_password": 2}
+
+
+PPK_LINES = [
+    "PuTTY-User-Key-File-3: ssh-ed25519",
+    "Encryption: none",
+    "Comment: deploy@build-07",
+    "Public-Lines: 2",
+    "AAAAC3NzaC1lZDI1NTE5AAAAIFc2Rk9xQm5ZbVp2T0dKNlpXbz",
+    "ZUt0aA==",
+    "Private-Lines: 1",
+    "AAAAIGb7Tq3WcR9xLm2Vz5Kp8Yn4Hd6Js1Fa0XeQw3Er5Ty",
+    "Private-MAC: 6f1c0e2b9a8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b",
+]
+
+
+def test_a_putty_key_file_is_redacted_whole_after_its_first_line_and_keeps_its_line_count(
+    redactor: Redactor,
+) -> None:
+    text = "# deploy key\n" + "\n".join(PPK_LINES) + "\nregion: eu-west-1\n"
+
+    result = redact(redactor, text)
+
+    lines = result.text.split("\n")
+    assert len(lines) == len(text.split("\n"))
+    assert lines[:3] == ["# deploy key", PPK_LINES[0], "[REDACTED:putty_private_key]"]
+    assert lines[-2:] == ["region: eu-west-1", ""]
+    assert all(line == "" for line in lines[3:-2])
+    assert result.counts == {"putty_private_key": 1}
+
+
+def test_a_json_escaped_putty_key_file_with_windows_line_endings_is_redacted_whole_after_its_first_line(
+    redactor: Redactor,
+) -> None:
+    text = json.dumps({"name": "deploy", "ppk": "\r\n".join(PPK_LINES)})
+
+    result = redact(redactor, text)
+
+    assert json.loads(result.text) == {
+        "name": "deploy",
+        "ppk": PPK_LINES[0] + "\r\n[REDACTED:putty_private_key]",
+    }
+    assert "deploy@build" not in result.text and "AAAAC3Nza" not in result.text and "6f1c0e2b" not in result.text
+
+
 def test_a_base64_blob_wrapping_a_secret_is_redacted_whole_with_the_inner_type(redactor: Redactor) -> None:
     blob = base64.b64encode(f"GITHUB_TOKEN={GITHUB}\nREGION=eu-west-1\n".encode()).decode()
 

@@ -32,6 +32,7 @@ from .rules import (
     B64_AT_START_RX,
     B64_RX,
     BASIC_RX,
+    CONN_KEY_LITERALS,
     DIGIT_CHARS,
     DIGITS_RX,
     EMAIL_DOMAIN_RX,
@@ -58,6 +59,10 @@ from .rules import (
     NAME_VALUE_JSON_RX,
     NAME_VALUE_YAML_RX,
     NINO_SHAPES,
+    NON_USER_SCHEMES,
+    ODBC_CONTEXT_RX,
+    ORACLE_CONNECT_RX,
+    ORACLE_LITERALS,
     P_CONTEXT,
     P_CUSTOMER,
     P_ENTROPY,
@@ -83,13 +88,18 @@ from .rules import (
     SSN_RX,
     URL_AUTH_RX,
     URL_HOST_RX,
+    USERINFO_HOST_RX,
+    USERINFO_STOP,
+    USERINFO_USER_RX,
     WORD_CHARS,
     WORDISH_RX,
     Span,
     aba_ok,
+    bare_connection_password,
     card_ok,
     iban_ok,
     ipv4_ok,
+    is_connection_key,
     is_placeholder,
     key_secret_type,
     literal_anchor,
@@ -310,6 +320,13 @@ class Redactor:
                 kind = pair_kind
             if kind is not None:
                 new_item = self._redact_whole(kind, item, counts)
+            elif (
+                isinstance(item, str)
+                and isinstance(key, str)
+                and is_connection_key(key)
+                and bare_connection_password(item.strip())
+            ):
+                new_item = self._redact_whole("url_password", item, counts)
             elif isinstance(item, str) and isinstance(key, str) and _QUERY_KEY_RX.fullmatch(key):
                 new_item = self._redact_query(item, pii, counts)
             else:
@@ -420,11 +437,12 @@ class Redactor:
                 mac = PUTTY_MAC_RX.search(text, m.start(), end)
                 if mac is not None:
                     end = mac.end()
-                # the header and the public lines stay; the private lines and the MAC value are the secret
-                private = text.find("Private-Lines:", m.start(), end)
-                start = text.find("\n", private, end) + 1 if private >= 0 else 0
-                if start <= 0:
+                # the first line is a label (like a PEM's BEGIN line); everything after it is the key file:
+                # the comment, the public and private lines, and the MAC
+                nl = text.find("\n", m.start(), end)
+                if nl < 0 or text.find("Private-Lines:", nl, end) < 0:
                     continue  # no private lines here (an escaped key: its decoded view is scanned)
+                start = nl + 1
                 while start < end and text[start].isspace():
                     start += 1
                 add(Span(start, end, P_KEY, "putty_private_key", text[m.start() : end]))
@@ -432,6 +450,10 @@ class Redactor:
         userinfo: list[tuple[int, int]] = []
         if "://" in text:
             self._url_passwords(text, add, userinfo)
+        if "@" in text:
+            self._userinfo_passwords(text, add, userinfo)
+            if "/" in text:
+                self._oracle_passwords(text, lowered, add)
         if "basic" in lowered:
             for m in BASIC_RX.finditer(text):
                 decoded = short_b64(m.group(1))
@@ -439,6 +461,8 @@ class Redactor:
                     add(Span(m.start(1), m.end(1), P_CONTEXT, "authorization", m.group(1)))
 
         self._keyed(text, lowered, add)
+        if len(lowered) == len(text) and any(lit in lowered for lit in CONN_KEY_LITERALS):
+            self._connection_values(text, lowered, add)
         if "filter" in lowered and len(lowered) == len(text):
             self._query_filters(text, lowered, add)
         if ('"value' in lowered or "value:" in lowered) and len(lowered) == len(text):
@@ -494,6 +518,85 @@ class Redactor:
             if pw.startswith("[REDACTED") or is_placeholder(pw):
                 continue
             add(Span(pw_start, at, P_CONTEXT, "url_password", pw))
+
+    @staticmethod
+    def _userinfo_passwords(text: str, add: Callable[[Span], None], userinfo: list[tuple[int, int]]) -> None:
+        """``user:password@host`` without a scheme (``DATABASE_URL=app:pw@db:5432/app``, ``redis-cli -u``): the
+        token before an ``@`` that is followed by a host, split at its first ``:``. URLs (``//`` in the token)
+        are :meth:`_url_passwords`'; before a host without a port the password must look like one, so an
+        address (``email:jane.doe@example.com``) is not mistaken for credentials."""
+        n = len(text)
+        at = text.find("@")
+        while at >= 0:
+            nxt = text.find("@", at + 1)
+            host = USERINFO_HOST_RX.match(text, at + 1, min(n, at + 300))
+            if host is not None and at > 0:
+                lo = max(0, at - 300)
+                start = at
+                while start > lo and text[start - 1] not in USERINFO_STOP:
+                    start -= 1
+                token = text[start:at]
+                colon = token.find(":")
+                if (
+                    colon > 0
+                    and "//" not in token
+                    and not token.startswith("REDACTED:")  # our own marker: [REDACTED:url_password]@host
+                    and USERINFO_USER_RX.fullmatch(token, 0, colon)
+                ):
+                    pw = token[colon + 1 :]
+                    user = token[:colon].lower()
+                    if (
+                        pw
+                        and "/" not in pw  # a path (pkg:npm/x@1.0, jdbc:oracle:thin:u/p@): not user:password
+                        and user not in NON_USER_SCHEMES
+                        and not _PORT_RX.match(pw)
+                        and (host.group("port") is not None or looks_password_like(pw))
+                    ):
+                        userinfo.append((start, at))
+                        if not pw.startswith("[REDACTED") and not is_placeholder(pw):
+                            add(Span(start + colon + 1, at, P_CONTEXT, "url_password", pw))
+            at = nxt
+
+    @staticmethod
+    def _oracle_passwords(text: str, lowered: str, add: Callable[[Span], None]) -> None:
+        """Oracle's ``user/password@db`` in ``jdbc:oracle:thin:`` URLs and on ``sqlplus``-style command lines."""
+        if len(lowered) != len(text):
+            return
+        for lit in ORACLE_LITERALS:
+            pos = lowered.find(lit)
+            while pos >= 0:
+                m = ORACLE_CONNECT_RX.match(text, pos)
+                if m is not None:
+                    pw = m.group(1)
+                    if not pw.startswith("[REDACTED") and not is_placeholder(pw):
+                        add(Span(m.start(1), m.end(1), P_CONTEXT, "url_password", pw))
+                pos = lowered.find(lit, pos + len(lit))
+
+    def _connection_values(self, text: str, lowered: str, add: Callable[[Span], None]) -> None:
+        """``DATABASE_URL=Xy9!pw...``: a bare password (not a URL, DSN or host) assigned to a connection key."""
+        n = len(text)
+
+        def keep(sp: Span) -> None:
+            if bare_connection_password(sp.value):
+                add(sp)
+
+        seen: set[int] = set()
+        for lit in CONN_KEY_LITERALS:
+            pos = lowered.find(lit)
+            while pos >= 0:
+                ks = pos
+                lo = max(0, ks - 64)
+                while ks > lo and text[ks - 1] in IDENT:
+                    ks -= 1
+                fwd = IDENT_FWD_RX.match(text, pos + len(lit))
+                ke = fwd.end() if fwd is not None else pos + len(lit)
+                pos = lowered.find(lit, ke)
+                if ks in seen:
+                    continue
+                seen.add(ks)
+                key = text[ks:ke]
+                if is_connection_key(key):
+                    self._assignment(text, n, ks, ke, key, "url_password", keep)
 
     def _hex_run(self, start: int, blob: str, pii: bool, depth: int, add: Callable[[Span], None]) -> None:
         """Hex-encoded text (``736b5f6c6976655f...``): decoded, scanned, redacted whole with the inner type."""
@@ -577,6 +680,8 @@ class Redactor:
             if ks > 0 and text[ks - 1] == ":" and text[max(0, ks - 2)] != ":":
                 continue  # an ARN component (arn:aws:secretsmanager:...:secret:name), not a key
             kind = key_secret_type(key)
+            if kind is None and key.lower() == "pwd" and _odbc_context(text, ks, ke):
+                kind = "password"  # Uid=sa;Pwd=...; (elsewhere PWD is the working directory)
             if kind is not None:
                 consumed = self._assignment(text, n, ks, ke, key, kind, add)
                 if consumed >= 0:
@@ -948,6 +1053,13 @@ def _anchored_matches(rx: re.Pattern[str], anchor: str, text: str) -> Iterator[r
             pos = text.find(anchor, m.end())
         else:
             pos = text.find(anchor, pos + 1)
+
+
+def _odbc_context(text: str, ks: int, ke: int) -> bool:
+    """A ``Pwd=`` inside an ODBC / ADO.NET connection string (``Driver=...;Uid=sa;Pwd=...;``)."""
+    if not text.startswith("=", ke) or text.startswith(("/", "~"), ke + 1):
+        return False
+    return ODBC_CONTEXT_RX.search(text, max(0, ks - 256), min(len(text), ke + 256)) is not None
 
 
 def _line_start_near(text: str, pos: int, reach: int = 64) -> int:

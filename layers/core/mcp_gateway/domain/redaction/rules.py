@@ -382,8 +382,34 @@ PUTTY_MAC_RX: Final = ascii_rx(r"Private-MAC:[ \t]{0,8}[0-9a-fA-F]{0,128}")
 URL_PW_RX: Final = ascii_rx(r"://[^\s:/?#@\"'<>\\]{0,256}+:([^\s/?#\"'<>\\]{1,1024})@")
 URL_AUTH_RX: Final = ascii_rx(r"://([^\s:/?#@\"'<>\\\[\]]{0,256}+):")
 URL_HOST_RX: Final = ascii_rx(
-    r"(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?)(?::\d{1,5})?(?:[/?#;,]|$)"
+    r"(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?)(?::\d{1,5})?(?:[/?#;,)\]}|]|$)"
 )
+# ``user:password@host`` without a scheme (a DSN, a CLI argument, a git remote): the host must look like one
+# (a dotted name ending in a letter label, an IPv4/IPv6 literal or localhost; not a version such as the
+# ``pkg:npm/lodash@4.17.21`` of a package URL) and be followed by a delimiter, so prose and e-mail addresses
+# ("email:jane.doe@example.com": the engine wants a password-like value before a portless host) are not
+# mistaken for credentials.
+USERINFO_HOST_RX: Final = ascii_rx(
+    r"(?:\[[0-9A-Fa-f:.]{2,45}\]|localhost|\d{1,3}(?:\.\d{1,3}){3}"
+    r"|(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,16}+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+    r"(?P<port>:\d{1,5})?(?![A-Za-z0-9_.:@-])"
+)
+USERINFO_USER_RX: Final = ascii_rx(r"[A-Za-z0-9._%+~!$&*-]{1,128}")
+#: the characters that end the token holding ``user:password`` when reading back from the ``@``
+USERINFO_STOP: Final = frozenset(" \t\r\n\"'`<>\\=([{,;|")
+#: URI schemes whose ``scheme:local@domain`` form is an address, not credentials
+NON_USER_SCHEMES: Final = frozenset(
+    {"mailto", "sip", "sips", "tel", "xmpp", "urn", "acct", "news", "cid", "mid", "im", "jdbc", "pkg"}
+)
+# Oracle's ``user/password@db``: JDBC thin/OCI URLs and the command-line tools that take a connect string.
+ORACLE_CONNECT_RX: Final = ascii_rx(
+    r"(?i:jdbc:oracle:(?:thin|oci8?):|(?<![A-Za-z0-9_./-])(?:sqlplus|rman|expdp|impdp|sqlldr|dgmgrl)"
+    r"(?:[ \t]{1,8}+-[^\s/]{1,32}+){0,8}+[ \t]{1,8}+)"
+    r"[A-Za-z0-9_$#.\"]{1,128}+/([^\s@/\"']{1,256}+)@"
+)
+ORACLE_LITERALS: Final = ("jdbc:oracle:", "sqlplus", "rman", "expdp", "impdp", "sqlldr", "dgmgrl")
+# ODBC / ADO.NET connection strings spell the password ``Pwd=`` (a key that elsewhere is the working directory)
+ODBC_CONTEXT_RX: Final = ascii_rx(r"(?i:uid|user[ _]?id|server|driver|dsn|data[ _]source|database|initial catalog)=")
 BASIC_RX: Final = ascii_rx(r"[Bb](?i:asic)(?<![A-Za-z0-9].{5})[ \t]{1,8}([A-Za-z0-9+/]{8,4096}+={0,2})")
 
 # AWS secret access keys without an explicit assignment: 40 base64 characters near a keyword.
@@ -728,6 +754,41 @@ _KEY_NOT_SECRET: Final[tuple[str, ...]] = (
 _KEY_NORMALISE_RX: Final = ascii_rx(r"[^a-z0-9]")
 _KEY_ENDINGS: Final = tuple(suffix for suffix, _kind in _KEY_SUFFIXES)
 _AUTH_KEY_RX: Final = ascii_rx(r"(?:.*[_.-])?(?:auth|pass)", re.IGNORECASE)
+
+
+# Keys that hold a connection string (DATABASE_URL, REDIS_URI, MONGO_DSN, ConnectionString): a bare value under
+# one that looks like a password (a pasted password, not a URL) is one.
+_CONN_SUFFIXES: Final = ("url", "uri", "dsn", "connectionstring", "connstring", "connstr", "connectionurl")
+_CONN_PREFIXES: Final = (
+    "database", "db", "postgres", "postgresql", "pg", "psql", "mysql", "mariadb", "mssql", "sqlserver", "oracle",
+    "mongo", "mongodb", "redis", "cache", "memcached", "amqp", "rabbitmq", "rabbit", "broker", "jdbc", "odbc",
+    "datasource", "ldap", "smtp", "conn", "connection",
+)  # fmt: skip
+CONN_KEY_LITERALS: Final = ("url", "uri", "dsn", "conn")
+_HOSTNAME_RX: Final = ascii_rx(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,16}[A-Za-z0-9-]{1,63}(?::\d{1,5})?(?:/[^\s]{0,1024})?"
+)
+
+
+def is_connection_key(key: str) -> bool:
+    """``DATABASE_URL``, ``redisUri``, ``mongo-dsn``, ``ConnectionString``: a key whose value is a connection string."""
+    if len(key) > 128:
+        return False
+    norm = _KEY_NORMALISE_RX.sub("", key.lower())
+    for suffix in _CONN_SUFFIXES:
+        if norm.endswith(suffix):
+            head = norm[: -len(suffix)]
+            return head.endswith(_CONN_PREFIXES) or (not head and suffix not in ("url", "uri"))
+    return False
+
+
+def bare_connection_password(value: str) -> bool:
+    """A value under a connection-string key that is a password rather than a URL, a DSN or a host name."""
+    if "://" in value or "@" in value or (";" in value and "=" in value) or value.startswith(("/", "~", "[", "$")):
+        return False
+    if is_placeholder(value) or _HOSTNAME_RX.fullmatch(value):
+        return False
+    return looks_password_like(value)
 
 
 def key_secret_type(key: str) -> str | None:
