@@ -8,6 +8,13 @@ every function logs every event it receives, raw arguments included).
 The leak rule is the corpus' own (``raw_substrings``: every 8-character window of a secret's distinctive
 part), applied to each sink's text and to its decoded forms (JSON-unescaped, URL-decoded, lines joined, base64
 decoded).
+
+Deterministic (issue 20): the corpora are seeded; requester e-mails are ``conftest.unique_email`` (letters and a
+``-req`` suffix, never a corpus e-mail's ``<digits>@exam`` window); an all-digit window counts only where its
+whole digit run could be the secret's digits, and an all-hex window only where its whole lowercase-hex run could
+be the secret's, so the random hex the gateway mints (request ids, start nonces, HMACs: tens of thousands of
+distinct 8-character hex windows per run, roughly 1 % odds a run of sharing one with the corpus' 1,457 hex
+windows) is never counted as a leak, while a hex secret that survives whole still is.
 """
 
 from __future__ import annotations
@@ -56,9 +63,17 @@ MAX_TOOL_CALLS = 40
 # ----------------------------------------------------------------------------------------------------
 # The leak check, fast enough for megabytes: n-gram sets instead of a substring search per window
 # ----------------------------------------------------------------------------------------------------
+_HEX_WINDOW = re.compile(r"[0-9a-f]+")
+
+
 @dataclass
 class LeakIndex:
-    """Every distinctive window of every secret, for a set-intersection scan of a whole sink at once."""
+    """Every distinctive window of every secret, for a set-intersection scan of a whole sink at once.
+
+    A window can only occur inside a run of the characters windows are made of, so a sink's decoded forms are
+    cut into such runs and each distinct run is scanned once (the forms of one sink share almost all of them):
+    the same windows are found as by sliding over every form, at a fraction of the cost.
+    """
 
     secrets: list[FakeSecret]
     windows: dict[str, int] = field(default_factory=dict)  # window -> index of its secret
@@ -70,31 +85,61 @@ class LeakIndex:
                 (self.digit_windows if window.isdigit() else self.windows).setdefault(window, i)
         self.lengths = sorted({len(w) for w in self.windows})
         self.digits = [re.sub(r"\D", "", s.value) for s in self.secrets]
+        alphabet = sorted({c for w in self.windows for c in w})
+        assert "\x00" not in alphabet
+        self.runs = re.compile("[" + "".join(re.escape(c) for c in alphabet) + f"]{{{self.lengths[0]},}}")
+        self.short = [w for w in self.windows if len(w) < self.lengths[-1]]  # a handful: searched directly
 
     def leaks(self, text: str) -> dict[str, list[str]]:
         """{secret kind: surviving windows} over ``text`` and its decoded forms."""
         out: dict[str, list[str]] = {}
-        for i, windows in self.found(text).items():
+        for i, windows in sorted(self.found(text).items()):
             out.setdefault(self.secrets[i].kind, []).extend(sorted(windows)[:3])
         return out
 
     def found(self, text: str) -> dict[int, set[str]]:
         """{index of a secret: its surviving windows} over ``text`` and its decoded forms."""
         found: dict[int, set[str]] = {}
+        runs: set[str] = set()
+        digit_runs: set[str] = set()
         for form in decoded_forms(text, thorough=len(text) < 2_000_000):
-            for n in self.lengths:
-                grams = {form[j : j + n] for j in range(len(form) - n + 1)}
-                for window in grams & self.windows.keys():
-                    found.setdefault(self.windows[window], set()).add(window)
-            # an all-digit window counts where its whole digit run could be that secret's digits (not inside
-            # an epoch timestamp that happens to contain the same 8 digits)
-            for run in re.findall(r"\d{6,}", form):
-                for n in (6, 7, 8):
-                    for j in range(len(run) - n + 1):
-                        i = self.digit_windows.get(run[j : j + n])
-                        if i is not None and run in self.digits[i]:
-                            found.setdefault(i, set()).add(run[j : j + n])
+            runs.update(self.runs.findall(form))
+            digit_runs.update(re.findall(r"\d{6,}", form))
+        joined = "\x00".join(runs)  # NUL is in no window: no window spans two runs
+        n = self.lengths[-1]
+        grams = {joined[j : j + n] for j in range(len(joined) - n + 1)}
+        hits = [w for w in grams & self.windows.keys()] + [w for w in self.short if w in joined]
+        for window in hits:
+            i = self.windows[window]
+            if _HEX_WINDOW.fullmatch(window) and not self._hex_run_could_be(window, joined, i):
+                continue
+            found.setdefault(i, set()).add(window)
+        # an all-digit window counts where its whole digit run could be that secret's digits (not inside
+        # an epoch timestamp that happens to contain the same 8 digits)
+        for run in digit_runs:
+            for n in (6, 7, 8):
+                for j in range(len(run) - n + 1):
+                    i = self.digit_windows.get(run[j : j + n])
+                    if i is not None and run in self.digits[i]:
+                        found.setdefault(i, set()).add(run[j : j + n])
         return found
+
+    def _hex_run_could_be(self, window: str, joined: str, i: int) -> bool:
+        """An all-hex window counts where its whole run of lowercase hex could be that secret's: not inside a
+        request id, nonce or HMAC the gateway minted that happens to hold the same 8 characters (random hex
+        carries about 3 of the corpus' 1,457 hex windows per 10 million characters), just as a digit window
+        does not count inside an epoch timestamp."""
+        value = self.secrets[i].value
+        for m in re.finditer(re.escape(window), joined):
+            start, end = m.start(), m.end()
+            while start > 0 and _HEX_WINDOW.fullmatch(joined[start - 1]):
+                start -= 1
+            while end < len(joined) and _HEX_WINDOW.fullmatch(joined[end]):
+                end += 1
+            run = joined[start:end]
+            if run in value or value in run:
+                return True
+        return False
 
 
 INDEX = LeakIndex(SECRETS)
@@ -489,11 +534,13 @@ async def test_hundreds_of_secrets_read_back_through_the_gateway_leak_into_no_si
     }
     assert rid in sinks["slack payloads"]
     assert "[REDACTED:" in sinks["function logs"], "event logging was on: the functions logged the raw events"
+    scan_started = time.perf_counter()
     leaked = {name: found for name, text in sinks.items() if (found := INDEX.leaks(text))}
     sizes = {name: len(text) for name, text in sinks.items()}
     print(
         f"\nDLP corpus: {len(SECRETS)} secrets, {len(kinds)} types, {len(to_s3) + len(to_logs)} texts, "
-        f"{agent.calls} tool calls; sink sizes {sizes}; leaks {leaked}"
+        f"{agent.calls} tool calls; sink sizes {sizes}; leak scan {time.perf_counter() - scan_started:.1f}s; "
+        f"leaks {leaked}"
     )
     assert leaked == {}
 
@@ -768,7 +815,9 @@ async def test_the_held_out_scorecard_leaks_nothing_in_any_sink_and_keeps_benign
         "step functions": _executions(stack),
     }
     assert rid in sinks["slack payloads"] and "[REDACTED:" in sinks["step functions"]
+    scan_started = time.perf_counter()
     found = {name: index.found(text) for name, text in sinks.items()}
+    scan_seconds = time.perf_counter() - scan_started
     leaked_ids = {i for per_sink in found.values() for i in per_sink}
     leaked = {name: index.leaks(text) for name, text in sinks.items() if found[name]}
     position = {id(secret): i for i, secret in enumerate(index.secrets)}
@@ -795,7 +844,8 @@ async def test_the_held_out_scorecard_leaks_nothing_in_any_sink_and_keeps_benign
             "\n"
             + card.render(
                 f"DLP scorecard (held-out, end to end): {len(HELD_OUT)} secrets, {len(planted)} planted texts, "
-                f"{agent.calls} tool calls, sinks {sorted(sinks)}"
+                f"{agent.calls} tool calls, sinks {sorted(sinks)} ({sum(map(len, sinks.values()))} characters, "
+                f"leak scan {scan_seconds:.1f}s)"
             )
             + f"\nbenign log events changed: {changed_events}/{len(benign_messages)}; leaks {leaked}"
         )
