@@ -52,7 +52,7 @@ import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Collection, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
@@ -61,7 +61,18 @@ import yaml
 from pydantic import Field, StringConstraints, field_validator
 
 from .models import StrictModel
-from .normalize import MAX_INPUT_CHARS, decoded_layers, normalize, normalized_forms
+from .normalize import (
+    MAX_INPUT_CHARS,
+    MAX_NORMALIZED_CHARS,
+    _camel_split,
+    _finish,
+    _leet_i,
+    _leet_l,
+    decoded_layers,
+    form_sources,
+    normalize,
+    normalized_forms_reference,
+)
 
 MAX_FIELDS = 256
 MAX_JOINED_CHARS = 4 * MAX_INPUT_CHARS
@@ -160,6 +171,55 @@ def _reach(text: str, start: int) -> int:
     return match.end() - start if match else 0
 
 
+# Form windows (see Detector._form_hits): the forms below change an ASCII text only inside the whitespace-delimited
+# tokens that hold one of their triggers, so only windows around those tokens are read in that form.
+_FORM_TRIGGERS: dict[str, re.Pattern[str]] = {
+    "leet": re.compile("[0345789@$!1|]+"),
+    "leet-l": re.compile("(?:[0345789@$!1|I]|rn|vv)+"),
+    "camel": re.compile("(?<=[a-z])(?=[A-Z])"),
+}
+_WHITESPACE = re.compile(r"\s")
+_ALNUM_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _token_start(reversed_text: str, size: int, position: int) -> int:
+    """The start of the whitespace-delimited token holding the character before ``position`` (``position``
+    itself when that character is whitespace); ``reversed_text`` is the text reversed."""
+    match = _WHITESPACE.search(reversed_text, size - position)
+    return size - match.start() if match else 0
+
+
+def _token_end(text: str, position: int) -> int:
+    """The end of the token holding the character at ``position`` (``position`` when it is whitespace)."""
+    match = _WHITESPACE.search(text, position)
+    return match.start() if match else len(text)
+
+
+def _alnum_count(chunk: str) -> int:
+    raw = chunk.encode("ascii")
+    return len(raw) - len(raw.translate(None, _ALNUM_BYTES))
+
+
+def _alnum_back(text: str, position: int, count: int) -> int:
+    """A position before ``position`` with at least ``count`` ASCII letters and digits between (or 0)."""
+    step = count
+    while position - step > 0 and _alnum_count(text[position - step : position]) < count:
+        step *= 2
+    return max(0, position - step)
+
+
+def _alnum_ahead(text: str, position: int, count: int) -> int:
+    """A position after ``position`` with at least ``count`` ASCII letters and digits between (or the end)."""
+    step = count
+    while position + step < len(text) and _alnum_count(text[position : position + step]) < count:
+        step *= 2
+    return min(len(text), position + step)
+
+
+_FORM_OF: dict[str, Callable[[str], str]] = {"leet": _leet_i, "leet-l": _leet_l, "camel": _camel_split}
+_FORM_WINDOW_MAX_SHARE = 0.6  # past this share of the text in windows, the whole form is read instead
+
+
 class Detector:
     """Compiled rules. Thread-safe and reusable: build once per policy, call :meth:`scan` per request."""
 
@@ -192,6 +252,10 @@ class Detector:
             automaton.make_automaton()
             self._automaton = automaton
         self._hits_memo = functools.lru_cache(maxsize=4096)(self._compute_hits)
+        # Form windows reach this many letters and digits either side of a changed token: twice the longest key,
+        # since leetspeak reads two characters ("rn", "vv") as one.
+        longest = max(map(len, [*self._aligned, *self._substring]), default=0)
+        self._form_reach = 2 * longest
 
     @property
     def rules(self) -> tuple[PatternRule, ...]:
@@ -211,6 +275,56 @@ class Detector:
             if substring or (end + 1 in bounds and end + 1 - len(key) in bounds):
                 found.add(key)
         return found
+
+    def _match_finished(self, normalized: str) -> set[str]:
+        """:meth:`match_normalized` of a canonical form (``normalize._finish`` output: words separated by single
+        spaces, none at either end), with the word boundaries worked out only when a key is found."""
+        squashed = normalized.replace(" ", "")
+        if self._automaton is None or not squashed:
+            return set()
+        found: set[str] = set()
+        bounds: set[int] | None = None
+        for end, (key, substring) in self._automaton.iter(squashed):
+            if substring:
+                found.add(key)
+                continue
+            if bounds is None:
+                bounds = set(itertools.accumulate(map(len, normalized.split(" ")), initial=0))
+            if end + 1 in bounds and end + 1 - len(key) in bounds:
+                found.add(key)
+        return found
+
+    def _form_windows(self, base: str, form: str) -> list[tuple[int, int]] | None:
+        """Windows of the ASCII prepared text ``base`` that hold every key found in ``form`` but not in its plain
+        form: each token holding a trigger of the form, plus at least twice the longest key in letters and digits
+        either side, ending on whitespace (or the text's ends). None when the windows would cover most of the
+        text (it is read in full instead)."""
+        size = len(base)
+        if size > MAX_NORMALIZED_CHARS // 2:  # camelCase splitting may grow it past the normalized bound
+            return None
+        reach = self._form_reach
+        budget = _FORM_WINDOW_MAX_SHARE * size
+        reversed_base = ""
+        windows: list[tuple[int, int]] = []
+        covered = 0
+        for match in _FORM_TRIGGERS[form].finditer(base):
+            if not reversed_base:
+                reversed_base = base[::-1]
+            # the token's start, then back over `reach` letters and digits, then back to whitespace
+            left = _token_start(reversed_base, size, match.start())
+            left = _token_start(reversed_base, size, _alnum_back(base, left, reach))
+            right = _token_end(base, match.end())
+            right = _token_end(base, _alnum_ahead(base, right, reach))
+            if windows and left <= windows[-1][1]:
+                previous = windows[-1]
+                covered += max(0, right - previous[1])
+                windows[-1] = (previous[0], max(previous[1], right))
+            else:
+                covered += right - left
+                windows.append((left, right))
+            if covered > budget:
+                return None
+        return windows
 
     def occurrences(self, normalized: str) -> list[tuple[str, int, int]]:
         """``[(term key, index of its first word, words spanned)]`` in one normalized string (aligned terms
@@ -260,11 +374,46 @@ class Detector:
         return self._compute_hits(text, limit)
 
     def _compute_hits(self, text: str, limit: int) -> _Scan:
+        """Every layer in every form, as :meth:`_compute_hits_reference` reads them, with one shortcut: on ASCII
+        text the leetspeak and camelCase forms are read only in windows around the tokens they change (see
+        :meth:`_form_windows`). Exact: such a form differs from the plain form only inside those tokens (a
+        per-character map, plus "rn"/"vv" and camelCase splits that never cross whitespace), a changed token
+        keeps at least one word in the form, and a key found only in the form holds a word of a changed token and
+        at most the longest key's length of other words, all inside the window; a key also found in the plain
+        form was recorded there first (``setdefault``)."""
         hits: dict[_Hit, str] = {}
         seen: set[str] = set()
         layers = decoded_layers(text, limit=limit)
         for how, layer in layers:  # normalize.tagged_variants, inlined to keep the layer labels
-            for form, normalized in normalized_forms(layer):
+            sources = form_sources(layer)
+            base = sources[0][1]
+            windowable = base.isascii()
+            for form, source in sources:
+                windows = self._form_windows(base, form) if windowable and form in _FORM_OF else None
+                if windows is None:
+                    normalized = _finish(source)
+                    if normalized in seen:
+                        continue
+                    seen.add(normalized)
+                    found = self._match_finished(normalized)
+                else:
+                    found = set()
+                    for left, right in windows:
+                        found |= self._match_finished(_finish(_FORM_OF[form](base[left:right])))
+                via = f"{how}+{form}" if form else how
+                for key in found:
+                    for hit in self._aligned.get(key) or self._substring.get(key) or ():
+                        hits.setdefault(hit, via)
+        return MappingProxyType(hits), tuple(how for how, _ in layers)
+
+    def _compute_hits_reference(self, text: str, limit: int) -> _Scan:
+        """:meth:`_compute_hits` without any fast path: every layer in every form read in full, normalized and
+        matched by the reference functions (what the fast paths are tested against)."""
+        hits: dict[_Hit, str] = {}
+        seen: set[str] = set()
+        layers = decoded_layers(text, limit=limit)
+        for how, layer in layers:
+            for form, normalized in normalized_forms_reference(layer):
                 if normalized in seen:
                     continue
                 seen.add(normalized)

@@ -102,6 +102,29 @@ _HEX_SHAPE: dict[int, str] = {
     c: "h" if chr(c) in "0123456789abcdefABCDEF" else "s" if chr(c) in " :,-" else "x" for c in range(128)
 }
 
+
+def _byte_table(table: dict[int, str]) -> bytes:
+    """The ASCII part of a ``str.translate`` table as a ``bytes.translate`` table (C speed on ASCII text). Every
+    ASCII key of the tables below maps to one ASCII character."""
+    out = bytearray(range(256))
+    for code, value in table.items():
+        if code < 128:
+            if len(value) != 1 or not value.isascii():  # pragma: no cover - guarded at import
+                raise ValueError("byte tables map one ASCII character to one ASCII character")
+            out[code] = ord(value)
+    return bytes(out)
+
+
+# The same tables for bytes.translate: applied to str.isascii() text only (encode, translate, decode).
+_ASCII_LOWER_SEPARATORS = _byte_table({**{c: chr(c).lower() for c in range(128)}, **_ASCII_SEPARATORS})
+_HEX_SHAPE_BYTES = _byte_table(_HEX_SHAPE)
+_LEET_I_BYTES = _byte_table(_LEET_I)
+_LEET_L_BYTES = _byte_table(_LEET_L)
+_NON_ASCII_RUN = re.compile("[^\x00-\x7f]+")
+# A character that gives a text a leetspeak form (the same sets as _LEET_TRIGGER and _LEET_L_TRIGGER).
+_LEET_TRIGGER_RE = re.compile("[" + "".join(re.escape(c) for c in sorted(_LEET_TRIGGER)) + "]")
+_LEET_L_TRIGGER_RE = re.compile("[" + "".join(re.escape(c) for c in sorted(_LEET_L_TRIGGER)) + "]|rn|vv")
+
 # --- decoders ---------------------------------------------------------------------------------------
 
 _URL_ANY = re.compile(r"%(?:[0-9A-Fa-f]{2}|[uU][0-9A-Fa-f]{4})")
@@ -200,7 +223,12 @@ def _b64_token(token: str) -> str:
 
 
 def _decode_base64(text: str) -> str | None:
-    if not _BASE64.search(text):
+    candidates = _BASE64.findall(text)
+    if not candidates:
+        return None
+    # Nothing decodes (the usual case: words and ids are candidates): the layer would equal its input, which
+    # decoded_layers drops, so say so without rewriting the text.
+    if all(_b64_token(blob) == blob for blob in set(candidates)):
         return None
     return _BASE64.sub(_b64_blob, text)
 
@@ -216,7 +244,12 @@ def _hex_blob(m: re.Match[str]) -> str:
 
 
 def _decode_hex(text: str) -> str | None:
-    shape = text.translate(_HEX_SHAPE)  # a run needs 8 hex digits in a row, a spaced run 4 separated pairs
+    # a run needs 8 hex digits in a row, a spaced run 4 separated pairs
+    shape = (
+        text.encode("ascii").translate(_HEX_SHAPE_BYTES).decode("ascii")
+        if text.isascii()
+        else text.translate(_HEX_SHAPE)
+    )
     if "hhhhhhhh" not in shape and "hhshhshhshh" not in shape:
         return None
     out = _HEX_RUN.sub(_hex_blob, text)
@@ -274,7 +307,14 @@ _ASCII_DECODERS = _DECODERS[3:]
 def _prepare(text: str, invisible: str = "") -> str:
     """Remove surrogates and (or space out) invisible characters, drop controls, apply NFKC."""
     if text.isascii():  # fast path: ASCII has no surrogates, invisible characters or NFKC work
-        return _CONTROLS.sub("", text)[:MAX_NORMALIZED_CHARS]
+        if _CONTROLS.search(text):
+            text = _CONTROLS.sub("", text)
+        return text[:MAX_NORMALIZED_CHARS]
+    return _prepare_reference(text, invisible)
+
+
+def _prepare_reference(text: str, invisible: str = "") -> str:
+    """:func:`_prepare` without its ASCII fast path (the reference the fast path is tested against)."""
     text = _SURROGATES.sub("", text)
     text = _INVISIBLE.sub(invisible, text)
     text = _CONTROLS.sub("", text)
@@ -283,12 +323,11 @@ def _prepare(text: str, invisible: str = "") -> str:
     return text[:MAX_NORMALIZED_CHARS]
 
 
-def _strip_marks(text: str) -> str:
-    """NFKD, then drop combining marks and invisible/unassigned code points; other-script digits -> ASCII."""
-    if text.isascii():
-        return text
+def _strip_marks_chars(text: str) -> str:
+    """The per-character rule of :func:`_strip_marks` (on NFKD text): ASCII as is, combining marks and
+    invisible/unassigned code points dropped, other-script decimal digits as ASCII digits."""
     out: list[str] = []
-    for c in unicodedata.normalize("NFKD", text):
+    for c in text:
         if c.isascii():
             out.append(c)
             continue
@@ -302,19 +341,61 @@ def _strip_marks(text: str) -> str:
     return "".join(out)
 
 
+def _strip_run(m: re.Match[str]) -> str:
+    return _strip_marks_chars(m.group(0))
+
+
+def _strip_marks(text: str) -> str:
+    """NFKD, then drop combining marks and invisible/unassigned code points; other-script digits -> ASCII.
+    The rule keeps ASCII as is, so only the runs of non-ASCII characters go through the Python loop."""
+    if text.isascii():
+        return text
+    return _NON_ASCII_RUN.sub(_strip_run, unicodedata.normalize("NFKD", text))
+
+
+def _strip_marks_reference(text: str) -> str:
+    """:func:`_strip_marks` as one loop over every character (the reference its fast path is tested against)."""
+    if text.isascii():
+        return text
+    return _strip_marks_chars(unicodedata.normalize("NFKD", text))
+
+
+def _confusable_run(m: re.Match[str]) -> str:
+    return m.group(0).translate(_CONFUSABLES_TABLE)
+
+
+def _fold_confusables(text: str) -> str:
+    """``text.translate(_CONFUSABLES_TABLE)``; no key is ASCII, so only the non-ASCII runs are translated."""
+    return _NON_ASCII_RUN.sub(_confusable_run, text)
+
+
 def _finish(text: str) -> str:
     """Prepared text -> canonical form (see the module docstring)."""
     if text.isascii():  # fast path: no marks or confusables (none is ASCII); casefold is lower for ASCII
-        return " ".join(text[:MAX_NORMALIZED_CHARS].lower().translate(_ASCII_SEPARATORS).split())
-    text = _strip_marks(text).translate(_CONFUSABLES_TABLE).casefold()
+        folded = text[:MAX_NORMALIZED_CHARS].encode("ascii").translate(_ASCII_LOWER_SEPARATORS)
+        return b" ".join(folded.split()).decode("ascii")
+    return _finish_general(text)
+
+
+def _finish_general(text: str) -> str:
+    """:func:`_finish` without its ASCII fast path (any text; the reference the fast path is tested against)."""
+    text = _fold_confusables(_strip_marks(text)).casefold()
     if not text.isascii():
-        text = _strip_marks(text).translate(_CONFUSABLES_TABLE)
+        text = _fold_confusables(_strip_marks(text))
         text = unicodedata.normalize("NFC", text)  # recompose Hangul syllables decomposed by NFKD
     return _SEPARATORS.sub(" ", text[:MAX_NORMALIZED_CHARS]).strip()
 
 
+def _leet_i(text: str) -> str:
+    if text.isascii():
+        return text.encode("ascii").translate(_LEET_I_BYTES).decode("ascii")
+    return text.translate(_LEET_I)
+
+
 def _leet_l(text: str) -> str:
-    return text.translate(_LEET_L).replace("rn", "m").replace("vv", "w")
+    ascii_text = text.isascii()
+    text = text.encode("ascii").translate(_LEET_L_BYTES).decode("ascii") if ascii_text else text.translate(_LEET_L)
+    return text.replace("rn", "m").replace("vv", "w")
 
 
 def _camel_split(text: str) -> str:
@@ -376,19 +457,41 @@ def decoded_layers(text: str, *, limit: int = MAX_INPUT_CHARS) -> list[tuple[str
     return layers
 
 
+def form_sources(text: str, prepared: str | None = None) -> list[tuple[str, str]]:
+    """``[(form, prepared text)]`` of one (undecoded) text: what :func:`_finish` turns into each of its
+    :func:`normalized_forms`. ``prepared``: ``_prepare(text)`` when the caller already has it."""
+    if prepared is None:
+        prepared = _prepare(text)
+    sources: list[tuple[str, str]] = [("", prepared)]
+    if not text.isascii() and _INVISIBLE.search(text):
+        sources.append(("split", _prepare(text, " ")))
+    if _LEET_TRIGGER_RE.search(prepared):
+        sources.append(("leet", _leet_i(prepared)))
+    if _LEET_L_TRIGGER_RE.search(prepared):
+        sources.append(("leet-l", _leet_l(prepared)))
+    if not (prepared.isascii() and prepared.islower()) and _CAMEL.search(prepared):  # islower: no capital
+        sources.append(("camel", _camel_split(prepared)))
+    return sources
+
+
 def normalized_forms(text: str) -> list[tuple[str, str]]:
     """``[(form, normalized)]`` of one (undecoded) text: "", "split", "leet", "leet-l", "camel"."""
-    prepared = _prepare(text)
-    forms: list[tuple[str, str]] = [("", _finish(prepared))]
+    return [(form, _finish(source)) for form, source in form_sources(text)]
+
+
+def normalized_forms_reference(text: str) -> list[tuple[str, str]]:
+    """:func:`normalized_forms` without any fast path (the reference the fast paths are tested against)."""
+    prepared = _prepare_reference(text)
+    forms: list[tuple[str, str]] = [("", _finish_general(prepared))]
     if not text.isascii() and _INVISIBLE.search(text):
-        forms.append(("split", _finish(_prepare(text, " "))))
+        forms.append(("split", _finish_general(_prepare_reference(text, " "))))
     chars = set(prepared)
     if chars & _LEET_TRIGGER:
-        forms.append(("leet", _finish(prepared.translate(_LEET_I))))
+        forms.append(("leet", _finish_general(prepared.translate(_LEET_I))))
     if chars & _LEET_L_TRIGGER or "rn" in prepared or "vv" in prepared:
-        forms.append(("leet-l", _finish(_leet_l(prepared))))
-    if not (prepared.isascii() and prepared.islower()) and _CAMEL.search(prepared):  # islower: no capital
-        forms.append(("camel", _finish(_camel_split(prepared))))
+        forms.append(("leet-l", _finish_general(prepared.translate(_LEET_L).replace("rn", "m").replace("vv", "w"))))
+    if _CAMEL.search(prepared):
+        forms.append(("camel", _finish_general(_camel_split(prepared))))
     return forms
 
 

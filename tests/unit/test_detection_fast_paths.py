@@ -1,0 +1,176 @@
+"""Every fast path of the detector and of normalization gives what its slow path gives, on the corpora.
+
+The fast paths (issue 21): ASCII text translated as bytes, only the non-ASCII runs of a text through the
+per-character mark stripping and confusable folding, base64 decoding skipped when no candidate decodes, word
+boundaries worked out only when a key is found, and leetspeak and camelCase forms read only in windows around the
+tokens they change. Each is compared with the reference it replaced over the strings of tests/corpora (debugging
+calls, attack calls, the adversarial and benign detection corpora), over joins of them (as the detector joins a
+request's fields), and over texts built to stress the windows.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pytest
+from corpora.adversarial import adversarial_cases
+from corpora.attack_calls import attack_corpus
+from corpora.benign_requests import benign_cases
+from corpora.debugging_calls import debugging_calls
+from mcp_gateway.domain import normalize as nz
+from mcp_gateway.domain.detection import DEFAULT_RULES, Detector, PatternRule
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, int | float | bool):
+        yield str(value)
+
+
+def _corpus_strings() -> list[str]:
+    out: list[str] = []
+    for call in debugging_calls():
+        out.extend(_strings(call.args))
+        out.append(json.dumps(call.args, ensure_ascii=False))
+    for attack in attack_corpus():
+        for _, args in attack.calls:
+            out.extend(_strings(args))
+            out.append(json.dumps(args, ensure_ascii=False))
+    for case in [*adversarial_cases(), *benign_cases()]:
+        out.extend(case.fields.values())
+    return list(dict.fromkeys(s for s in out if s))
+
+
+CORPUS = _corpus_strings()
+DETECTOR = Detector(DEFAULT_RULES)
+
+
+def _joins(texts: list[str], count: int, seed: int) -> list[str]:
+    """Texts joined as the detector joins fields: two or three corpus strings, with a space and with nothing."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        parts = rng.sample(texts, rng.choice((2, 3)))
+        out.append(rng.choice((" ", "")).join(parts))
+    return out
+
+
+def _stress(seed: int, count: int) -> list[str]:
+    """Texts where windows are tight: triggers (digits, leetspeak symbols, "rn", capitals) next to rule words,
+    long tokens, punctuation runs, terms split over many short words."""
+    rng = random.Random(seed)
+    pieces = [
+        "delete", "d3l3te", "de|ete", "DeleteBucket", "drop", "table", "rn", "rnrn", "vv", "I", "1", "0", "@", "$",
+        "!", "|", "for", "each", "fo", "r", "ea", "ch", "then", "th3n", "t h e n", "rm", "-rf", "ignore", "previous",
+        "1nstruct1ons", "instructions", "...", "---", "\t", "\n", "x" * 40, "a1" * 30, "orders-api", "ERROR",
+        "Timeout", "14:05", "5xx", "ticket", "000042", "deadbeef", "ZGVsZXRl", "a.b.c", "iterate", "0ver",
+    ]  # fmt: skip
+    out = []
+    for _ in range(count):
+        words = [rng.choice(pieces) for _ in range(rng.randrange(1, 60))]
+        out.append("".join(w + rng.choice((" ", " ", "", "  ", "\n")) for w in words))
+    return out
+
+
+def _ascii(texts: Iterable[str]) -> list[str]:
+    return [t for t in texts if t.isascii()]
+
+
+ALL_TEXTS = [*CORPUS, *_joins(CORPUS, 1500, 1), *_stress(2, 1500)]
+
+
+def test_the_corpora_hold_ascii_and_non_ascii_text_for_every_fast_path() -> None:
+    assert len(CORPUS) > 2000
+    assert len(_ascii(CORPUS)) > 1000
+    assert len(CORPUS) - len(_ascii(CORPUS)) > 200
+
+
+def test_preparing_ascii_text_without_the_unicode_steps_gives_the_reference() -> None:
+    for text in ALL_TEXTS:
+        assert nz._prepare(text) == nz._prepare_reference(text), text
+        assert nz._prepare(text, " ") == nz._prepare_reference(text, " "), text
+
+
+def test_finishing_ascii_text_as_bytes_gives_the_general_path() -> None:
+    for text in _ascii(nz._prepare(t) for t in ALL_TEXTS):
+        assert nz._finish(text) == nz._finish_general(text), text
+
+
+def test_stripping_marks_run_by_run_gives_the_per_character_loop() -> None:
+    for text in ALL_TEXTS:
+        assert nz._strip_marks(text) == nz._strip_marks_reference(text), text
+
+
+def test_folding_confusables_run_by_run_gives_the_whole_table() -> None:
+    for text in ALL_TEXTS:
+        assert nz._fold_confusables(text) == text.translate(nz._CONFUSABLES_TABLE), text
+
+
+def test_the_byte_tables_translate_ascii_text_as_the_str_tables_do() -> None:
+    for text in _ascii(ALL_TEXTS):
+        assert nz._leet_i(text) == text.translate(nz._LEET_I), text
+        assert nz._leet_l(text) == text.translate(nz._LEET_L).replace("rn", "m").replace("vv", "w"), text
+        raw = text.encode("ascii")
+        assert raw.translate(nz._HEX_SHAPE_BYTES).decode("ascii") == text.translate(nz._HEX_SHAPE), text
+
+
+def test_base64_decoding_says_none_exactly_when_the_reference_rewrite_changes_nothing() -> None:
+    for text in [*ALL_TEXTS, "ZGVsZXRlIHRoZSBidWNrZXQ=", "follow ZGVsZXRlIGFsbA== then", "aGVsbG8gd29ybGQ"]:
+        prepared = nz._prepare(text)
+        reference = nz._BASE64.sub(nz._b64_blob, prepared) if nz._BASE64.search(prepared) else None
+        decoded = nz._decode_base64(prepared)
+        if reference is None or reference == prepared:
+            assert decoded is None, text
+        else:
+            assert decoded == reference, text
+
+
+def test_every_normalized_form_equals_the_reference_forms() -> None:
+    for text in ALL_TEXTS:
+        for _, layer in nz.decoded_layers(text):
+            assert nz.normalized_forms(layer) == nz.normalized_forms_reference(layer), layer
+
+
+def test_matching_a_canonical_form_with_lazy_word_boundaries_finds_the_same_keys() -> None:
+    for text in ALL_TEXTS:
+        for _, normalized in nz.tagged_variants(text):
+            assert DETECTOR._match_finished(normalized) == DETECTOR.match_normalized(normalized), normalized
+
+
+@pytest.mark.parametrize(
+    "texts", [CORPUS, _joins(CORPUS, 1500, 3), _stress(4, 1500)], ids=["corpus", "joins", "stress"]
+)
+def test_the_hits_of_every_text_equal_the_reference_scan_with_their_labels(texts: list[str]) -> None:
+    windowed = 0
+    for text in texts:
+        hits, labels = DETECTOR._compute_hits(text, nz.MAX_INPUT_CHARS)
+        reference_hits, reference_labels = DETECTOR._compute_hits_reference(text, nz.MAX_INPUT_CHARS)
+        assert dict(hits) == dict(reference_hits), text
+        assert labels == reference_labels, text
+        base = nz._prepare(text)
+        windowed += base.isascii() and any(DETECTOR._form_windows(base, f) for f in ("leet", "leet-l", "camel"))
+    assert windowed > 10  # the window path is taken, not only the whole-form fallback
+
+
+def test_a_key_longer_than_any_default_term_is_still_found_in_a_window_of_its_form() -> None:
+    long_term = "deletetherecordsofeverycustomerinthedatabase"
+    detector = Detector([PatternRule(id="deny.long", kind="pattern", effect="deny", terms=(long_term,))])
+    leet = long_term.replace("e", "3").replace("o", "0")
+    text = "please " + leet + " now " + "padding words " * 20
+    hits, _ = detector._compute_hits(text, nz.MAX_INPUT_CHARS)
+    assert dict(hits) == {("deny.long", long_term): "plain+leet"}
+    spaced = " ".join([*["padding", "words", "here", "and", "there"], *long_term[:20], leet[20:], "x1"])
+    assert dict(detector._compute_hits(spaced, nz.MAX_INPUT_CHARS)[0]) == dict(
+        detector._compute_hits_reference(spaced, nz.MAX_INPUT_CHARS)[0]
+    )
