@@ -125,6 +125,22 @@ def test_the_byte_tables_translate_ascii_text_as_the_str_tables_do() -> None:
         assert raw.translate(nz._HEX_SHAPE_BYTES).decode("ascii") == text.translate(nz._HEX_SHAPE), text
 
 
+def test_translating_mixed_text_run_by_run_gives_the_str_tables() -> None:
+    mixed = [t for t in ALL_TEXTS if not t.isascii()]
+    mixed += [("capacity raised to 809 units, build 139f7110 " * 40) + extra for extra in ("é", "Ι1", "€4 rn")]
+    for text in mixed:
+        assert nz._leet_i(text) == text.translate(nz._LEET_I), text
+        assert nz._leet_l(text) == text.translate(nz._LEET_L).replace("rn", "m").replace("vv", "w"), text
+        assert nz._translate(text, nz._HEX_SHAPE, nz._HEX_SHAPE_BYTES) == text.translate(nz._HEX_SHAPE), text
+
+
+def test_spacing_words_run_by_run_gives_the_separator_regex() -> None:
+    texts = [*ALL_TEXTS, "a\u00a0b\u3000c__d", "x" * 20 + "é" + "_-. " * 5, "ß ﬁ — ½ ²"]
+    for text in texts:
+        folded = text.casefold()
+        assert nz._spaced_words(folded) == nz._SEPARATORS.sub(" ", folded).strip(), text
+
+
 def test_base64_decoding_says_none_exactly_when_the_reference_rewrite_changes_nothing() -> None:
     for text in [*ALL_TEXTS, "ZGVsZXRlIHRoZSBidWNrZXQ=", "follow ZGVsZXRlIGFsbA== then", "aGVsbG8gd29ybGQ"]:
         prepared = nz._prepare(text)

@@ -304,6 +304,8 @@ class Detector:
             return None
         reach = self._form_reach
         budget = _FORM_WINDOW_MAX_SHARE * size
+        if len(_FORM_TRIGGERS[form].findall(base)) * reach > budget:  # dense triggers: the windows would merge
+            return None
         reversed_base = ""
         windows: list[tuple[int, int]] = []
         covered = 0

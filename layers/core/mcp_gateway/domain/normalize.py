@@ -120,7 +120,24 @@ _ASCII_LOWER_SEPARATORS = _byte_table({**{c: chr(c).lower() for c in range(128)}
 _HEX_SHAPE_BYTES = _byte_table(_HEX_SHAPE)
 _LEET_I_BYTES = _byte_table(_LEET_I)
 _LEET_L_BYTES = _byte_table(_LEET_L)
-_NON_ASCII_RUN = re.compile("[^\x00-\x7f]+")
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_NON_ASCII_SPLIT = re.compile(r"([^\x00-\x7f]+)")
+
+
+def _translate(text: str, table: dict[int, str], ascii_table: bytes) -> str:
+    """``text.translate(table)``, with ``ascii_table`` (``_byte_table(table)``) applied as bytes to the ASCII runs
+    and ``table`` to the others: mostly-ASCII text costs C speed, not a dict lookup per character."""
+    if text.isascii():
+        return text.encode("ascii").translate(ascii_table).decode("ascii")
+    parts = _NON_ASCII_SPLIT.split(text)  # ASCII run, non-ASCII run, ASCII run, ...
+    if len(parts) > len(text) // 16:
+        return text.translate(table)
+    return "".join(
+        part.translate(table) if i % 2 else part.encode("ascii").translate(ascii_table).decode("ascii")
+        for i, part in enumerate(parts)
+    )
+
+
 # A character that gives a text a leetspeak form (the same sets as _LEET_TRIGGER and _LEET_L_TRIGGER).
 _LEET_TRIGGER_RE = re.compile("[" + "".join(re.escape(c) for c in sorted(_LEET_TRIGGER)) + "]")
 _LEET_L_TRIGGER_RE = re.compile("[" + "".join(re.escape(c) for c in sorted(_LEET_L_TRIGGER)) + "]|rn|vv")
@@ -245,11 +262,7 @@ def _hex_blob(m: re.Match[str]) -> str:
 
 def _decode_hex(text: str) -> str | None:
     # a run needs 8 hex digits in a row, a spaced run 4 separated pairs
-    shape = (
-        text.encode("ascii").translate(_HEX_SHAPE_BYTES).decode("ascii")
-        if text.isascii()
-        else text.translate(_HEX_SHAPE)
-    )
+    shape = _translate(text, _HEX_SHAPE, _HEX_SHAPE_BYTES)
     if "hhhhhhhh" not in shape and "hhshhshhshh" not in shape:
         return None
     out = _HEX_RUN.sub(_hex_blob, text)
@@ -383,19 +396,35 @@ def _finish_general(text: str) -> str:
     if not text.isascii():
         text = _fold_confusables(_strip_marks(text))
         text = unicodedata.normalize("NFC", text)  # recompose Hangul syllables decomposed by NFKD
-    return _SEPARATORS.sub(" ", text[:MAX_NORMALIZED_CHARS]).strip()
+    return _spaced_words(text[:MAX_NORMALIZED_CHARS])
+
+
+_ASCII_SEPARATOR_BYTES = _byte_table(_ASCII_SEPARATORS)
+
+
+def _separator_run(m: re.Match[str]) -> str:
+    return _SEPARATORS.sub(" ", m.group(0))
+
+
+def _spaced_words(text: str) -> str:
+    """``_SEPARATORS.sub(" ", text).strip()``: every character that is not a letter or digit (or is ``_``) made a
+    space, the ASCII runs as bytes, then the runs of spaces collapsed (no other whitespace is left)."""
+    parts = _NON_ASCII_SPLIT.split(text)
+    if len(parts) > len(text) // 16:
+        return _SEPARATORS.sub(" ", text).strip()
+    spaced = "".join(
+        _SEPARATORS.sub(" ", part) if i % 2 else part.encode("ascii").translate(_ASCII_SEPARATOR_BYTES).decode("ascii")
+        for i, part in enumerate(parts)
+    )
+    return " ".join(spaced.split())
 
 
 def _leet_i(text: str) -> str:
-    if text.isascii():
-        return text.encode("ascii").translate(_LEET_I_BYTES).decode("ascii")
-    return text.translate(_LEET_I)
+    return _translate(text, _LEET_I, _LEET_I_BYTES)
 
 
 def _leet_l(text: str) -> str:
-    ascii_text = text.isascii()
-    text = text.encode("ascii").translate(_LEET_L_BYTES).decode("ascii") if ascii_text else text.translate(_LEET_L)
-    return text.replace("rn", "m").replace("vv", "w")
+    return _translate(text, _LEET_L, _LEET_L_BYTES).replace("rn", "m").replace("vv", "w")
 
 
 def _camel_split(text: str) -> str:
