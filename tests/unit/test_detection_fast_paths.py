@@ -20,6 +20,7 @@ from corpora.adversarial import adversarial_cases
 from corpora.attack_calls import attack_corpus
 from corpora.benign_requests import benign_cases
 from corpora.debugging_calls import debugging_calls
+from mcp_gateway.domain import detection
 from mcp_gateway.domain import normalize as nz
 from mcp_gateway.domain.detection import DEFAULT_RULES, Detector, PatternRule
 
@@ -139,6 +140,17 @@ def test_spacing_words_run_by_run_gives_the_separator_regex() -> None:
     for text in texts:
         folded = text.casefold()
         assert nz._spaced_words(folded) == nz._SEPARATORS.sub(" ", folded).strip(), text
+
+
+def test_a_junction_window_reaches_exactly_as_far_as_its_regular_expression() -> None:
+    rng = random.Random(5)
+    texts = [t for t in ALL_TEXTS if t.isascii()]
+    texts += [("word " * 200), ("x" * 300), ("@@ $$ || !! " * 30), ("a.b-c_d " * 60), "", " ", "\t\n\x1c\x1f a"]
+    for text in texts:
+        for start in {0, len(text), *(rng.randrange(len(text) + 1) for _ in range(5))}:
+            assert detection._reach(text, start) == detection._reach_reference(text, start), (text, start)
+            backwards = text[::-1]
+            assert detection._reach(backwards, start) == detection._reach_reference(backwards, start), (text, start)
 
 
 def test_base64_decoding_says_none_exactly_when_the_reference_rewrite_changes_nothing() -> None:

@@ -165,10 +165,45 @@ _JUNCTION_REACH = re.compile(rf"\S*(?:[^{_WC}]*[{_WC}]){{0,{_JUNCTION_WORD_CHARS
 _NOT_WINDOWABLE = re.compile(r"[%&\\]")
 
 
-def _reach(text: str, start: int) -> int:
+def _reach_reference(text: str, start: int) -> int:
     """How far a junction window reaches from ``start`` (the pattern matches the empty string, so always)."""
     match = _JUNCTION_REACH.match(text, start)
     return match.end() - start if match else 0
+
+
+_JUNCTION_WORD_MAP = bytes(
+    ord("w") if chr(c).isascii() and re.fullmatch(f"[{_WC}]", chr(c)) else ord(".") for c in range(256)
+)
+
+
+def _reach(text: str, start: int) -> int:
+    """:func:`_reach_reference` without the regular expression's per-repetition cost, on ASCII text: the rest of
+    the token at ``start``, then past the ``_JUNCTION_WORD_CHARS``-th word character after it (or the last one),
+    then the rest of the token reached."""
+    if not text.isascii():
+        return _reach_reference(text, start)
+    size = len(text)
+    match = _WHITESPACE.search(text, start)
+    after_token = match.start() if match else size
+    step = 2 * _JUNCTION_WORD_CHARS
+    while True:
+        chunk = text[after_token : after_token + step].encode("ascii").translate(_JUNCTION_WORD_MAP)
+        if chunk.count(b"w") >= _JUNCTION_WORD_CHARS or after_token + step >= size:
+            break
+        step *= 2
+    if chunk.count(b"w") < _JUNCTION_WORD_CHARS:
+        position = after_token + chunk.rfind(b"w") + 1  # after the last word character (none: after_token)
+    else:  # just after the bound-th word character: the shortest prefix holding that many
+        low, high = _JUNCTION_WORD_CHARS, len(chunk)
+        while low < high:
+            middle = (low + high) // 2
+            if chunk.count(b"w", 0, middle) >= _JUNCTION_WORD_CHARS:
+                high = middle
+            else:
+                low = middle + 1
+        position = after_token + low
+    match = _WHITESPACE.search(text, position)
+    return (match.start() if match else size) - start
 
 
 # Form windows (see Detector._form_hits): the forms below change an ASCII text only inside the whitespace-delimited
