@@ -5,6 +5,11 @@ outcome = side effect)."""
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -37,6 +42,61 @@ class Caller:
             return dict(result["structuredContent"])
         payload = json.loads(result["content"][0]["text"])
         return dict(payload.get("error", payload))
+
+
+IN_PROGRESS = "REQUEST_IN_PROGRESS"
+#: get_request_status' states that are not final yet (the workflow has not recorded its outcome)
+UNSETTLED = ("in_progress", "pending")
+
+
+def in_progress(answer: dict[str, Any]) -> bool:
+    """The gateway's truthful "in progress / unknown: look it up with get_request_status" answer."""
+    decision = answer.get("decision") or {}
+    return answer.get("status") == "pending" and decision.get("reason") == IN_PROGRESS
+
+
+def looked_up(caller: Caller, request_id: str, timeout: float = 120.0) -> tuple[str, int]:
+    """What the agent learns by following an in-progress answer the way it is told to: ``get_request_status``
+    with that request id, polled until the answer is final (bounded by ``timeout``). Returns the final call
+    status (``ok``, ``error``, ``denied``, ``throttled``; ``unknown`` when it never settled) and the number of
+    look-ups."""
+    deadline = time.monotonic() + timeout
+    polls = 0
+    while True:
+        polls += 1
+        status = caller.call("get_request_status", {"request_id": request_id})
+        state = status.get("status")
+        if state == "done" or (state == "denied" and status.get("result_status")):
+            return str(status.get("result_status") or "error"), polls
+        if state not in UNSETTLED and status.get("reason") != "NOT_FOUND":
+            return f"unexpected:{state or status.get('reason')}", polls
+        if time.monotonic() >= deadline:
+            return "unknown", polls
+        threading.Event().wait(0.25)  # polling as an agent would, not a sleep in the product's path
+
+
+@contextmanager
+def counting_invocations(stack: Any, logical: str) -> Iterator[Counter[str]]:
+    """Count the invocations of one function by the request id in its event (``event.request.request_id``):
+    how many times a workflow step really ran for each request."""
+    from mcp_gateway_local import moto_patches
+
+    runs: Counter[str] = Counter()
+    lock = threading.Lock()
+    real = stack.functions[logical].lambda_handler
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        request = event.get("request") if isinstance(event, dict) else None
+        rid = request.get("request_id") if isinstance(request, dict) else None
+        with lock:
+            runs[str(rid)] += 1
+        return real(event, context)
+
+    moto_patches.register_handler(stack.physical(logical), handler)
+    try:
+        yield runs
+    finally:
+        moto_patches.register_handler(stack.physical(logical), real)
 
 
 def items(stack: Any, request_id: str) -> dict[str, dict[str, Any]]:
