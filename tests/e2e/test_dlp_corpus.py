@@ -19,6 +19,7 @@ windows) is never counted as a leak, while a hex secret that survives whole stil
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -201,23 +202,42 @@ def _bytes_as_text(value: Any) -> str:
     return value.decode("latin-1") if isinstance(value, bytes | bytearray) else str(value)
 
 
-def _scan_table(stack: Any, logical: str) -> str:
+def _written_ms(item: dict[str, Any]) -> int | None:
+    """When an audit-table item was written (its record's epoch_ms, an intent's at_ms, a claim's claimed_at_ms),
+    or None when it carries no time (a chain head): such items are always scanned."""
+    if "record" in item:
+        with contextlib.suppress(ValueError, TypeError):
+            return int(json.loads(item["record"]["S"]).get("epoch_ms"))
+    for name in ("at_ms", "claimed_at_ms"):
+        if name in item:
+            return int(item[name]["N"])
+    return None
+
+
+def _scan_table(stack: Any, logical: str, since_ms: int | None = None) -> str:
+    """Every item of a table as text; with ``since_ms``, only the items written since then (and any item that
+    carries no time): in a shared session stack, what earlier tests wrote is not this test's sink."""
     ddb = stack.client("dynamodb")
     parts: list[str] = []
     kwargs: dict[str, Any] = {"TableName": stack.physical(logical)}
     while True:
         page = ddb.scan(**kwargs)
+        items = page["Items"]
+        if since_ms is not None:
+            items = [i for i in items if (written := _written_ms(i)) is None or written >= since_ms]
         # binary attributes (sealed approval material) as latin-1 text: raw bytes stay visible to the leak check
-        parts.extend(json.dumps(item, default=_bytes_as_text) for item in page["Items"])
+        parts.extend(json.dumps(item, default=_bytes_as_text) for item in items)
         if "LastEvaluatedKey" not in page:
             return "\n".join(parts)
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _all_log_events(stack: Any, group: str) -> str:
+def _all_log_events(stack: Any, group: str, since_ms: int | None = None) -> str:
     logs = stack.client("logs")
     parts: list[str] = []
     kwargs: dict[str, Any] = {"logGroupName": group}
+    if since_ms is not None:
+        kwargs["startTime"] = since_ms
     while True:
         page = logs.filter_log_events(**kwargs)
         parts.extend(e["message"] for e in page["events"])
@@ -225,6 +245,13 @@ def _all_log_events(stack: Any, group: str) -> str:
         if not token or not page["events"]:
             return "\n".join(parts)
         kwargs["nextToken"] = token
+
+
+def _test_started_ms() -> int:
+    """A test's start, one second early: every record it causes is written after this (same clock: moto runs
+    in this process), and what earlier tests left in the session stack (other corpora, other seeds) is not
+    scanned as this test's sink, so the verdict does not depend on which tests ran before on the worker."""
+    return int(time.time() * 1000) - 1000
 
 
 def _slack_payloads(stack: Any) -> str:
@@ -450,6 +477,7 @@ async def test_hundreds_of_secrets_read_back_through_the_gateway_leak_into_no_si
 ) -> None:
     from mcp_gateway_local import cli
 
+    since_ms = _test_started_ms()
     kinds = {s.kind for s in SECRETS}
     assert len(SECRETS) >= 300 and len(kinds - {"email", "phone", "credit_card", "customer_id", "ipv4"}) >= 15
     run = uuid.uuid4().hex[:10]
@@ -525,8 +553,8 @@ async def test_hundreds_of_secrets_read_back_through_the_gateway_leak_into_no_si
 
     sinks = {
         "mcp responses": "\n".join(agent.responses),
-        "audit table": _scan_table(stack, "AuditTable"),
-        "audit log group": _all_log_events(stack, stack.physical("AuditLogGroup")),
+        "audit table": _scan_table(stack, "AuditTable", since_ms),
+        "audit log group": _all_log_events(stack, stack.physical("AuditLogGroup"), since_ms),
         "results table": _scan_table(stack, "ResultsTable"),
         "approvals table": _scan_table(stack, "ApprovalsTable"),
         "slack payloads": _slack_payloads(stack),
@@ -676,8 +704,9 @@ def _redactions_summaries(value: Any) -> list[Any]:
     return out
 
 
-def _executions(stack: Any) -> str:
-    """Step Functions: every execution of every state machine, its input and output and its whole history."""
+def _executions(stack: Any, since_ms: int | None = None) -> str:
+    """Step Functions: every execution of every state machine (started since ``since_ms``), its input and
+    output and its whole history."""
     sfn = stack.client("stepfunctions")
     parts: list[str] = []
     for machine in sfn.list_state_machines()["stateMachines"]:
@@ -685,6 +714,8 @@ def _executions(stack: Any) -> str:
         while True:
             page = sfn.list_executions(**kwargs)
             for execution in page["executions"]:
+                if since_ms is not None and execution["startDate"].timestamp() * 1000 < since_ms:
+                    continue
                 arn = execution["executionArn"]
                 described = sfn.describe_execution(executionArn=arn)
                 parts.append(json.dumps({k: described.get(k) for k in ("input", "output", "error", "cause")}))
@@ -707,6 +738,7 @@ async def test_the_held_out_scorecard_leaks_nothing_in_any_sink_and_keeps_benign
     from corpora.scorecard import HELD_OUT, Scorecard, benign_split, cases, over_redacted
     from mcp_gateway_local import cli, demo_data
 
+    since_ms = _test_started_ms()
     planted = cases(HELD_OUT, per_secret=2)
     _tuning, benign = benign_split()
     assert len(HELD_OUT) >= 500 and len(benign) >= 1000
@@ -784,8 +816,8 @@ async def test_the_held_out_scorecard_leaks_nothing_in_any_sink_and_keeps_benign
     assert akid.value not in json.dumps(echo_page) and "[REDACTED:aws_access_key_id]" in echo_page["result"]["key"]
 
     # bookkeeping: every redactions summary (results, audit records, audit log lines) carries integer counts
-    audit_text = _scan_table(stack, "AuditTable")
-    audit_log = _all_log_events(stack, stack.physical("AuditLogGroup"))
+    audit_text = _scan_table(stack, "AuditTable", since_ms)
+    audit_log = _all_log_events(stack, stack.physical("AuditLogGroup"), since_ms)
     summaries = [p["redactions"] for p in s3_pages + log_pages + benign_pages + [env_page, echo_page]]
     audit_summaries: list[Any] = []
     for item in audit_text.split("\n"):
@@ -812,7 +844,7 @@ async def test_the_held_out_scorecard_leaks_nothing_in_any_sink_and_keeps_benign
         "approvals table": _scan_table(stack, "ApprovalsTable"),
         "slack payloads": _slack_payloads(stack),
         "function logs": dlp.text(),
-        "step functions": _executions(stack),
+        "step functions": _executions(stack, since_ms),
     }
     assert rid in sinks["slack payloads"] and "[REDACTED:" in sinks["step functions"]
     scan_started = time.perf_counter()
