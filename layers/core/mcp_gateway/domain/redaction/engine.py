@@ -21,9 +21,10 @@ import itertools
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Container, Iterable, Iterator
+from typing import Any, NamedTuple
 
+import ahocorasick
 from pydantic import ConfigDict, Field, field_validator
 
 from ..models import StrictModel
@@ -39,6 +40,8 @@ from .rules import (
     EMAIL_LOCAL,
     EOL_VALUE_RX,
     HE_CAND_RX,
+    HE_MIN,
+    HE_START_RX,
     HE_WINDOW,
     HEADER_VALUE_RX,
     IBAN_RX,
@@ -406,17 +409,20 @@ class Redactor:
             return spans
         lowered = text.lower()
         add = spans.append
+        present = _present(text, lowered)
 
         for det in SIMPLE_DETECTORS:
-            if det.lowered and not any(lit in lowered for lit in det.literals):
-                continue  # case-insensitive patterns are slower: skip them when their word is absent
+            # every match holds one of the detector's literals (in the lowered text for a case-insensitive one)
+            where = present.ci if det.lowered else present.cs
+            if not any(lit in where for lit in det.literals):
+                continue
             for m in det.regex.finditer(text):
                 value = m.group(det.group)
                 if det.check is not None and not det.check(value):
                     continue
                 add(Span(m.start(det.group), m.end(det.group), det.prio, det.kind, value))
 
-        if "-----BEGIN" in text:
+        if "-----BEGIN" in present.cs:
             for m in PEM_RX.finditer(text):
                 header = text[m.start() : m.start() + 64]
                 kind = "openssh_private_key" if "OPENSSH" in header else "private_key"
@@ -431,7 +437,7 @@ class Redactor:
                     end -= 1
                 if end > start:
                     add(Span(start, end, P_KEY, kind, m.group()))
-        if "PuTTY-User-Key-File" in text:
+        if "PuTTY-User-Key-File" in present.cs:
             for m in PUTTY_RX.finditer(text):
                 end = m.end()
                 mac = PUTTY_MAC_RX.search(text, m.start(), end)
@@ -448,25 +454,25 @@ class Redactor:
                 add(Span(start, end, P_KEY, "putty_private_key", text[m.start() : end]))
 
         userinfo: list[tuple[int, int]] = []
-        if "://" in text:
+        if "://" in present.ci:
             self._url_passwords(text, add, userinfo)
         if "@" in text:
             self._userinfo_passwords(text, add, userinfo)
             if "/" in text:
-                self._oracle_passwords(text, lowered, add)
-        if "basic" in lowered:
+                self._oracle_passwords(text, lowered, add, present)
+        if "basic" in present.ci:
             for m in BASIC_RX.finditer(text):
                 decoded = short_b64(m.group(1))
                 if decoded is not None and ":" in decoded:
                     add(Span(m.start(1), m.end(1), P_CONTEXT, "authorization", m.group(1)))
 
-        self._keyed(text, lowered, add)
-        if len(lowered) == len(text) and any(lit in lowered for lit in CONN_KEY_LITERALS):
-            self._connection_values(text, lowered, add)
-        if "filter" in lowered and len(lowered) == len(text):
+        self._keyed(text, lowered, add, present)
+        if len(lowered) == len(text) and any(lit in present.ci for lit in CONN_KEY_LITERALS):
+            self._connection_values(text, lowered, add, present)
+        if "filter" in present.ci and len(lowered) == len(text):
             self._query_filters(text, lowered, add)
-        if ('"value' in lowered or "value:" in lowered) and len(lowered) == len(text):
-            self._name_value_pairs(text, lowered, add)
+        if ('"value' in present.ci or "value:" in present.ci) and len(lowered) == len(text):
+            self._name_value_pairs(text, lowered, add, present)
 
         if self._exact:
             for variant, secret in self._exact:
@@ -476,7 +482,7 @@ class Redactor:
                     pos = text.find(variant, pos + len(variant))
 
         if pii:
-            self._pii(text, lowered, add, userinfo)
+            self._pii(text, lowered, add, present, userinfo)
 
         self._base64_runs(text, pii, depth, add)
         return spans
@@ -558,11 +564,13 @@ class Redactor:
             at = nxt
 
     @staticmethod
-    def _oracle_passwords(text: str, lowered: str, add: Callable[[Span], None]) -> None:
+    def _oracle_passwords(text: str, lowered: str, add: Callable[[Span], None], present: _Present) -> None:
         """Oracle's ``user/password@db`` in ``jdbc:oracle:thin:`` URLs and on ``sqlplus``-style command lines."""
         if len(lowered) != len(text):
             return
         for lit in ORACLE_LITERALS:
+            if lit not in present.ci:
+                continue
             pos = lowered.find(lit)
             while pos >= 0:
                 m = ORACLE_CONNECT_RX.match(text, pos)
@@ -572,7 +580,7 @@ class Redactor:
                         add(Span(m.start(1), m.end(1), P_CONTEXT, "url_password", pw))
                 pos = lowered.find(lit, pos + len(lit))
 
-    def _connection_values(self, text: str, lowered: str, add: Callable[[Span], None]) -> None:
+    def _connection_values(self, text: str, lowered: str, add: Callable[[Span], None], present: _Present) -> None:
         """``DATABASE_URL=Xy9!pw...``: a bare password (not a URL, DSN or host) assigned to a connection key."""
         n = len(text)
 
@@ -582,6 +590,8 @@ class Redactor:
 
         seen: set[int] = set()
         for lit in CONN_KEY_LITERALS:
+            if lit not in present.ci:
+                continue
             pos = lowered.find(lit)
             while pos >= 0:
                 ks = pos
@@ -618,6 +628,8 @@ class Redactor:
 
     def _base64_runs(self, text: str, pii: bool, depth: int, add: Callable[[Span], None]) -> None:
         """Runs of base64 characters: AWS secret keys near AWS context, and base64-wrapped secrets."""
+        if len(text) >= _PREFILTER_MIN and _B64_MIN_RUN not in ascii_shape(text, _B64_SHAPE):
+            return  # every candidate is a run of 20+ base64 characters: none here
         decode = depth < MAX_DEPTH
         first = B64_AT_START_RX.match(text)
         matches = itertools.chain((first,) if first is not None else (), B64_RX.finditer(text))
@@ -648,12 +660,14 @@ class Redactor:
             return
         add(Span(start, start + 40, P_TOKEN, "aws_secret_key", value))
 
-    def _keyword_hits(self, text: str, lowered: str) -> list[tuple[int, int]]:
+    def _keyword_hits(self, text: str, lowered: str, present: _Present) -> list[tuple[int, int]]:
         """(start, end) of secret keywords, found with plain substring search on the lowered text."""
         hits: list[tuple[int, int]] = []
         if len(lowered) != len(text):  # exotic case mappings shift offsets: use the (slower) regex
             return [m.span() for m in KEYWORD_RX.finditer(text)]
         for kw in KEYWORD_LITERALS:
+            if kw not in present.ci:
+                continue
             pos = lowered.find(kw)
             while pos >= 0:
                 if kw != "key" or KEY_KEYWORD_RX.search(lowered, max(0, pos - 13), pos):
@@ -662,11 +676,11 @@ class Redactor:
         hits.sort()
         return hits
 
-    def _keyed(self, text: str, lowered: str, add: Callable[[Span], None]) -> None:
+    def _keyed(self, text: str, lowered: str, add: Callable[[Span], None], present: _Present) -> None:
         """``key = value`` assignments in JSON/YAML/INI/env/CLI/XML and high entropy after keywords."""
         n = len(text)
         last_key_end = -1
-        for hit_start, hit_end in self._keyword_hits(text, lowered):
+        for hit_start, hit_end in self._keyword_hits(text, lowered, present):
             if hit_start < last_key_end:
                 continue
             ks = hit_start
@@ -768,22 +782,34 @@ class Redactor:
         eol = text.find("\n", pos, limit)
         if eol >= 0:
             limit = eol
-        for m in HE_CAND_RX.finditer(text, pos, limit):
-            if m.start() > pos + HE_WINDOW:
+        # ``HE_CAND_RX.finditer(text, pos, limit)`` up to the first match starting after ``pos + HE_WINDOW``, without
+        # scanning the rest of the window: a candidate's start is found by its first 16 characters
+        probe_end = min(limit, pos + HE_WINDOW + HE_MIN)
+        p = pos
+        while True:
+            start = HE_START_RX.search(text, p, probe_end)
+            if start is None:
                 break
+            m = HE_CAND_RX.match(text, start.start(), limit)
+            if m is None:  # pragma: no cover - a start is always a candidate's
+                p = start.start() + 1
+                continue
+            p = m.end()
             value = m.group()
             if value.startswith("REDACTED"):
                 continue
             if looks_high_entropy(value):
                 add(Span(m.start(), m.end(), P_ENTROPY, "high_entropy", value))
 
-    def _name_value_pairs(self, text: str, lowered: str, add: Callable[[Span], None]) -> None:
+    def _name_value_pairs(self, text: str, lowered: str, add: Callable[[Span], None], present: _Present) -> None:
         for anchor, rx in (
             ('"name', NAME_VALUE_JSON_RX),
             ('"key', NAME_VALUE_JSON_RX),
             ('"parametername', NAME_VALUE_JSON_RX),
             ("name:", NAME_VALUE_YAML_RX),
         ):
+            if anchor not in present.ci:
+                continue
             pos = lowered.find(anchor)
             while pos >= 0:
                 m = rx.match(text, pos)
@@ -803,7 +829,12 @@ class Redactor:
                     add(Span(vs, ve, P_GENERIC, kind, value))
 
     def _pii(
-        self, text: str, lowered: str, add: Callable[[Span], None], userinfo: list[tuple[int, int]] | None = None
+        self,
+        text: str,
+        lowered: str,
+        add: Callable[[Span], None],
+        present: _Present,
+        userinfo: list[tuple[int, int]] | None = None,
     ) -> None:
         classes = self._pii_classes
         if "email" in classes and "@" in text:
@@ -815,6 +846,8 @@ class Redactor:
                     add(Span(m.start(), m.end(), P_PII, "phone", m.group()))
         if phone and len(lowered) == len(text):
             for kw in PHONE_KEYWORDS:
+                if kw not in present.ci:
+                    continue
                 pos = lowered.find(kw)
                 while pos >= 0:
                     keyed = PHONE_KEYED_RX.match(text, pos + len(kw))
@@ -849,7 +882,7 @@ class Redactor:
         if "ipv6" in classes and ":" in text:
             self._ipv6(text, add)
         if "national_id" in classes or "bank_account" in classes:
-            self._identifiers(text, lowered, add, classes)
+            self._identifiers(text, lowered, add, classes, present)
         if "customer_id" in classes:
             for rx, anchor in self._customer:
                 matches: Iterable[re.Match[str]]
@@ -874,7 +907,9 @@ class Redactor:
             add(Span(start, m.end(), P_PII, "email", text[start : m.end()]))
 
     @staticmethod
-    def _identifiers(text: str, lowered: str, add: Callable[[Span], None], classes: frozenset[str]) -> None:
+    def _identifiers(
+        text: str, lowered: str, add: Callable[[Span], None], classes: frozenset[str], present: _Present
+    ) -> None:
         """National identifiers (US SSN, UK NINO, Canadian SIN) and bank identifiers (IBAN, ABA routing,
         sort codes, account numbers), each validated by its own format or checksum."""
         national = "national_id" in classes
@@ -920,6 +955,8 @@ class Redactor:
             return
         n = len(lowered)
         for anchor, keywords in PII_KEYWORDS.items():
+            if anchor not in present.ci:
+                continue
             pos = lowered.find(anchor)
             while pos >= 0:
                 for kw, offset, kind in keywords:
@@ -998,6 +1035,81 @@ class Redactor:
         if pos < hi:
             parts.append(text[pos:hi])
         return "".join(parts), dict(counts)
+
+
+# --------------------------------------------------------------------------------------------------
+# The literal prefilter: one Aho-Corasick pass instead of dozens of substring searches
+# --------------------------------------------------------------------------------------------------
+
+#: below this length a few substring searches cost less than one automaton pass: the text itself answers ``in``
+_PREFILTER_MIN = 64
+
+
+class _Present(NamedTuple):
+    """Which of the scan's literals occur: ``ci`` answers for the lowered text, ``cs`` for the text as it is.
+
+    For a short text they are the lowered text and the text themselves (``lit in present.ci`` is then the very
+    substring search the scan always did); for a long one, sets filled by one automaton pass over the lowered
+    text, so ``lit in present.ci`` equals ``lit in lowered`` for every literal of :data:`_CI_LITERALS`, and
+    ``lit in present.cs`` equals ``lit in text`` for every literal of :data:`_CS_LITERALS` (when lowering changed
+    the length, offsets cannot be checked and ``cs`` holds every literal whose lowered form occurs: a superset,
+    which only lets a detector run that then finds nothing).
+    """
+
+    ci: Container[str]
+    cs: Container[str]
+
+
+#: literals the scan looks for in the text as it is (detector prefixes, key-block markers)
+_CS_LITERALS: frozenset[str] = frozenset(
+    {lit for d in SIMPLE_DETECTORS if not d.lowered for lit in d.literals} | {"-----BEGIN", "PuTTY-User-Key-File"}
+)
+#: literals the scan looks for in the lowered text
+_CI_LITERALS: frozenset[str] = frozenset(
+    {lit for d in SIMPLE_DETECTORS if d.lowered for lit in d.literals}
+    | {"://", "basic", "filter", '"value', "value:", '"name', '"key', '"parametername', "name:"}
+    | set(KEYWORD_LITERALS)
+    | set(CONN_KEY_LITERALS)
+    | set(ORACLE_LITERALS)
+    | set(PHONE_KEYWORDS)
+    | set(PII_KEYWORDS)
+)
+
+
+def _build_automaton() -> Any:
+    automaton = ahocorasick.Automaton()
+    words: dict[str, tuple[bool, tuple[str, ...]]] = {}
+    for lit in _CI_LITERALS:
+        words[lit] = (True, ())
+    for lit in _CS_LITERALS:
+        ci, originals = words.get(lit.lower(), (False, ()))
+        words[lit.lower()] = (ci, (*originals, lit))
+    for word, (ci, originals) in sorted(words.items()):
+        automaton.add_word(word, (word, len(word), ci, originals))
+    automaton.make_automaton()
+    return automaton
+
+
+_AUTOMATON: Any = _build_automaton()
+
+
+def _present(text: str, lowered: str) -> _Present:
+    if len(lowered) < _PREFILTER_MIN:
+        return _Present(lowered, text)
+    ci: set[str] = set()
+    cs: set[str] = set()
+    same = len(lowered) == len(text)
+    for end, (word, size, is_ci, originals) in _AUTOMATON.iter(lowered):
+        if is_ci:
+            ci.add(word)
+        for original in originals:
+            if original not in cs and (not same or text.startswith(original, end - size + 1)):
+                cs.add(original)
+    return _Present(ci, cs)
+
+
+_B64_SHAPE = bytes(98 if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "+/") else 46 for b in range(256))
+_B64_MIN_RUN = b"b" * 20
 
 
 QUERY_FILTER_RX = re.compile(

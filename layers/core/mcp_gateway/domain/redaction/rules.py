@@ -449,6 +449,9 @@ WORDISH_RX: Final = ascii_rx(r"[a-z]{1,12}|[A-Z][a-z]{1,11}")
 
 # High-entropy strings shortly after a keyword.
 HE_CAND_RX: Final = ascii_rx(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,1024}+={0,2}")
+HE_MIN: Final = 16
+#: where an ``HE_CAND_RX`` match can start: its first ``HE_MIN`` characters (the engine probes a short window)
+HE_START_RX: Final = ascii_rx(r"[A-Za-z0-9+/_-](?<![A-Za-z0-9+/_-].)[A-Za-z0-9+/_-]{15}")
 _UUID_RX: Final = ascii_rx(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX_RX: Final = ascii_rx(r"[0-9a-fA-F]+")
 _PIECE_SPLIT_RX: Final = ascii_rx(r"[/_.+=-]+")
@@ -479,7 +482,7 @@ EMAIL_DOMAIN_RX: Final = ascii_rx(
 EMAIL_LOCAL: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
 PHONE_INTL_RX: Final = ascii_rx(r"\+(?<![\w+]\+)[1-9](?:[ .()-]{0,2}\d){6,14}(?!\w|[.-]\d)")
 DIGITS_RX: Final = ascii_rx(
-    r"\d{3}(?:(?<![\w.+/-]\d{3})|(?<=[^\w.+/-]1[ .-]\d{3}))"
+    r"[0-9]\d{2}(?:(?<![\w.+/-]\d{3})|(?<=[^\w.+/-]1[ .-]\d{3}))"  # a class first: the engine skips ahead to it
     r"(?:(?P<card>\d(?:[ -]\d{4}[ -]\d{4}[ -]\d{1,7}|[ -]\d{6}[ -]\d{4,5}|\d{9,15}))"
     r"|(?P<nanp>[.-]\d{3}[.-]\d{4})"
     r"|(?P<national>(?<=0\d\d)\d{0,2}[ -]\d{3,4}[ -]?\d{3,4}))"

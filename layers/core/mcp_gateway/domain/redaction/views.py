@@ -28,6 +28,13 @@ _CTRL_RX: Final = ascii_rx(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ESC_TRIGGER_RX: Final = ascii_rx(
     r"\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|U000[0-9a-fA-F]{5}|[/\\nrtbf])|%[0-7][0-9A-Fa-f]|&#(?:[xX][0-9a-fA-F]{2,4}|\d{2,5});"
 )
+# the trigger's alternatives one by one, each behind its literal first character (the regex engine skips
+# ahead to a literal; an alternation of three it scans character by character)
+_ESC_TRIGGER_PARTS: Final = (
+    ("\\", ascii_rx(r"\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|U000[0-9a-fA-F]{5}|[/\\nrtbf])")),
+    ("%", ascii_rx(r"%[0-7][0-9A-Fa-f]")),
+    ("&#", ascii_rx(r"&#(?:[xX][0-9a-fA-F]{2,4}|\d{2,5});")),
+)
 _DECODE_RX: Final = ascii_rx(
     r"\\u([0-9a-fA-F]{4})|\\([/\"\\bfnrt'])|%([0-7][0-9A-Fa-f])"
     r"|\\x([0-9a-fA-F]{2})|\\U(000[0-9a-fA-F]{5})|&#[xX]([0-9a-fA-F]{2,4});|&#(\d{2,5});"
@@ -312,8 +319,18 @@ def escape_segments(text: str) -> list[tuple[int, int]]:
     segments: list[tuple[int, int]] = []
     pos = 0
     n = len(text)
+    # the next match of each alternative present (the leftmost of them is ``_ESC_TRIGGER_RX.search(text, pos)``:
+    # their first characters differ, so at most one matches at a position)
+    nexts: list[tuple[re.Pattern[str], re.Match[str] | None]] = [
+        (rx, rx.search(text)) for first, rx in _ESC_TRIGGER_PARTS if first in text
+    ]
     while True:
-        m = _ESC_TRIGGER_RX.search(text, pos)
+        m: re.Match[str] | None = None
+        for i, (rx, cached) in enumerate(nexts):
+            found = rx.search(text, pos) if cached is not None and cached.start() < pos else cached
+            nexts[i] = (rx, found)
+            if found is not None and (m is None or found.start() < m.start()):
+                m = found
         if m is None:
             break
         start = text.rfind("\n", 0, m.start()) + 1
