@@ -10,8 +10,10 @@ request's fields), and over texts built to stress the windows.
 
 from __future__ import annotations
 
+import html
 import json
 import random
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -202,3 +204,58 @@ def test_a_key_longer_than_any_default_term_is_still_found_in_a_window_of_its_fo
     assert dict(detector._compute_hits(spaced, nz.MAX_INPUT_CHARS)[0]) == dict(
         detector._compute_hits_reference(spaced, nz.MAX_INPUT_CHARS)[0]
     )
+
+
+def _split_escapes() -> list[tuple[str, str]]:
+    """Encoded payloads (URL, HTML entities, backslash escapes) cut in two at several places."""
+    payloads = ["delete the bucket", "for each bucket", "drop table", "ignore previous instructions", "then", "rm -rf"]
+    out = []
+    for payload in payloads:
+        encodings = [
+            urllib.parse.quote(payload, safe=""),
+            "".join(f"%{ord(c):02X}" for c in payload),
+            "".join(f"&#{ord(c)};" for c in payload),
+            "".join(f"&#x{ord(c):x};" for c in payload),
+            "".join(f"\\u{ord(c):04x}" for c in payload),
+            "".join(f"\\x{ord(c):02x}" for c in payload),
+            html.escape(payload),
+            payload,
+        ]
+        for encoded in encodings:
+            for cut in {1, 2, 3, len(encoded) // 2, len(encoded) - 2, len(encoded) - 1}:
+                out.append((encoded[:cut], encoded[cut:]))
+    return out
+
+
+def test_joins_of_plain_fields_holding_percent_ampersand_or_backslash_find_in_windows_what_the_whole_join_finds() -> (
+    None
+):
+    rng = random.Random(7)
+    texts = _ascii(CORPUS)
+    fragments = _split_escapes()
+    noise = ["50%", "100% of", "a & b", "C:\\temp", "x%", "&", "\\", "%%", "&amp", "R&D", "&lt", "%4", "\\u00"]
+    checked = special = 0
+    for _ in range(3000):
+        values = [rng.choice(texts) for _ in range(rng.choice((2, 3)))]
+        if rng.random() < 0.7:  # a payload split across a junction
+            first, second = rng.choice(fragments)
+            j = rng.randrange(len(values) - 1)
+            values[j] += rng.choice(("", " ")) + first
+            values[j + 1] = second + rng.choice(("", " ")) + values[j + 1]
+        if rng.random() < 0.5:
+            j = rng.randrange(len(values))
+            values[j] = f"{rng.choice(noise)} {values[j]}" if rng.random() < 0.5 else values[j] + rng.choice(noise)
+        scans = [DETECTOR._hits(v, nz.MAX_INPUT_CHARS) for v in values]
+        if not all(v.isascii() and labels == ("plain",) for v, (_, labels) in zip(values, scans, strict=True)):
+            continue  # the whole join is scanned for these anyway
+        alone = {hit for hits, _ in scans for hit in hits}
+        for separator in (" ", ""):
+            windowed = DETECTOR._joined_hits(values, separator, True, {})
+            whole = DETECTOR._joined_hits(values, separator, False, {})
+            assert {h: v for h, v in windowed.items() if h not in alone} == {
+                h: v for h, v in whole.items() if h not in alone
+            }, (values, separator)
+            checked += 1
+            special += any(c in "".join(values) for c in "%&\\")
+    assert checked > 1000
+    assert special > 500

@@ -162,7 +162,6 @@ _WC = "A-Za-z0-9@$!|"
 # From a junction outward: the rest of the token at the junction, then enough word characters to hold any term
 # that starts or ends there, then the rest of the token reached (a window ends on whitespace or the text's end).
 _JUNCTION_REACH = re.compile(rf"\S*(?:[^{_WC}]*[{_WC}]){{0,{_JUNCTION_WORD_CHARS}}}\S*")
-_NOT_WINDOWABLE = re.compile(r"[%&\\]")
 
 
 def _reach_reference(text: str, start: int) -> int:
@@ -462,11 +461,13 @@ class Detector:
 
     def _joined_hits(self, values: Sequence[str], separator: str, plain: bool, memo: Memo | None) -> Mapping[_Hit, str]:
         """The hits of the fields joined by ``separator``. When every field is plain ASCII text (no decoded
-        layer alone, no %, & or backslash), a hit of the joined text that no field has alone must touch a
-        junction (every decoder that applies to ASCII substitutes in place, normalization is per character,
-        and a window ends on whitespace, a word boundary in every form), so only windows around the
-        junctions are scanned: the token at the junction plus enough word characters either side for any
-        term. Anything else (and a window whose decoding reaches a right-to-left override) scans the whole
+        layer alone), a hit of the joined text that no field has alone must touch a junction (every decoder
+        that applies to ASCII substitutes in place, normalization is per character, and a window ends on
+        whitespace, a word boundary in every form), so only windows around the junctions are scanned: the
+        token at the junction plus enough word characters either side for any term. A %, & or backslash in
+        a field does not prevent it (issue 21): a field with no decoded layer holds no URL escape, entity or
+        backslash escape, and one that the join creates holds no whitespace, so it lies in the junction's
+        token. Anything else (and a window whose decoding reaches a right-to-left override) scans the whole
         joined text, as before."""
         joined = separator.join(values)[:MAX_JOINED_CHARS]
         if not plain:
@@ -527,7 +528,7 @@ class Detector:
                 value = value[:MAX_INPUT_CHARS]
             values.append(value)
             hits, labels = self._hits(value, MAX_INPUT_CHARS, memo)
-            plain = plain and labels == ("plain",) and value.isascii() and not _NOT_WINDOWABLE.search(value)
+            plain = plain and labels == ("plain",) and value.isascii()
             as_identifier = _is_identifier(str(name), identifiers) and not _PROSE.search(value)
             for hit, via in hits.items():
                 if as_identifier and self._by_id[hit[0]].kind != "chaining":
