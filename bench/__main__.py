@@ -66,7 +66,100 @@ def timed(fn: Callable[[], Any], n: int) -> list[float]:
 # ---------------------------------------------------------------------------------------------------------
 # 1. Decision pipeline in-process
 # ---------------------------------------------------------------------------------------------------------
+PIPELINE_TARGETS_MS = {"1KB": 1.0, "64KB": 20.0}
+"""The decision pipeline's p99 targets (issue 21, "Done when" 6): < 1 ms at 1 KB and < 20 ms at 64 KB."""
+
+# Vocabulary of the pipeline stage's requests: benign debugging questions, filter terms, incident notes and log
+# groups. Every sample is drawn afresh from it (seeded), so no two requests share an intent, a filter pattern or
+# a note, while names (log groups, services, buckets) repeat as they do in real traffic.
+_SERVICES = ("orders-api", "payments", "checkout", "inventory", "search", "billing", "auth", "notifications")
+_LOG_GROUPS = (
+    "/aws/lambda/orders-api",
+    "/aws/lambda/payments-webhook",
+    "/acme/ecs/checkout",
+    "/aws/lambda/inventory-sync",
+    "/acme/ecs/search-indexer",
+)
+_QUESTIONS = (
+    "why are checkout requests timing out for the {svc} service since the deploy at {hh}:{mm}",
+    "show the 5xx errors of {svc} between {hh}:00 and {hh}:{mm} UTC",
+    "which requests to {svc} took longer than {n} ms during the incident",
+    "customers report slow carts in {svc}, look at the latency of the last hour",
+    "is {svc} still throttled by DynamoDB after we raised capacity to {n} units",
+    "find the stack trace of the NullPointerException in {svc} near {hh}:{mm}",
+    "did {svc} log any connection reset by peer errors after the config change",
+    "compare the p99 latency of {svc} before and after release v{n}.{mm}",
+    "what did {svc} log for order ORD-{n}{mm} that the customer complained about",
+    "were there cold starts of {svc} right before the alarm at {hh}:{mm}",
+    "look for retries that never succeeded in {svc} during the outage window",
+    "which tenant caused the spike of 429 responses in {svc} at {hh}:{mm}",
+)
+_FILTER_TERMS = (
+    "?ERROR", "?Timeout", "?Exception", "?WARN", "?ThrottlingException", '?"Task timed out"', "?5xx",
+    '?"connection reset"', "?SIGTERM", "?OutOfMemoryError", "?NullPointerException", "?503", "?504",
+    "?ReadTimeout", "?deadlock", "?retry",
+)  # fmt: skip
+_NOTES = (
+    "deploy notes for {svc}: latency ok at p50 {n} ms, p99 {m} ms after the rollout at {hh}:{mm}.",
+    "{svc} error rate went from 0.{n}% to {m}% between {hh}:00 and {hh}:{mm}; rolled back to the previous build.",
+    "capacity of {svc} raised to {n} units, throttling stopped within {m} minutes.",
+    "on-call summary: {svc} paged at {hh}:{mm}, cause was a slow dependency, mitigated by a timeout of {n} s.",
+    "the dashboard for {svc} shows {n} requests per second at peak and {m} at night.",
+    "follow-up for {svc}: add an alarm on the queue age above {n} seconds, owner team {m}.",
+)
+# The same notes quoting request ids and build SHAs (8 hex digits): some decode as hex or base64 to a few
+# printable characters, so the detector also reads decoded layers of the whole text and, the fields no longer
+# being plain, the whole joins (reported beside the 64 KB figure, without a target: see docs/performance.md).
+_NOTES_WITH_IDS = (
+    *_NOTES,
+    "{svc} error rate went from 0.{n}% to {m}% between {hh}:00 and {hh}:{mm}; rolled back build {hex}.",
+    "request {hex}-{n} on {svc} took {m} ms; the trace shows three retries against the cache.",
+)
+
+
+def _pipeline_arguments(rng: Any, size: int, ids: bool = False) -> tuple[str, dict[str, Any]]:
+    """One distinct request with about ``size`` bytes of arguments: a filter_log_events call at 1 KB (a
+    512-character intent and a 512-character filter pattern), a put_object of ``size`` characters of notes
+    (``ids``: quoting request ids and build SHAs) with a 2,000-character intent above 4 KB."""
+
+    def fill(templates: tuple[str, ...], length: int) -> str:
+        parts: list[str] = []
+        total = 0
+        while total < length:
+            text = rng.choice(templates).format(
+                svc=rng.choice(_SERVICES),
+                hh=f"{rng.randrange(24):02d}",
+                mm=f"{rng.randrange(60):02d}",
+                n=rng.randrange(2, 999),
+                m=rng.randrange(2, 9999),
+                hex=f"{rng.getrandbits(32):08x}",
+            )
+            parts.append(text)
+            total += len(text) + 1
+        return " ".join(parts)[:length]
+
+    intent_chars = min(size // 2, 2000)
+    intent = fill(_QUESTIONS, intent_chars - 14) + f" ticket {rng.randrange(10**6):06d}"
+    if size <= 4096:
+        terms = []
+        while sum(len(t) + 1 for t in terms) < size - intent_chars:
+            terms.append(rng.choice(_FILTER_TERMS))
+        pattern = " ".join(terms)[: size - intent_chars]
+        log_group = rng.choice(_LOG_GROUPS)
+        return "filter_log_events", {"log_group": log_group, "filter_pattern": pattern, "intent": intent}
+    # the 64 KB case: a large argument (the text of a put_object) goes through everything
+    text = fill(_NOTES_WITH_IDS if ids else _NOTES, size)
+    return "put_object", {
+        "bucket": "acme-scratch",
+        "key": f"notes/{rng.randrange(10**6)}.txt",
+        "text": text,
+        "intent": intent,
+    }
+
+
 def bench_pipeline() -> dict[str, Any]:
+    import random
+
     from mcp_gateway.domain.models import ActionRequest, Principal
     from mcp_gateway.domain.policy import evaluate, parse_policy
     from mcp_gateway.domain.redaction import RedactionConfig, Redactor
@@ -98,39 +191,28 @@ def bench_pipeline() -> dict[str, Any]:
         )
     ).access_token
     now = dt.datetime.now(dt.UTC)
+    principal = Principal(
+        sub="u1", email="alice@example.com", groups=("developers", "sre"), token_id="t1", expires_at=0
+    )
     results: dict[str, Any] = {}
     for label, size in (("1KB", 1024), ("64KB", 65_536)):
-        # a realistic search request: the filter pattern and the stated intent carry the bulk of the bytes
-        words = "why are checkout requests timing out for the orders service since the deploy at noon "
-        intent = (words * (size // len(words) + 1))[: min(size // 2, 2000)]
-        pattern = ("?ERROR ?Timeout ?Exception " * (size // 27 + 1))[: max(0, size - len(intent))][:1024]
-        args = {"log_group": "/aws/lambda/orders-api", "filter_pattern": pattern, "intent": intent}
-        if size > 4096:  # the 64 KB case: a large argument (e.g. the text of a put_object) goes through everything
-            args = {
-                "bucket": "acme-scratch",
-                "key": "notes/big.txt",
-                "text": ("deploy notes: latency ok; " * (size // 26 + 1))[:size],
-                "intent": intent,
-            }
-            tool = "put_object"
-        else:
-            tool = "filter_log_events"
-        n = 40 if size > 4096 else 1000  # a 64 KB evaluation is ~130 ms: 40 samples x 5 repeats keeps the run short
+        n = 40 if size > 4096 else 1000  # 40 samples x 5 repeats keeps the 64 KB run short
         if QUICK:
             n //= 4
+        rng = random.Random(f"bench-pipeline-{label}")
 
-        def make(i: int) -> ActionRequest:
-            # Every sample is a different request (its intent carries a distinct ticket number), so caches inside
-            # the detector only help the way they help real traffic: shared values such as log group names.
-            varied = dict(args, intent=f"{args['intent'][:-14]} ticket {i:06d}")
-            principal = Principal(
-                sub="u1", email="alice@example.com", groups=("developers", "sre"), token_id="t1", expires_at=0
-            )
-            return build_request(
-                tool, varied, principal, region="us-east-1", account="123456789012", now=now.timestamp()
-            )
+        def make(rng: Any = rng, size: int = size) -> ActionRequest:
+            # Every sample is a different request (its intent, filter pattern or note text is drawn afresh), so
+            # caches inside the detector only help the way they help real traffic: shared names and vocabulary.
+            tool, args = _pipeline_arguments(rng, size)
+            return build_request(tool, args, principal, region="us-east-1", account="123456789012", now=now.timestamp())
 
-        pool = [make(i) for i in range(REPEATS * (4 * n + 8))]
+        pool = [make() for _ in range(REPEATS * (4 * n + 8))]
+        outcomes: dict[str, int] = {}
+        for request in pool[:20]:  # what the measured requests decide (the path they take through evaluate)
+            outcome = evaluate(policy, request).outcome.value
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        pool = pool[20:] + [make() for _ in range(20)]
         cursor = iter(pool)
         stages = {
             "token_check": lambda: tokens.verify(token),
@@ -151,13 +233,40 @@ def bench_pipeline() -> dict[str, Any]:
                 redactor.redact_value(request.parameters)
 
             total_runs.append(timed(whole, n))
+        total = summary(total_runs)
+        target = PIPELINE_TARGETS_MS[label]
         results[label] = {
             "stages": {k: summary(v) for k, v in stage_runs.items()},
-            "total": summary(total_runs),
-            "bytes_of_arguments": len(json.dumps(args)),
+            "total": total,
+            "bytes_of_arguments": round(
+                statistics.mean(len(json.dumps(r.parameters)) + len(r.intent) for r in pool[:20])
+            ),
+            "outcomes_of_20": outcomes,
+            "target": f"p99 < {target:g} ms",
+            "target_met": total["p99_ms"] < target,
+            "ratio_p99_to_target": round(total["p99_ms"] / target, 2),
         }
-    results["target"] = "p99 < 1 ms for 1 KB of arguments"
-    results["target_met"] = results["1KB"]["total"]["p99_ms"] < 1.0
+    # 64 KB of notes quoting ids: evaluate alone, a few samples (each takes far longer), no target
+    rng_ids = random.Random("bench-pipeline-64KB-ids")
+    samples = 2 if QUICK else 4
+    with_ids = [
+        build_request(
+            *_pipeline_arguments(rng_ids, 65_536, ids=True),
+            principal,
+            region="us-east-1",
+            account="123456789012",
+            now=now.timestamp(),
+        )
+        for _ in range(REPEATS * samples)
+    ]
+    ids_cursor = iter(with_ids)
+    ids_runs = [timed(lambda: evaluate(policy, next(ids_cursor)), samples) for _ in range(REPEATS)]
+    results["64KB_with_ids"] = {
+        "policy_and_detection": summary(ids_runs),
+        "note": "put_object of 64 KB of notes quoting request ids and build SHAs; evaluate alone; no target",
+    }
+    results["target"] = "p99 < 1 ms for 1 KB of arguments and p99 < 20 ms for 64 KB"
+    results["target_met"] = all(results[label]["target_met"] for label in PIPELINE_TARGETS_MS)
     return results
 
 
@@ -466,7 +575,7 @@ STAGES: dict[str, tuple[str, bool, str]] = {
         "pipeline",
         False,
         "decision pipeline in-process (token check, policy + detection, redaction of the audit copy) at 1 KB and "
-        "64 KB of arguments; judged by p99 / 1 ms",
+        "64 KB of arguments (every request distinct); judged by p99 / 1 ms at 1 KB and p99 / 20 ms at 64 KB",
     ),
     "redaction": (
         "redaction",
@@ -551,25 +660,40 @@ def markdown(report: dict[str, Any]) -> str:
     notes = ["", "## Targets", ""]
     p = report.get("pipeline")
     if p:
-        t1, t64 = p["1KB"]["total"], p["64KB"]["total"]
-        rows += [
-            f"| decision pipeline p50 / p99, 1 KB | {t1['p50_ms']} / {t1['p99_ms']} ms | p99 {t1['p99_spread_ms']} | p99 / 1 ms = {t1['p99_ms'] / 1.0:.2f} | p99 < 1 ms: {_verdict(p['target_met'])} |",
-            f"| decision pipeline p50 / p99, 64 KB | {t64['p50_ms']} / {t64['p99_ms']} ms | p99 {t64['p99_spread_ms']} | p99 / 1 KB p99 = {t64['p99_ms'] / t1['p99_ms']:.1f} | - |",
-        ]
-        for stage, s in p["1KB"]["stages"].items():
+        for label in ("1KB", "64KB"):
+            entry = p.get(label)
+            if entry is None:
+                continue
+            t, size = entry["total"], label.replace("KB", " KB")
+            target_ms = PIPELINE_TARGETS_MS[label]
+            met = entry.get("target_met", t["p99_ms"] < target_ms)
             rows.append(
-                f"| - {stage} (1 KB) p50 / p99 | {s['p50_ms']} / {s['p99_ms']} ms | p99 {s['p99_spread_ms']} | share of total p50 = {s['p50_ms'] / t1['p50_ms']:.2f} | - |"
+                f"| decision pipeline p50 / p99, {size} | {t['p50_ms']} / {t['p99_ms']} ms | p50 {t['p50_spread_ms']}, p99 {t['p99_spread_ms']} | p99 / {target_ms:g} ms = {t['p99_ms'] / target_ms:.2f} | p99 < {target_ms:g} ms: {_verdict(met)} |"
             )
-        if p["target_met"]:
-            notes.append(f"- Decision pipeline at 1 KB: p99 {t1['p99_ms']} ms, target < 1 ms: met.")
-        else:
-            notes.append(
-                f"- Decision pipeline at 1 KB: p99 {t1['p99_ms']} ms, target < 1 ms: **missed by {t1['p99_ms']:.1f}x**. "
-                "Why: the detector normalizes every string argument (NFKC, invisible characters, confusables, "
-                "URL/HTML/unicode escapes, base64 and hex layers, leetspeak) alone and in the joins a split payload "
-                "hides in, in pure Python. In context the whole tools/call takes far longer on the local stack, so "
-                "this is not on the critical path."
-            )
+            for stage, s in entry["stages"].items():
+                rows.append(
+                    f"| - {stage} ({size}) p50 / p99 | {s['p50_ms']} / {s['p99_ms']} ms | p50 {s['p50_spread_ms']}, p99 {s['p99_spread_ms']} | share of total p50 = {s['p50_ms'] / t['p50_ms']:.2f} | - |"
+                )
+            ids = p.get("64KB_with_ids") if label == "64KB" else None
+            if ids:
+                s = ids["policy_and_detection"]
+                rows.append(
+                    f"| - policy_and_detection (64 KB of notes quoting hex ids) p50 / p99 | {s['p50_ms']} / {s['p99_ms']} ms | p50 {s['p50_spread_ms']}, p99 {s['p99_spread_ms']} | / 64 KB policy_and_detection p50 = {s['p50_ms'] / entry['stages']['policy_and_detection']['p50_ms']:.1f} | no target |"
+                )
+            spread = t["p99_spread_ms"]
+            if met:
+                notes.append(
+                    f"- Decision pipeline at {size}: p99 {t['p99_ms']} ms (repeats {spread[0]}..{spread[1]}), "
+                    f"target < {target_ms:g} ms: met."
+                )
+            else:
+                stages = entry["stages"]
+                slowest = max(stages, key=lambda k: stages[k]["p50_ms"])
+                notes.append(
+                    f"- Decision pipeline at {size}: p99 {t['p99_ms']} ms (repeats {spread[0]}..{spread[1]}), target "
+                    f"< {target_ms:g} ms: **missed by {t['p99_ms'] / target_ms:.2f}x**; the largest stage is "
+                    f"{slowest} (p50 {stages[slowest]['p50_ms']} ms of {t['p50_ms']} ms)."
+                )
     r = report.get("redaction")
     if r and "skipped" in r:
         rows.append(f"| response redaction vs detect-secrets | - | - | - | skipped: {r['skipped']} |")

@@ -148,9 +148,11 @@ def test_a_junction_window_reaches_exactly_as_far_as_its_regular_expression() ->
     rng = random.Random(5)
     texts = [t for t in ALL_TEXTS if t.isascii()]
     texts += [("word " * 200), ("x" * 300), ("@@ $$ || !! " * 30), ("a.b-c_d " * 60), "", " ", "\t\n\x1c\x1f a"]
+    texts += ["y" * 20_000 + " tail", "head " + "z" * 9000, ("ab " * 3000) + "q" * 5000]  # longer than a tail
     for text in texts:
         for start in {0, len(text), *(rng.randrange(len(text) + 1) for _ in range(5))}:
             assert detection._reach(text, start) == detection._reach_reference(text, start), (text, start)
+            assert detection._reach_back(text, start) == detection._reach(text[:start][::-1], 0), (text, start)
             backwards = text[::-1]
             assert detection._reach(backwards, start) == detection._reach_reference(backwards, start), (text, start)
 

@@ -170,6 +170,17 @@ def _reach_reference(text: str, start: int) -> int:
     return match.end() - start if match else 0
 
 
+def _reach_back(text: str, position: int) -> int:
+    """``_reach(text[:position][::-1], 0)``, reversing only the last few KB unless the window reaches further."""
+    tail = 4096
+    while True:
+        start = max(0, position - tail)
+        reach = _reach(text[start:position][::-1], 0)
+        if reach < position - start or start == 0:
+            return reach
+        tail *= 4
+
+
 _JUNCTION_WORD_MAP = bytes(
     ord("w") if chr(c).isascii() and re.fullmatch(f"[{_WC}]", chr(c)) else ord(".") for c in range(256)
 )
@@ -476,7 +487,7 @@ class Detector:
         position = 0
         for value in values[:-1]:
             position += len(value)
-            left = position - _reach(joined[:position][::-1], 0)
+            left = position - _reach_back(joined, position)
             position += len(separator)
             right = position + _reach(joined, position)
             if windows and left <= windows[-1][1]:
