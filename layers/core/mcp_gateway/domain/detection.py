@@ -349,8 +349,10 @@ class Detector:
             return None
         reach = self._form_reach
         budget = _FORM_WINDOW_MAX_SHARE * size
-        if len(_FORM_TRIGGERS[form].findall(base)) * reach > budget:  # dense triggers: the windows would merge
-            return None
+        most = budget / max(reach, 1)  # more triggers than this: the windows would cover most of the text
+        for count, _ in enumerate(_FORM_TRIGGERS[form].finditer(base)):
+            if count >= most:
+                return None
         reversed_base = ""
         windows: list[tuple[int, int]] = []
         covered = 0
