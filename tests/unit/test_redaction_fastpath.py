@@ -154,3 +154,28 @@ def test_the_split_escape_trigger_finds_the_segments_of_the_single_trigger_regex
     ]
     for text in escaped + TEXTS:
         assert views.escape_segments(text) == _segments_reference(text), text[:80]
+
+
+def test_a_remembered_dictionary_key_is_redacted_exactly_as_a_fresh_one() -> None:
+    redactor = Redactor(RedactionConfig(fingerprint_key=b"k" * 32))
+    value = {"AKIAQ3EGTX7PLV5ZBN2D": 1, "bucket": "acme-scratch", "alice@example.com": {"alice@example.com": 2}}
+
+    first = redactor.redact_value(value)
+    second = redactor.redact_value(value)
+    fresh = Redactor(RedactionConfig(fingerprint_key=b"k" * 32)).redact_value(value)
+
+    assert first == second == fresh
+    assert "[REDACTED:aws_access_key_id:" in next(iter(first[0]))
+    assert first[1] == {"aws_access_key_id": 1, "email": 2}
+    assert redactor.redact_value(value, pii=False)[1] == {"aws_access_key_id": 1}  # the pii switch is part of the key
+
+
+def test_the_remembered_keys_stay_bounded() -> None:
+    redactor = Redactor(RedactionConfig())
+
+    for i in range(engine._KEY_CACHE_SIZE + 10):
+        redactor.redact_value({f"field_{i}": i})
+    redactor.redact_value({"k" * (engine._KEY_CACHE_MAX_LEN + 1): 1})
+
+    assert len(redactor._key_cache) <= engine._KEY_CACHE_SIZE
+    assert all(len(key) <= engine._KEY_CACHE_MAX_LEN for key, _pii in redactor._key_cache)

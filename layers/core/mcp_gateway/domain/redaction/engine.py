@@ -220,6 +220,8 @@ class Redactor:
                     variants.setdefault(variant, secret)
         # longest first so a longer encoded form wins over a contained shorter one
         self._exact: tuple[tuple[str, str], ...] = tuple(sorted(variants.items(), key=lambda kv: -len(kv[0])))
+        # dictionary keys repeat across requests ("bucket", "text"): their redaction, remembered (bounded)
+        self._key_cache: dict[tuple[str, bool], tuple[str, tuple[tuple[str, int], ...]]] = {}
 
     # ----------------------------------------------------------------- public API
 
@@ -336,16 +338,30 @@ class Redactor:
                 new_item = self._redact_any(item, pii, counts, depth + 1)
             new_key = key
             if isinstance(key, str):
-                res = self.redact_text(key, pii=pii)
-                if res.counts:
-                    counts.update(res.counts)
-                    new_key = res.text
+                key_text, key_counts = self._redact_key(key, pii)
+                if key_counts:
+                    counts.update(dict(key_counts))
+                    new_key = key_text
                     suffix = 2
                     while new_key in out:
-                        new_key = f"{res.text}#{suffix}"
+                        new_key = f"{key_text}#{suffix}"
                         suffix += 1
             out[new_key] = new_item
         return out
+
+    def _redact_key(self, key: str, pii: bool) -> tuple[str, tuple[tuple[str, int], ...]]:
+        """``redact_text(key)`` as (text, counts), remembered for short keys: the result depends on nothing else."""
+        if len(key) > _KEY_CACHE_MAX_LEN:
+            res = self.redact_text(key, pii=pii)
+            return res.text, tuple(res.counts.items())
+        cached = self._key_cache.get((key, pii))
+        if cached is None:
+            res = self.redact_text(key, pii=pii)
+            cached = (res.text, tuple(res.counts.items()))
+            if len(self._key_cache) >= _KEY_CACHE_SIZE:
+                self._key_cache.clear()
+            self._key_cache[(key, pii)] = cached
+        return cached
 
     def _redact_query(self, query: str, pii: bool, counts: Counter[str]) -> str:
         """A query or filter pattern: the usual detectors, plus password-like literals (a bare random
@@ -411,10 +427,13 @@ class Redactor:
         add = spans.append
         present = _present(text, lowered)
 
+        gate_all = len(lowered) >= _PREFILTER_MIN  # a short text: running the regex costs less than the gate
         for det in SIMPLE_DETECTORS:
             # every match holds one of the detector's literals (in the lowered text for a case-insensitive one)
-            where = present.ci if det.lowered else present.cs
-            if not any(lit in where for lit in det.literals):
+            if det.lowered:
+                if not any(lit in present.ci for lit in det.literals):
+                    continue
+            elif gate_all and not any(lit in present.cs for lit in det.literals):
                 continue
             for m in det.regex.finditer(text):
                 value = m.group(det.group)
@@ -1040,6 +1059,9 @@ class Redactor:
 # --------------------------------------------------------------------------------------------------
 # The literal prefilter: one Aho-Corasick pass instead of dozens of substring searches
 # --------------------------------------------------------------------------------------------------
+
+_KEY_CACHE_SIZE = 4096
+_KEY_CACHE_MAX_LEN = 128
 
 #: below this length a few substring searches cost less than one automaton pass: the text itself answers ``in``
 _PREFILTER_MIN = 64
