@@ -183,7 +183,10 @@ def test_matching_a_canonical_form_with_lazy_word_boundaries_finds_the_same_keys
 @pytest.mark.parametrize(
     "texts", [CORPUS, _joins(CORPUS, 1500, 3), _stress(4, 1500)], ids=["corpus", "joins", "stress"]
 )
-def test_the_hits_of_every_text_equal_the_reference_scan_with_their_labels(texts: list[str]) -> None:
+def test_the_hits_of_every_text_equal_the_reference_scan_with_their_labels(
+    texts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(detection, "_FORM_WINDOW_MIN_CHARS", 0)  # windows for short texts too
     windowed = 0
     for text in texts:
         hits, labels = DETECTOR._compute_hits(text, nz.MAX_INPUT_CHARS)
@@ -195,7 +198,24 @@ def test_the_hits_of_every_text_equal_the_reference_scan_with_their_labels(texts
     assert windowed > 10  # the window path is taken, not only the whole-form fallback
 
 
-def test_a_key_longer_than_any_default_term_is_still_found_in_a_window_of_its_form() -> None:
+def test_long_texts_read_their_forms_in_windows_with_the_reference_hits() -> None:
+    rng = random.Random(6)
+    texts = [" ".join(rng.sample(_stress(8, 400), 40)) for _ in range(60)]
+    texts += [" ".join(rng.sample(_ascii(CORPUS), 60)) for _ in range(60)]
+    windowed = 0
+    for text in texts:
+        assert dict(DETECTOR._compute_hits(text, nz.MAX_INPUT_CHARS)[0]) == dict(
+            DETECTOR._compute_hits_reference(text, nz.MAX_INPUT_CHARS)[0]
+        ), text
+        base = nz._prepare(text)
+        windowed += any(DETECTOR._form_windows(base, f) for f in ("leet", "leet-l", "camel"))
+    assert windowed > 5
+
+
+def test_a_key_longer_than_any_default_term_is_still_found_in_a_window_of_its_form(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(detection, "_FORM_WINDOW_MIN_CHARS", 0)
     long_term = "deletetherecordsofeverycustomerinthedatabase"
     detector = Detector([PatternRule(id="deny.long", kind="pattern", effect="deny", terms=(long_term,))])
     leet = long_term.replace("e", "3").replace("o", "0")

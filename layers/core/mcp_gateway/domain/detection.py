@@ -262,6 +262,7 @@ def _alnum_ahead(text: str, position: int, count: int) -> int:
 
 
 _FORM_OF: dict[str, Callable[[str], str]] = {"leet": _leet_i, "leet-l": _leet_l, "camel": _camel_split}
+_FORM_WINDOW_MIN_CHARS = 2048  # below this, reading the whole form costs less than finding its windows
 _FORM_WINDOW_MAX_SHARE = 0.6  # past this share of the text in windows, the whole form is read instead
 
 
@@ -345,8 +346,8 @@ class Detector:
         either side, ending on whitespace (or the text's ends). None when the windows would cover most of the
         text (it is read in full instead)."""
         size = len(base)
-        if size > MAX_NORMALIZED_CHARS // 2:  # camelCase splitting may grow it past the normalized bound
-            return None
+        if size < _FORM_WINDOW_MIN_CHARS or size > MAX_NORMALIZED_CHARS // 2:  # short: the whole form is cheaper;
+            return None  # long: camelCase splitting may grow it past the normalized bound
         reach = self._form_reach
         budget = _FORM_WINDOW_MAX_SHARE * size
         most = budget / max(reach, 1)  # more triggers than this: the windows would cover most of the text
