@@ -18,7 +18,7 @@ from conftest import unique_email
 from corpora.secrets import generate_secrets
 from faults import attr, dynamodb_write_fails
 from mcp_gateway_local import moto_patches
-from truth_support import Caller, counters_of, items
+from truth_support import Caller, counters_of, in_progress, items, looked_up
 
 pytestmark = pytest.mark.e2e
 SCRATCH = "acme-scratch"
@@ -116,7 +116,10 @@ def test_two_hundred_requests_from_one_token_are_bounded_at_the_edge_and_other_u
     assert {r[0] for r in results} <= {200, 429}
     assert refused, "the flood must be bounded"
     assert {r[1] for r in refused} <= {"EDGE_CONCURRENCY_EXCEEDED", "EDGE_BUDGET_EXCEEDED"}
-    assert [o["status"] for o in others] == ["ok", "ok", "ok"]
+    # "succeed": done and ok, also when the busy machine made the gateway answer "in progress, look it up"
+    # (truthful under load) and the agent followed up with get_request_status as it is told to
+    settled = [looked_up(other, o["request_id"])[0] if in_progress(o) else o["status"] for o in others]
+    assert settled == ["ok", "ok", "ok"]
     pages = (
         stack.client("dynamodb")
         .get_paginator("scan")

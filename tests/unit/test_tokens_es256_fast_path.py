@@ -1,7 +1,8 @@
 """The session token's direct ES256 check decides exactly as PyJWT's verification it replaced (issue 21).
 
 ``SessionTokenService.verify`` checks the signature of the already strictly parsed token with the key object
-built once (``session._verify_es256``) instead of handing the token to PyJWT to parse again. For genuine,
+built once (``session._verify_es256``, PyJWT's own ``ECAlgorithm.verify``) instead of handing the whole token
+to ``jwt.decode`` to parse again. For genuine,
 tampered, truncated, extended, foreign-key and empty signatures, both accept or both refuse with the same code.
 """
 
