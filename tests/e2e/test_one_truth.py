@@ -268,7 +268,12 @@ def test_a_slow_execute_beyond_the_client_timeout_is_in_progress_then_recorded_a
     assert recorded["outcome#gateway"]["status"] == "pending", "the gateway's view is its own record"
     assert sum(v for k, v in counters_of(stack, caller.email).items() if "#write#" in k) == 1
     again = caller.call("get_request_status", {"request_id": answer["request_id"]})
-    assert again.get("request_id", answer["request_id"]) == answer["request_id"]
+    assert (again["request_id"], again["status"], again["executed"], again["result_status"]) == (
+        answer["request_id"],
+        "done",
+        True,
+        "ok",
+    ), "the agent's look-up tells the workflow's truth"
 
 
 @contextmanager
