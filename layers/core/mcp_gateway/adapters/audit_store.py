@@ -4,8 +4,10 @@ audit CloudWatch log group.
 - Records are keyed ``pk = request_id, sk = "outcome"`` and written with ``attribute_not_exists(pk)``, so a
   duplicate write (a retry, a replay from the dead-letter queue) is a harmless no-op.
 - Each day has a chain head item ``pk = "CHAIN#<day>", sk = "head"`` holding the last seq and hash. A record
-  and its head move together in one transaction, guarded by the previous seq (optimistic concurrency), so
-  the chain never forks. Gateway roles cannot UpdateItem/DeleteItem this table (explicit deny in template).
+  and its head move together in one transaction, guarded by the previous seq and hash (optimistic
+  concurrency), so the chain never forks. Within a process, writers take turns per table, and the head last
+  committed is reused as a guess (saving a read) that the condition checks. Gateway roles cannot
+  UpdateItem/DeleteItem this table (explicit deny in template).
 """
 
 from __future__ import annotations
@@ -26,6 +28,24 @@ from .audit_reader import AuditReader
 from .aws import error_code
 
 MAX_CHAIN_ATTEMPTS = 40
+#: How long a writer waits for its process's turn at a table's chain before the write fails (AuditError).
+CHAIN_TURN_SECONDS = 10.0
+
+# One writer per process at a time for each table's chain, and the head that writer last committed. Threads of
+# one process (the local stack runs every function in one) then never race each other for the head: a burst
+# of edge refusals is written one after another instead of 200 writers retrying against one item until some
+# give up. The cached head saves the GetItem while this process is the only writer; it is only a guess, and the
+# transaction's condition (``seq = :prev AND record_hash = :prev_hash``) refuses a stale one, after which the
+# head is read again. Writers in other processes (other Lambda instances) still meet at the condition, with
+# jittered retries.
+_TURNS: dict[str, threading.Lock] = {}
+_HEADS: dict[tuple[str, str], dict[str, Any]] = {}
+_TURNS_GUARD = threading.Lock()
+
+
+def _turn(table: str) -> threading.Lock:
+    with _TURNS_GUARD:
+        return _TURNS.setdefault(table, threading.Lock())
 
 
 INDEXED = (
@@ -128,10 +148,22 @@ class AuditStore:
 
     def write(self, record: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Append one outcome record. Returns (written, chained_record); written is False for a duplicate."""
+        turn = _turn(self.table)
+        if not turn.acquire(timeout=CHAIN_TURN_SECONDS):
+            raise AuditError("audit chain is too contended; record not written")
+        try:
+            return self._write(record)
+        finally:
+            turn.release()
+
+    def _write(self, record: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         day = str(record["ts"])[:10]
         ttl = int(time.time()) + self.retention_days * 86_400 + 86_400
+        cached = _HEADS.pop((self.table, day), None)
         for attempt in range(MAX_CHAIN_ATTEMPTS):
-            head = self._head(day)
+            guessed = cached is not None
+            head = cached if cached is not None else self._head(day)
+            cached = None  # a refused guess is never tried twice: the next attempt reads the head
             chained = link(head, dict(record), day)
             item = to_item(chained, ttl)
             head_item = {
@@ -145,8 +177,12 @@ class AuditStore:
             if head is None:
                 head_put["ConditionExpression"] = "attribute_not_exists(pk)"
             else:
-                head_put["ConditionExpression"] = "seq = :prev"
-                head_put["ExpressionAttributeValues"] = {":prev": {"N": str(head["seq"])}}
+                # the exact head this record chains onto (seq and hash): a stale or foreign guess is refused
+                head_put["ConditionExpression"] = "seq = :prev AND record_hash = :prev_hash"
+                head_put["ExpressionAttributeValues"] = {
+                    ":prev": {"N": str(head["seq"])},
+                    ":prev_hash": {"S": str(head["record_hash"])},
+                }
             try:
                 self.ddb.transact_write_items(
                     TransactItems=[
@@ -160,6 +196,11 @@ class AuditStore:
                         {"Put": head_put},
                     ]
                 )
+                _HEADS[(self.table, day)] = {
+                    "seq": chained["seq"],
+                    "record_hash": chained["record_hash"],
+                    "chain_day": day,
+                }
                 return True, chained
             except ClientError as exc:
                 if error_code(exc) != "TransactionCanceledException":
@@ -169,6 +210,8 @@ class AuditStore:
                     return False, chained  # this request's outcome is already recorded: idempotent no-op
                 if self.exists(record["request_id"], sort_key(record)):
                     return False, chained
+                if guessed:
+                    continue  # another process moved the head since this one's last write: read it now
                 time.sleep(random.uniform(0, min(0.2, 0.005 * (2**attempt))))  # noqa: S311 - jitter only
         raise AuditError("audit chain is too contended; record not written")
 
