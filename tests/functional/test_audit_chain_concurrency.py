@@ -4,23 +4,29 @@ guess of the head (another process wrote since) is refused by the transaction's 
 
 from __future__ import annotations
 
-import random
+import datetime as dt
+import itertools
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from mcp_gateway.adapters import audit_store
 from mcp_gateway.adapters.audit_store import AuditStore
 from mcp_gateway.domain.audit_chain import verify_chain
+from mcp_gateway.domain.errors import AuditError
 
 BURST = 200
 
 
+_DAYS = itertools.count()
+
+
 def fresh_day() -> str:
-    """A chain day no other test writes to (the shared local stack keeps every earlier test's records)."""
-    rng = random.Random(uuid.uuid4().int)  # noqa: S311 - a test's own day, not a secret
-    return f"{rng.randrange(2100, 2900)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+    """A chain day no other test writes to (the local stack of this session keeps every earlier test's
+    records; no real record is dated in the 22nd century)."""
+    return (dt.date(2100, 1, 1) + dt.timedelta(days=next(_DAYS))).isoformat()
 
 
 def record(day: str, n: int) -> dict[str, Any]:
@@ -73,3 +79,19 @@ def test_a_stale_guess_of_the_head_is_refused_by_the_condition_and_the_chain_sta
     assert (third["seq"], third["prev_hash"]) == (3, second["record_hash"])
     records, heads = the_day(stack, day)
     assert verify_chain(records, heads) == []
+
+
+def test_a_record_that_gets_no_turn_in_time_fails_closed_and_is_never_written_later(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day = fresh_day()
+    writer = store(stack)
+    monkeypatch.setattr(audit_store, "CHAIN_TURN_SECONDS", 0.2)
+    late = record(day, 1)
+    turn = audit_store._turn(writer.table)
+    with turn.lock, pytest.raises(AuditError):  # another writer of this process holds the turn past the deadline
+        writer.write(late)
+    assert late not in [job.record for job in turn.queue], "withdrawn: nobody writes it after the error"
+    written, first = writer.write(record(day, 2))
+    assert written and first["seq"] == 1
+    assert not writer.exists(late["request_id"])

@@ -18,6 +18,8 @@ import random
 import threading
 import time
 import uuid
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -28,24 +30,60 @@ from .audit_reader import AuditReader
 from .aws import error_code
 
 MAX_CHAIN_ATTEMPTS = 40
-#: How long a writer waits for its process's turn at a table's chain before the write fails (AuditError).
-CHAIN_TURN_SECONDS = 10.0
+#: How long a record waits for its turn at its table's chain in this process before the write fails (AuditError).
+CHAIN_TURN_SECONDS = 20.0
+_TURN_POLL_SECONDS = 0.05
 
-# One writer per process at a time for each table's chain, and the head that writer last committed. Threads of
-# one process (the local stack runs every function in one) then never race each other for the head: a burst
-# of edge refusals is written one after another instead of 200 writers retrying against one item until some
-# give up. The cached head saves the GetItem while this process is the only writer; it is only a guess, and the
-# transaction's condition (``seq = :prev AND record_hash = :prev_hash``) refuses a stale one, after which the
-# head is read again. Writers in other processes (other Lambda instances) still meet at the condition, with
-# jittered retries.
-_TURNS: dict[str, threading.Lock] = {}
+# Writers of one process take turns at each table's chain, in arrival order, and reuse the head last committed.
+# Threads of one process (the local stack runs every function in one) then never race each other for the head:
+# a record joins its table's queue, and whichever writer holds the turn commits the queued records one by one,
+# oldest first, up to and including its own. A plain lock is not fair (a thread can wait while later ones keep
+# winning it), so the queue, not the lock, decides the order: a burst of edge refusals that arrives first is
+# written first. The cached head saves the GetItem while this process is the only writer; it is only a guess,
+# and the transaction's condition (``seq = :prev AND record_hash = :prev_hash``) refuses a stale one, after
+# which the head is read again. Writers in other processes (other Lambda instances) still meet at the
+# condition, with jittered retries.
+
+
+@dataclass
+class _Turn:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    queue: deque[_Pending] = field(default_factory=deque)
+    guard: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class _Pending:
+    store: AuditStore
+    record: dict[str, Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: tuple[bool, dict[str, Any]] | None = None
+    error: BaseException | None = None
+
+
+_TURNS: dict[str, _Turn] = {}
 _HEADS: dict[tuple[str, str], dict[str, Any]] = {}
 _TURNS_GUARD = threading.Lock()
 
 
-def _turn(table: str) -> threading.Lock:
+def _turn(table: str) -> _Turn:
     with _TURNS_GUARD:
-        return _TURNS.setdefault(table, threading.Lock())
+        return _TURNS.setdefault(table, _Turn())
+
+
+def _commit_through(turn: _Turn, mine: _Pending) -> None:
+    """Holding the turn: commit the queued records, oldest first, until ``mine`` is done."""
+    while not mine.done.is_set():
+        with turn.guard:
+            job = turn.queue.popleft() if turn.queue else None
+        if job is None:
+            return  # not queued any more (cannot happen while ``mine`` is pending): the caller sees it undone
+        try:
+            job.result = job.store._write(job.record)
+        except Exception as exc:  # noqa: BLE001 - handed to the record's own writer, which raises it
+            job.error = exc
+        finally:
+            job.done.set()
 
 
 INDEXED = (
@@ -149,12 +187,28 @@ class AuditStore:
     def write(self, record: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Append one outcome record. Returns (written, chained_record); written is False for a duplicate."""
         turn = _turn(self.table)
-        if not turn.acquire(timeout=CHAIN_TURN_SECONDS):
-            raise AuditError("audit chain is too contended; record not written")
-        try:
-            return self._write(record)
-        finally:
-            turn.release()
+        mine = _Pending(self, record)
+        with turn.guard:
+            turn.queue.append(mine)
+        deadline = time.monotonic() + CHAIN_TURN_SECONDS
+        while not mine.done.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                with turn.guard:
+                    if mine in turn.queue:  # never started: withdrawn, so nobody writes it after the error
+                        turn.queue.remove(mine)
+                        raise AuditError("audit chain is busy (no turn in time); record not written")
+                mine.done.wait()  # being written by the writer holding the turn: its outcome, whatever it is
+                break
+            if turn.lock.acquire(timeout=min(remaining, _TURN_POLL_SECONDS)):
+                try:
+                    _commit_through(turn, mine)
+                finally:
+                    turn.lock.release()
+        if mine.error is not None:
+            raise mine.error
+        assert mine.result is not None
+        return mine.result
 
     def _write(self, record: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         day = str(record["ts"])[:10]

@@ -218,8 +218,11 @@ def _edge_guard(settings: GatewaySettings, store: AuditStore, gateway: Gateway) 
                     groups=tuple(principal.groups) if principal else (),
                 )
             )
-        except Exception:  # noqa: BLE001 - a failed audit write must not turn into a 500 with details
-            logger.error("edge rejection audit write failed", extra={"reason": rejection.reason.value})
+        except Exception as exc:  # noqa: BLE001 - a failed audit write must not turn into a 500 with details
+            logger.error(
+                "edge rejection audit write failed",
+                extra={"reason": rejection.reason.value, "error_type": type(exc).__name__},
+            )
 
     return EdgeGuard(admission, audit, new_request_id)
 
