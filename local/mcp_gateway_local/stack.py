@@ -46,10 +46,23 @@ class PortInUseError(RuntimeError):
     pass
 
 
+#: Reservations of the ports handed out by ``_free_port``, held for the life of the process.
+_RESERVED: list[socket.socket] = []
+
+
 def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A free port, reserved until the process ends: the socket stays bound (SO_REUSEADDR, not listening).
+
+    Closing it at once would leave a window until the server binds, and in that window the stack's own
+    outbound connections (boto3 to moto while provisioning) may be given the same ephemeral port: the server
+    then fails with "Address already in use" (seen once in CI). The kernel never picks a port a socket is
+    bound to for an outbound connection, and the servers, which bind with SO_REUSEADDR, may still bind it.
+    """
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, 0))
+    _RESERVED.append(s)
+    return int(s.getsockname()[1])
 
 
 def _check_port(host: str, port: int, what: str) -> int:
