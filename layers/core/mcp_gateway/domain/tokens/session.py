@@ -11,6 +11,7 @@ import base64
 import hmac
 import json
 import secrets
+import threading
 import time
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from ..errors import ConfigError, ReasonCode
+from ..errors import AuthError, ConfigError, ReasonCode
 from ..models import Principal, ShortStr, StrictModel
 from .idp import IdentityClaims
 from .parsing import (
@@ -44,6 +45,8 @@ __all__ = ["IssuedToken", "SessionKey", "SessionKeySet", "SessionTokenService", 
 SESSION_MAX_TTL_SECONDS = 900
 SESSION_MAX_LEEWAY_SECONDS = 5
 SESSION_MAX_TOKEN_BYTES = 8192  # an identity that fit in an 8 KiB IdP token fits here too
+VERIFIED_CACHE_MAX = 1024
+"""How many verified session tokens one service remembers (exact token string -> claims); oldest out first."""
 
 
 def _load_p256_private(pem: str) -> ec.EllipticCurvePrivateKey:
@@ -121,7 +124,13 @@ class IssuedToken(StrictModel):
 
 
 class SessionTokenService:
-    """Mints and verifies the gateway's 15-minute ES256 session tokens. Stateless."""
+    """Mints and verifies the gateway's 15-minute ES256 session tokens.
+
+    Stateless apart from a bounded memo of tokens already verified: an agent sends the same token with every
+    call of its session, so a token whose signature, header, issuer, audience and claims were checked once is
+    remembered by its exact string (at most ``VERIFIED_CACHE_MAX``, oldest evicted first). A remembered token
+    still has its times checked against the clock on every call (an expired one is refused and forgotten); the
+    memo belongs to this service, so a new key set (a new service) starts empty."""
 
     TOKEN_TYPE = SESSION_TYP
     ALGORITHM = "ES256"
@@ -152,6 +161,8 @@ class SessionTokenService:
         self._clock = clock
         self.ttl_seconds = ttl_seconds
         self.leeway_seconds = leeway_seconds
+        self._verified: dict[str, tuple[dict[str, Any], Principal]] = {}
+        self._verified_lock = threading.Lock()
 
     def public_jwks(self) -> dict[str, Any]:
         """The verification keys (e.g. for a debugging endpoint); never private material."""
@@ -200,6 +211,24 @@ class SessionTokenService:
         return IssuedToken(access_token=token, expires_in=exp - iat, token_id=jti, expires_at=exp)
 
     def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token) if isinstance(token, str) else None
+        if remembered is not None:
+            payload, principal = remembered
+            try:
+                check_times(payload, self._clock(), self.leeway_seconds, SESSION_MAX_TTL_SECONDS)
+            except AuthError:
+                with self._verified_lock:
+                    self._verified.pop(token, None)
+                raise
+            return principal
+        principal, payload = self._verify_fully(token)
+        with self._verified_lock:
+            if len(self._verified) >= VERIFIED_CACHE_MAX:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = (payload, principal)
+        return principal
+
+    def _verify_fully(self, token: str) -> tuple[Principal, dict[str, Any]]:
         parsed = parse_compact(token, SESSION_MAX_TOKEN_BYTES)
         alg, kid, typ = check_header(parsed.header)
         if typ != self.TOKEN_TYPE:
@@ -219,13 +248,14 @@ class SessionTokenService:
             raise fail(ReasonCode.AUTH_WRONG_AUDIENCE, "audience mismatch")
         times = check_times(payload, now, self.leeway_seconds, SESSION_MAX_TTL_SECONDS)
         try:
-            return Principal(
+            principal = Principal(
                 sub=required_str(payload, "sub"),
                 email=check_email(payload, "email"),
                 groups=check_groups(payload, "groups", required=True),
                 token_id=required_str(payload, "jti"),
                 expires_at=times.exp,
             )
+            return principal, payload
         except ValidationError:
             raise fail(ReasonCode.AUTH_INVALID, "session claims invalid") from None
 
