@@ -62,18 +62,26 @@ def _explain_policy_tool(settings: GatewaySettings) -> tool_explain_policy.Expla
     )
 
 
+_SESSION_SERVICES_MAX = 8
+
+
 def _session_tokens(settings: GatewaySettings) -> Callable[[str, str], SessionTokenService]:
-    cache: dict[str, SessionKeySet] = {}
+    # One service per key-set secret and (issuer, audience), so the keys are loaded once and the service's memo
+    # of verified tokens lives as long as the process; a rotated secret starts afresh (a new key set).
+    services: dict[tuple[str, str, str], SessionTokenService] = {}
 
     def session_tokens(base_url: str, resource_url: str) -> SessionTokenService:
         raw = get_secret_text(settings.SESSION_KEYS_SECRET_ARN)  # cached by Powertools; rotation within 5 min
-        keys = cache.get(raw)
-        if keys is None:
+        service = services.get((raw, base_url, resource_url))
+        if service is None:
             keys = SessionKeySet.from_secret_string(raw)
-            cache.clear()
-            cache[raw] = keys
-        # We issue and verify these tokens ourselves: no clock-skew leeway, so a token dies exactly 15 min after issue.
-        return SessionTokenService(keys, issuer=base_url, audience=resource_url, leeway_seconds=0)
+            if len(services) >= _SESSION_SERVICES_MAX or any(key[0] != raw for key in services):
+                services.clear()
+            # We issue and verify these tokens ourselves: no clock-skew leeway, so a token dies exactly 15 min
+            # after issue.
+            service = SessionTokenService(keys, issuer=base_url, audience=resource_url, leeway_seconds=0)
+            services[(raw, base_url, resource_url)] = service
+        return service
 
     return session_tokens
 
