@@ -281,3 +281,80 @@ def test_joins_of_plain_fields_holding_percent_ampersand_or_backslash_find_in_wi
             special += any(c in "".join(values) for c in "%&\\")
     assert checked > 1000
     assert special > 500
+
+
+def _junction_fragments() -> list[tuple[str, str]]:
+    """Payloads cut at a junction in the ways the junction check must notice: leetspeak and camelCase halves, "r"|"n"
+    and "v"|"v" (read as m and w), spaced and contiguous hex, base64 halves, and words glued to names."""
+    hexed = b"delete the bucket".hex()
+    spaced = " ".join(hexed[i : i + 2] for i in range(0, len(hexed), 2))
+    b64 = "ZGVsZXRlIHRoZSBidWNrZXQ="
+    pairs = [
+        ("d3l", "3t3 it"), ("de|", "ete"), ("fo", "r3ach bucket"), ("rm -", "rf /"), ("r", "m -rf"), ("te", "rn it"),
+        ("te", "rnin8te"), ("ter", "minate"), ("ter", "nninate"), ("ze", "vvipe"), ("v", "vipe all"), ("dropT", "able"),
+        ("delete", "Bucket"), ("for", "Each"), ("the", "n delete"), ("th", "3n"),
+        (spaced[:11], spaced[11:]), (spaced[:12], spaced[12:]), (spaced[:13], spaced[13:]),
+        (hexed[:10], hexed[10:]), (hexed[:9], hexed[9:]), ("0x" + hexed[:6], hexed[6:]),
+        (b64[:8], b64[8:]), (b64[:5], b64[5:]), ("follow" + b64[:10], b64[10:]),
+        ("/aws/lambda/del", "ete-user"), ("orders-api", "delete"), ("12:00 UTC", "de ad be ef"),
+    ]  # fmt: skip
+    return pairs
+
+
+def test_junctions_the_join_cannot_touch_are_skipped_and_the_rest_find_what_the_whole_join_finds() -> None:
+    rng = random.Random(11)
+    texts = _ascii(CORPUS)
+    fragments = _junction_fragments()
+    checked = skipped = 0
+    for _ in range(3000):
+        values = [rng.choice(texts) for _ in range(rng.choice((2, 3, 4)))]
+        if rng.random() < 0.8:
+            first, second = rng.choice(fragments)
+            j = rng.randrange(len(values) - 1)
+            values[j] += rng.choice(("", " ", "")) + first
+            values[j + 1] = second + rng.choice(("", " ", "")) + values[j + 1]
+        if rng.random() < 0.2:
+            values.insert(rng.randrange(len(values)), rng.choice(("", "x", "n", "v", "ab", "/aws/lambda/api")))
+        scans = [DETECTOR._hits(v, nz.MAX_INPUT_CHARS) for v in values]
+        if not all(v.isascii() and labels == ("plain",) for v, (_, labels) in zip(values, scans, strict=True)):
+            continue
+        alone = {hit for hits, _ in scans for hit in hits}
+        for separator in (" ", ""):
+            windowed = DETECTOR._joined_hits(values, separator, True, {})
+            whole = DETECTOR._joined_hits(values, separator, False, {})
+            assert {h: v for h, v in windowed.items() if h not in alone} == {
+                h: v for h, v in whole.items() if h not in alone
+            }, (values, separator)
+            joined = separator.join(values)
+            position = 0
+            for value in values[:-1]:
+                position += len(value)
+                skipped += DETECTOR._junction_clear(joined, position, position + len(separator))
+                position += len(separator)
+            checked += 1
+    assert checked > 1500
+    assert skipped > 1000  # the skip is taken, not only the window path
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "separator"),
+    [
+        ("please te", "rminate it", ""),  # a key across the junction
+        ("ter", "n it", ""),  # "rn" across the junction reads as m
+        ("zev", "vipe", ""),
+        ("64 65 6c 65", "74 65", " "),  # spaced hex across the junction
+        ("64 65 6c 65 ", "74 65", ""),
+        ("ZGVsZX", "RlIHRoZSBidWNrZXQ=", ""),  # base64 halves merge into one token
+        ("%6", "4elete", ""),  # a URL escape split by the junction
+    ],
+)
+def test_a_junction_a_key_or_a_decoder_could_cross_is_never_skipped(left: str, right: str, separator: str) -> None:
+    joined = left + separator + right
+    assert not DETECTOR._junction_clear(joined, len(left), len(left) + len(separator))
+
+
+def test_a_junction_between_plain_words_no_key_can_cross_is_skipped() -> None:
+    left, right = "show the errors of the checkout service", "since the deploy at noon"
+    for separator in (" ", ""):
+        joined = left + separator + right
+        assert DETECTOR._junction_clear(joined, len(left), len(left) + len(separator))

@@ -24,7 +24,8 @@ term with its spaces removed. That single rule gives:
   end on word boundaries);
 - payloads split across arguments: the fields are also joined (with a space, and with nothing), so
   ``{"a": "del", "b": "ete"}`` and "for" + "each bucket" match, reported with field ``"<joined>"``. When every
-  field is plain ASCII text, only windows around the junctions are read (see ``Detector._joined_hits``).
+  field is plain ASCII text, a junction no key can touch is skipped and only windows around the others are read
+  (see ``Detector._joined_hits`` and ``Detector._junction_clear``).
 
 Terms written in scripts without spaces between words (Chinese, Japanese, Korean) match as substrings of
 the squashed text instead. All keys sit in one Aho-Corasick automaton (pyahocorasick): the work per normalized
@@ -62,14 +63,18 @@ from pydantic import Field, StringConstraints, field_validator
 
 from .models import StrictModel
 from .normalize import (
+    _LEET_I_BYTES,
+    _LEET_L_BYTES,
     MAX_INPUT_CHARS,
     MAX_NORMALIZED_CHARS,
     _camel_split,
     _finish,
     _leet_i,
     _leet_l,
+    _prepare,
     decoded_layers,
     form_sources,
+    has_camel,
     normalize,
     normalized_forms_reference,
 )
@@ -240,6 +245,23 @@ def _token_end(text: str, position: int) -> int:
     return match.start() if match else len(text)
 
 
+_LAST_WHITESPACE = re.compile(r"\s(?=\S*\Z)")
+
+
+def _token_start_at(text: str, position: int) -> int:
+    """The start of the whitespace-delimited token holding the character before ``position`` (``position`` when
+    that character is whitespace), reading back only as far as the token reaches."""
+    chunk = 256
+    while True:
+        low = max(0, position - chunk)
+        match = _LAST_WHITESPACE.search(text, low, position)
+        if match:
+            return match.end()
+        if low == 0:
+            return 0
+        chunk *= 4
+
+
 def _alnum_count(chunk: str) -> int:
     raw = chunk.encode("ascii")
     return len(raw) - len(raw.translate(None, _ALNUM_BYTES))
@@ -264,6 +286,25 @@ def _alnum_ahead(text: str, position: int, count: int) -> int:
 _FORM_OF: dict[str, Callable[[str], str]] = {"leet": _leet_i, "leet-l": _leet_l, "camel": _camel_split}
 _FORM_WINDOW_MIN_CHARS = 2048  # below this, reading the whole form costs less than finding its windows
 _FORM_WINDOW_MAX_SHARE = 0.6  # past this share of the text in windows, the whole form is read instead
+
+# Junction checks (see Detector._junction_clear): the squashed text of a prepared ASCII text in each form, as one
+# bytes.translate (the deleted bytes are those the form turns into separators).
+_ALNUM_SET = frozenset(_ALNUM_BYTES)
+
+
+def _squash_table(form_map: bytes) -> tuple[bytes, bytes]:
+    table = bytes(chr(form_map[c]).lower().encode("latin-1")[0] if c < 128 else c for c in range(256))
+    delete = bytes(c for c in range(128) if form_map[c] not in _ALNUM_SET)
+    return table, delete
+
+
+_SQUASH_PLAIN = _squash_table(bytes(range(256)))
+_SQUASH_LEET_I = _squash_table(_LEET_I_BYTES)
+_SQUASH_AFTER_LEET_L = _squash_table(bytes(range(256)))
+# Two hex digits, a separator of spaced hex, two hex digits (overlapping: a lookahead): the shape any run of spaced
+# hex (normalize._HEX_SPACED) has around every point inside it.
+_PAIR_SEPARATOR_PAIR = re.compile(r"(?=[0-9A-Fa-f]{2}[ :,-][0-9A-Fa-f]{2})")
+_JUNCTION_CONTEXT = 64  # characters read either side of a junction at first (more when they hold few letters)
 
 
 class Detector:
@@ -297,11 +338,13 @@ class Detector:
                 automaton.add_word(key, (key, True))
             automaton.make_automaton()
             self._automaton = automaton
+        self._align_patterns: dict[str, re.Pattern[str]] = {}
         self._hits_memo = functools.lru_cache(maxsize=4096)(self._compute_hits)
         # Form windows reach this many letters and digits either side of a changed token: twice the longest key,
         # since leetspeak reads two characters ("rn", "vv") as one.
         longest = max(map(len, [*self._aligned, *self._substring]), default=0)
         self._form_reach = 2 * longest
+        self._longest_key = longest
 
     @property
     def rules(self) -> tuple[PatternRule, ...]:
@@ -322,23 +365,40 @@ class Detector:
                 found.add(key)
         return found
 
-    def _match_finished(self, normalized: str) -> set[str]:
-        """:meth:`match_normalized` of a canonical form (``normalize._finish`` output: words separated by single
-        spaces, none at either end), with the word boundaries worked out only when a key is found."""
+    def _aligned_in(self, normalized: str, key: str) -> bool:
+        """Whether ``key`` equals a run of whole consecutive words of the canonical form ``normalized`` (words
+        separated by single spaces): the key's characters with at most one space between neighbours, starting at
+        the text's start or after a space and ending before a space or at the end. One compiled expression per
+        key, built when the key is first found (a literal first character, so the search skips ahead in C)."""
+        pattern = self._align_patterns.get(key)
+        if pattern is None:
+            body = "".join(" ?" + re.escape(c) for c in key[1:])
+            pattern = re.compile(re.escape(key[0]) + "(?<![^ ].)" + body + "(?![^ ])", re.DOTALL)
+            self._align_patterns[key] = pattern
+        return pattern.search(normalized) is not None
+
+    def _match_split(self, normalized: str) -> tuple[set[str], set[str]]:
+        """(keys found in the canonical form ``normalized``, keys that occur in its squashed text but not on word
+        boundaries): :meth:`match_normalized`, with each key found checked once by :meth:`_aligned_in` instead of
+        working out every word boundary."""
+        found: set[str] = set()
+        unaligned: set[str] = set()
         squashed = normalized.replace(" ", "")
         if self._automaton is None or not squashed:
-            return set()
-        found: set[str] = set()
-        bounds: set[int] | None = None
-        for end, (key, substring) in self._automaton.iter(squashed):
-            if substring:
-                found.add(key)
+            return found, unaligned
+        for _, (key, substring) in self._automaton.iter(squashed):
+            if key in found or key in unaligned:
                 continue
-            if bounds is None:
-                bounds = set(itertools.accumulate(map(len, normalized.split(" ")), initial=0))
-            if end + 1 in bounds and end + 1 - len(key) in bounds:
+            if substring or self._aligned_in(normalized, key):
                 found.add(key)
-        return found
+            else:
+                unaligned.add(key)
+        return found, unaligned
+
+    def _match_finished(self, normalized: str) -> set[str]:
+        """:meth:`match_normalized` of a canonical form (``normalize._finish`` output: words separated by single
+        spaces, none at either end)."""
+        return self._match_split(normalized)[0]
 
     def _form_windows(self, base: str, form: str) -> list[tuple[int, int]] | None:
         """Windows of the ASCII prepared text ``base`` that hold every key found in ``form`` but not in its plain
@@ -424,37 +484,56 @@ class Detector:
         return self._compute_hits(text, limit)
 
     def _compute_hits(self, text: str, limit: int) -> _Scan:
-        """Every layer in every form, as :meth:`_compute_hits_reference` reads them, with one shortcut: on ASCII
-        text the leetspeak and camelCase forms are read only in windows around the tokens they change (see
-        :meth:`_form_windows`). Exact: such a form differs from the plain form only inside those tokens (a
-        per-character map, plus "rn"/"vv" and camelCase splits that never cross whitespace), a changed token
-        keeps at least one word in the form, and a key found only in the form holds a word of a changed token and
-        at most the longest key's length of other words, all inside the window; a key also found in the plain
-        form was recorded there first (``setdefault``)."""
+        """Every layer in every form, as :meth:`_compute_hits_reference` reads them, with two shortcuts on ASCII text.
+
+        - The camelCase form is not read on its own: splitting camelCase only adds word boundaries (the squashed
+          text is the plain form's), so the keys it finds are the plain form's keys plus those of its squashed
+          occurrences that are off the plain form's boundaries and on the camelCase form's (checked per key).
+          Recorded after the leetspeak forms, in the reference's order.
+        - The leetspeak forms of a long text are read only in windows around the tokens they change (see
+          :meth:`_form_windows`). Exact: such a form differs from the plain form only inside those tokens (a
+          per-character map, plus "rn"/"vv" that never cross whitespace), a changed token keeps at least one word
+          in the form, and a key found only in the form holds a word of a changed token and at most the longest
+          key's length of other words, all inside the window; a key also found in the plain form was recorded
+          there first (``setdefault``)."""
         hits: dict[_Hit, str] = {}
         seen: set[str] = set()
         layers = decoded_layers(text, limit=limit)
         for how, layer in layers:  # normalize.tagged_variants, inlined to keep the layer labels
-            sources = form_sources(layer)
-            base = sources[0][1]
-            windowable = base.isascii()
+            prepared = _prepare(layer)
+            windowable = prepared.isascii()
+            fold_camel = windowable and 2 * len(prepared) <= MAX_NORMALIZED_CHARS
+            sources = form_sources(layer, prepared, camel=not fold_camel)
+            unaligned: set[str] = set()
             for form, source in sources:
-                windows = self._form_windows(base, form) if windowable and form in _FORM_OF else None
+                windows = self._form_windows(prepared, form) if windowable and form in _FORM_OF else None
                 if windows is None:
                     normalized = _finish(source)
-                    if normalized in seen:
+                    if not form and fold_camel:
+                        found, unaligned = self._match_split(normalized)  # also when seen: the camelCase form needs it
+                        if normalized in seen:
+                            continue
+                    elif normalized in seen:
                         continue
+                    else:
+                        found = self._match_finished(normalized)
                     seen.add(normalized)
-                    found = self._match_finished(normalized)
                 else:
                     found = set()
                     for left, right in windows:
-                        found |= self._match_finished(_finish(_FORM_OF[form](base[left:right])))
-                via = f"{how}+{form}" if form else how
-                for key in found:
-                    for hit in self._aligned.get(key) or self._substring.get(key) or ():
-                        hits.setdefault(hit, via)
+                        found |= self._match_finished(_finish(_FORM_OF[form](prepared[left:right])))
+                self._record(hits, found, f"{how}+{form}" if form else how)
+            if unaligned and has_camel(prepared):
+                camel = _finish(_camel_split(prepared))
+                if camel not in seen:
+                    seen.add(camel)
+                    self._record(hits, {key for key in unaligned if self._aligned_in(camel, key)}, f"{how}+camel")
         return MappingProxyType(hits), tuple(how for how, _ in layers)
+
+    def _record(self, hits: dict[_Hit, str], found: Iterable[str], via: str) -> None:
+        for key in found:
+            for hit in self._aligned.get(key) or self._substring.get(key) or ():
+                hits.setdefault(hit, via)
 
     def _compute_hits_reference(self, text: str, limit: int) -> _Scan:
         """:meth:`_compute_hits` without any fast path: every layer in every form read in full, normalized and
@@ -473,16 +552,75 @@ class Detector:
                         hits.setdefault(hit, via)
         return MappingProxyType(hits), tuple(how for how, _ in layers)
 
+    def _squashed_forms(self, prepared: str) -> tuple[str, str, str]:
+        """The squashed text (lower case, separators removed) of a prepared ASCII text in its plain form and its two
+        leetspeak forms (the camelCase form squashes to the plain form's text)."""
+        raw = prepared.encode("ascii")
+        leet_l = raw.translate(_LEET_L_BYTES).replace(b"rn", b"m").replace(b"vv", b"w")
+        return (
+            raw.translate(*_SQUASH_PLAIN).decode("ascii"),
+            raw.translate(*_SQUASH_LEET_I).decode("ascii"),
+            leet_l.translate(*_SQUASH_PLAIN).decode("ascii"),
+        )
+
+    def _side(self, joined: str, start: int, end: int, leftward: bool) -> tuple[str, tuple[str, str, str]]:
+        """The prepared text on one side of a junction (``joined[start:end]`` grown outward from the junction) and its
+        squashed forms, holding more than the longest key's length in every form or reaching the text's end."""
+        need = self._longest_key
+        reach = _JUNCTION_CONTEXT
+        while True:
+            piece = joined[max(start, end - reach) : end] if leftward else joined[start : min(end, start + reach)]
+            prepared = _prepare(piece)
+            forms = self._squashed_forms(prepared)
+            if min(map(len, forms)) > need or reach >= end - start:
+                return prepared, forms
+            reach *= 4
+
+    def _junction_clear(self, joined: str, junction: int, after: int) -> bool:
+        """True when no key can touch the junction of a join of plain ASCII fields (``joined[:junction]``, then the
+        separator, then ``joined[after:]``), so the join finds nothing its fields do not find alone. A key found
+        only in the join lies across a junction (its fields' tokens, forms and boundaries are their own elsewhere),
+        so this holds when, in every form, no key occurs in the squashed text across the junction (the last and
+        first ``longest key - 1`` characters either side, word boundaries ignored: a superset), and the join creates
+        nothing a decoder reads: the merged token at a junction without separator decodes to nothing, no spaced hex
+        run passes the junction, and no "rn"/"vv" (read as m/w in the "l" leetspeak form) is formed across it.
+        False means: read the junction's window as before."""
+        left, left_forms = self._side(joined, 0, junction, leftward=True)
+        right, right_forms = self._side(joined, after, len(joined), leftward=False)
+        if not left or not right:
+            return True
+        region = left[-5:] + joined[junction:after] + right[:5]
+        split = min(len(left), 5)
+        for match in _PAIR_SEPARATOR_PAIR.finditer(region):
+            if match.start() < split and match.start() + 5 > split + (after - junction):
+                return False
+        if after == junction:  # no separator: the tokens either side are one token in the join
+            pair = (left[-1:] + right[:1]).encode("ascii").translate(_LEET_L_BYTES)
+            if pair in (b"rn", b"vv"):
+                return False
+            if len(decoded_layers(joined[_token_start_at(joined, junction) : _token_end(joined, after)])) > 1:
+                return False
+        need = self._longest_key - 1
+        for left_squashed, right_squashed in zip(left_forms, right_forms, strict=True):
+            if not left_squashed or not right_squashed:
+                continue
+            text = left_squashed[-need:] + right_squashed[:need]
+            split = min(len(left_squashed), need)
+            for end, (key, _) in self._automaton.iter(text):
+                if end + 1 - len(key) < split <= end:
+                    return False
+        return True
+
     def _joined_hits(self, values: Sequence[str], separator: str, plain: bool, memo: Memo | None) -> Mapping[_Hit, str]:
         """The hits of the fields joined by ``separator``. When every field is plain ASCII text (no decoded
         layer alone), a hit of the joined text that no field has alone must touch a junction (every decoder
         that applies to ASCII substitutes in place, normalization is per character, and a window ends on
-        whitespace, a word boundary in every form), so only windows around the junctions are scanned: the
-        token at the junction plus enough word characters either side for any term. A %, & or backslash in
-        a field does not prevent it (issue 21): a field with no decoded layer holds no URL escape, entity or
-        backslash escape, and one that the join creates holds no whitespace, so it lies in the junction's
-        token. Anything else (and a window whose decoding reaches a right-to-left override) scans the whole
-        joined text, as before."""
+        whitespace, a word boundary in every form), so junctions no key can touch are skipped
+        (:meth:`_junction_clear`) and only windows around the others are scanned: the token at the junction plus
+        enough word characters either side for any term. A %, & or backslash in a field does not prevent it
+        (issue 21): a field with no decoded layer holds no URL escape, entity or backslash escape, and one that
+        the join creates holds no whitespace, so it lies in the junction's token. Anything else (and a window
+        whose decoding reaches a right-to-left override) scans the whole joined text, as before."""
         joined = separator.join(values)[:MAX_JOINED_CHARS]
         if not plain:
             return self._hits(joined, MAX_JOINED_CHARS, memo)[0]
@@ -490,8 +628,11 @@ class Detector:
         position = 0
         for value in values[:-1]:
             position += len(value)
-            left = position - _reach_back(joined, position)
+            junction = position
             position += len(separator)
+            if self._automaton is None or self._junction_clear(joined, junction, position):
+                continue
+            left = junction - _reach_back(joined, junction)
             right = position + _reach(joined, position)
             if windows and left <= windows[-1][1]:
                 windows[-1][1] = max(windows[-1][1], right)

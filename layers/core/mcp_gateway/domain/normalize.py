@@ -486,9 +486,15 @@ def decoded_layers(text: str, *, limit: int = MAX_INPUT_CHARS) -> list[tuple[str
     return layers
 
 
-def form_sources(text: str, prepared: str | None = None) -> list[tuple[str, str]]:
+def has_camel(prepared: str) -> bool:
+    """Whether the camelCase form of a prepared text differs from it (a lower-case letter before a capital)."""
+    return not (prepared.isascii() and prepared.islower()) and _CAMEL.search(prepared) is not None
+
+
+def form_sources(text: str, prepared: str | None = None, *, camel: bool = True) -> list[tuple[str, str]]:
     """``[(form, prepared text)]`` of one (undecoded) text: what :func:`_finish` turns into each of its
-    :func:`normalized_forms`. ``prepared``: ``_prepare(text)`` when the caller already has it."""
+    :func:`normalized_forms`. ``prepared``: ``_prepare(text)`` when the caller already has it. ``camel=False``
+    leaves out the camelCase form (a caller that reads it from the plain form's matches)."""
     if prepared is None:
         prepared = _prepare(text)
     sources: list[tuple[str, str]] = [("", prepared)]
@@ -498,7 +504,7 @@ def form_sources(text: str, prepared: str | None = None) -> list[tuple[str, str]
         sources.append(("leet", _leet_i(prepared)))
     if _LEET_L_TRIGGER_RE.search(prepared):
         sources.append(("leet-l", _leet_l(prepared)))
-    if not (prepared.isascii() and prepared.islower()) and _CAMEL.search(prepared):  # islower: no capital
+    if camel and has_camel(prepared):
         sources.append(("camel", _camel_split(prepared)))
     return sources
 
