@@ -358,3 +358,23 @@ def test_a_junction_between_plain_words_no_key_can_cross_is_skipped() -> None:
     for separator in (" ", ""):
         joined = left + separator + right
         assert DETECTOR._junction_clear(joined, len(left), len(left) + len(separator))
+
+
+def test_the_merged_token_at_a_junction_is_plain_exactly_when_decoding_it_finds_nothing() -> None:
+    rng = random.Random(12)
+    words = [w for text in _ascii(CORPUS) for w in text.split()] + [f for pair in _junction_fragments() for f in pair]
+    words += ["%4", "1", "&am", "p;", "\\x6", "4", "ZGVsZXRl", "IHRoZQ==", "6465", "6c657465", "0x", "abc+/", "_-=="]
+    halves = [*_split_escapes(), *_junction_fragments()]
+    checked = decoded = 0
+    for _ in range(6000):
+        left, right = rng.choice(halves) if rng.random() < 0.3 else (rng.choice(words), rng.choice(words))
+        if not all(len(nz.decoded_layers(side)) == 1 for side in (left, right)):
+            continue  # a field that decodes alone is never joined in windows
+        joined = left + right
+        token = joined[detection._token_start_at(joined, len(left)) : detection._token_end(joined, len(left))]
+        expected = len(nz.decoded_layers(token)) == 1
+        assert detection._token_plain(joined, len(left)) == expected, (left, right)
+        checked += 1
+        decoded += not expected
+    assert checked > 3000
+    assert decoded > 20  # tokens that do decode are in the test

@@ -307,6 +307,49 @@ _PAIR_SEPARATOR_PAIR = re.compile(r"(?=[0-9A-Fa-f]{2}[ :,-][0-9A-Fa-f]{2})")
 _JUNCTION_CONTEXT = 64  # characters read either side of a junction at first (more when they hold few letters)
 
 
+def _squashed_forms_of(piece: str) -> tuple[str, tuple[str, str, str]]:
+    """A raw ASCII piece prepared, and the squashed text (lower case, separators removed) of its plain form and its
+    two leetspeak forms (the camelCase form squashes to the plain form's text)."""
+    prepared = _prepare(piece)
+    raw = prepared.encode("ascii")
+    leet_l = raw.translate(_LEET_L_BYTES).replace(b"rn", b"m").replace(b"vv", b"w")
+    forms = (
+        raw.translate(*_SQUASH_PLAIN).decode("ascii"),
+        raw.translate(*_SQUASH_LEET_I).decode("ascii"),
+        leet_l.translate(*_SQUASH_PLAIN).decode("ascii"),
+    )
+    return prepared, forms
+
+
+# The sides of a request's junctions repeat (a field's tail meets the next field in each join), as do names.
+_squashed_forms = functools.lru_cache(maxsize=8192)(_squashed_forms_of)
+_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=")
+
+
+def _token_plain(joined: str, junction: int) -> bool:
+    """Whether the token a join without separator forms at ``junction`` (the tokens either side merged) decodes to
+    nothing. Without a %, & or backslash in it, only a base64 or hex candidate can decode, and one that does not
+    pass the junction lies in one field, which decodes to nothing alone; so the token is decoded only when a run of
+    base64 characters passes the junction and is long enough to be a candidate (8)."""
+    start, end = _token_start_at(joined, junction), _token_end(joined, junction)
+    token = joined[start:end]
+    if "%" not in token and "&" not in token and "\\" not in token:
+        left = junction  # at most 8 characters either way: enough to tell a candidate
+        while left > max(start, junction - 8) and joined[left - 1] in _BASE64_CHARS:
+            left -= 1
+        right = junction
+        while right < min(end, junction + 8) and joined[right] in _BASE64_CHARS:
+            right += 1
+        if junction in (left, right) or right - left < 8:
+            return True
+    return _decoded_plain(token) if len(token) <= _MEMO_MAX_CHARS else len(decoded_layers(token)) == 1
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded_plain(token: str) -> bool:
+    return len(decoded_layers(token)) == 1
+
+
 class Detector:
     """Compiled rules. Thread-safe and reusable: build once per policy, call :meth:`scan` per request."""
 
@@ -552,17 +595,6 @@ class Detector:
                         hits.setdefault(hit, via)
         return MappingProxyType(hits), tuple(how for how, _ in layers)
 
-    def _squashed_forms(self, prepared: str) -> tuple[str, str, str]:
-        """The squashed text (lower case, separators removed) of a prepared ASCII text in its plain form and its two
-        leetspeak forms (the camelCase form squashes to the plain form's text)."""
-        raw = prepared.encode("ascii")
-        leet_l = raw.translate(_LEET_L_BYTES).replace(b"rn", b"m").replace(b"vv", b"w")
-        return (
-            raw.translate(*_SQUASH_PLAIN).decode("ascii"),
-            raw.translate(*_SQUASH_LEET_I).decode("ascii"),
-            leet_l.translate(*_SQUASH_PLAIN).decode("ascii"),
-        )
-
     def _side(self, joined: str, start: int, end: int, leftward: bool) -> tuple[str, tuple[str, str, str]]:
         """The prepared text on one side of a junction (``joined[start:end]`` grown outward from the junction) and its
         squashed forms, holding more than the longest key's length in every form or reaching the text's end."""
@@ -570,8 +602,7 @@ class Detector:
         reach = _JUNCTION_CONTEXT
         while True:
             piece = joined[max(start, end - reach) : end] if leftward else joined[start : min(end, start + reach)]
-            prepared = _prepare(piece)
-            forms = self._squashed_forms(prepared)
+            prepared, forms = _squashed_forms(piece) if len(piece) <= _MEMO_MAX_CHARS else _squashed_forms_of(piece)
             if min(map(len, forms)) > need or reach >= end - start:
                 return prepared, forms
             reach *= 4
@@ -598,7 +629,7 @@ class Detector:
             pair = (left[-1:] + right[:1]).encode("ascii").translate(_LEET_L_BYTES)
             if pair in (b"rn", b"vv"):
                 return False
-            if len(decoded_layers(joined[_token_start_at(joined, junction) : _token_end(joined, after)])) > 1:
+            if not _token_plain(joined, junction):
                 return False
         need = self._longest_key - 1
         for left_squashed, right_squashed in zip(left_forms, right_forms, strict=True):
