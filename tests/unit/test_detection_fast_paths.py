@@ -378,3 +378,15 @@ def test_the_merged_token_at_a_junction_is_plain_exactly_when_decoding_it_finds_
         decoded += not expected
     assert checked > 3000
     assert decoded > 20  # tokens that do decode are in the test
+
+
+def test_splitting_camel_case_without_a_look_behind_gives_the_reference_split() -> None:
+    rng = random.Random(13)
+    alphabet = "aZbYcX09 _-.éÉßΣσ"
+    texts = [*ALL_TEXTS, *("".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 40))) for _ in range(3000))]
+    changed = 0
+    for text in texts:
+        assert nz._camel_split(text) == nz._camel_split_reference(text), text
+        assert nz.has_camel(nz._prepare(text)) == (nz._CAMEL.search(nz._prepare(text)) is not None), text
+        changed += nz._camel_split(text) != text
+    assert changed > 500

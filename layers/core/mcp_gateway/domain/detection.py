@@ -245,7 +245,7 @@ def _token_end(text: str, position: int) -> int:
     return match.start() if match else len(text)
 
 
-_LAST_WHITESPACE = re.compile(r"\s(?=\S*\Z)")
+_THROUGH_LAST_WHITESPACE = re.compile(r".*\s", re.DOTALL)
 
 
 def _token_start_at(text: str, position: int) -> int:
@@ -254,7 +254,7 @@ def _token_start_at(text: str, position: int) -> int:
     chunk = 256
     while True:
         low = max(0, position - chunk)
-        match = _LAST_WHITESPACE.search(text, low, position)
+        match = _THROUGH_LAST_WHITESPACE.match(text, low, position)
         if match:
             return match.end()
         if low == 0:
@@ -304,6 +304,7 @@ _SQUASH_AFTER_LEET_L = _squash_table(bytes(range(256)))
 # Two hex digits, a separator of spaced hex, two hex digits (overlapping: a lookahead): the shape any run of spaced
 # hex (normalize._HEX_SPACED) has around every point inside it.
 _PAIR_SEPARATOR_PAIR = re.compile(r"(?=[0-9A-Fa-f]{2}[ :,-][0-9A-Fa-f]{2})")
+_CROSSED_MEMO_SIZE = 8192
 _JUNCTION_CONTEXT = 64  # characters read either side of a junction at first (more when they hold few letters)
 
 
@@ -382,6 +383,7 @@ class Detector:
             automaton.make_automaton()
             self._automaton = automaton
         self._align_patterns: dict[str, re.Pattern[str]] = {}
+        self._crossed: dict[tuple[tuple[str, str], ...], bool] = {}  # junction surroundings -> a key lies across
         self._hits_memo = functools.lru_cache(maxsize=4096)(self._compute_hits)
         # Form windows reach this many letters and digits either side of a changed token: twice the longest key,
         # since leetspeak reads two characters ("rn", "vv") as one.
@@ -632,15 +634,19 @@ class Detector:
             if not _token_plain(joined, junction):
                 return False
         need = self._longest_key - 1
-        for left_squashed, right_squashed in zip(left_forms, right_forms, strict=True):
-            if not left_squashed or not right_squashed:
-                continue
-            text = left_squashed[-need:] + right_squashed[:need]
-            split = min(len(left_squashed), need)
-            for end, (key, _) in self._automaton.iter(text):
-                if end + 1 - len(key) < split <= end:
-                    return False
-        return True
+        around = tuple((a[-need:], b[:need]) for a, b in zip(left_forms, right_forms, strict=True) if a and b)
+        crossed = self._crossed.get(around)
+        if crossed is None:
+            crossed = any(self._key_across(a, b) for a, b in around)
+            if len(self._crossed) >= _CROSSED_MEMO_SIZE:
+                self._crossed.clear()
+            self._crossed[around] = crossed
+        return not crossed
+
+    def _key_across(self, left: str, right: str) -> bool:
+        """Whether a key occurs in ``left + right`` across the point between them."""
+        split = len(left)
+        return any(end + 1 - len(key) < split <= end for end, (key, _) in self._automaton.iter(left + right))
 
     def _joined_hits(self, values: Sequence[str], separator: str, plain: bool, memo: Memo | None) -> Mapping[_Hit, str]:
         """The hits of the fields joined by ``separator``. When every field is plain ASCII text (no decoded

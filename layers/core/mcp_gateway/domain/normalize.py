@@ -95,6 +95,7 @@ _LEET_L: dict[int, str] = {
 _LEET_TRIGGER = frozenset(_LEET_COMMON) | {"1", "|"}
 _LEET_L_TRIGGER = _LEET_TRIGGER | {"I", "\u0399", "\u0406", "\u01c0"}
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_CAMEL_PAIR = re.compile(r"[a-z](?=[A-Z])")  # the same points without a look-behind at every position
 # ASCII fast paths (str.translate is C speed): every ASCII character that is not a letter or digit is a separator;
 # and a shape of the text (h: hex digit, s: a separator of spaced hex, x: anything else) to rule out hex runs.
 _ASCII_SEPARATORS: dict[int, str] = {c: " " for c in range(128) if not chr(c).isalnum()}
@@ -428,6 +429,11 @@ def _leet_l(text: str) -> str:
 
 
 def _camel_split(text: str) -> str:
+    """A space between every lower-case letter and the capital after it (ASCII): ``_camel_split_reference``."""
+    return _CAMEL_PAIR.sub(r"\g<0> ", text)
+
+
+def _camel_split_reference(text: str) -> str:
     return _CAMEL.sub(" ", text)
 
 
@@ -488,7 +494,7 @@ def decoded_layers(text: str, *, limit: int = MAX_INPUT_CHARS) -> list[tuple[str
 
 def has_camel(prepared: str) -> bool:
     """Whether the camelCase form of a prepared text differs from it (a lower-case letter before a capital)."""
-    return not (prepared.isascii() and prepared.islower()) and _CAMEL.search(prepared) is not None
+    return not (prepared.isascii() and prepared.islower()) and _CAMEL_PAIR.search(prepared) is not None
 
 
 def form_sources(text: str, prepared: str | None = None, *, camel: bool = True) -> list[tuple[str, str]]:
@@ -526,7 +532,7 @@ def normalized_forms_reference(text: str) -> list[tuple[str, str]]:
     if chars & _LEET_L_TRIGGER or "rn" in prepared or "vv" in prepared:
         forms.append(("leet-l", _finish_general(prepared.translate(_LEET_L).replace("rn", "m").replace("vv", "w"))))
     if _CAMEL.search(prepared):
-        forms.append(("camel", _finish_general(_camel_split(prepared))))
+        forms.append(("camel", _finish_general(_camel_split_reference(prepared))))
     return forms
 
 
