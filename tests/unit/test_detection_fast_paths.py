@@ -390,3 +390,29 @@ def test_splitting_camel_case_without_a_look_behind_gives_the_reference_split() 
         assert nz.has_camel(nz._prepare(text)) == (nz._CAMEL.search(nz._prepare(text)) is not None), text
         changed += nz._camel_split(text) != text
     assert changed > 500
+
+
+def test_every_key_a_leetspeak_form_finds_beyond_the_plain_form_is_among_its_candidates() -> None:
+    rng = random.Random(14)
+    leet = str.maketrans({"e": "3", "a": "4", "o": "0", "t": "7", "i": "1", "l": "|", "s": "$", "m": "rn", "w": "vv"})
+    phrases = ["delete the bucket", "for each bucket", "terminate all", "drop table", "remove everything", "then"]
+    texts = [t for t in ALL_TEXTS if nz._prepare(t).isascii()]
+    texts += [f"{rng.choice(phrases)} {rng.choice(phrases).translate(leet)} p99 12:30" for _ in range(400)]
+    new_in_form = 0
+    for text in texts:
+        prepared = nz._prepare(text)
+        plain = DETECTOR._match_finished(nz._finish(prepared))
+        for form, source in (("leet", nz._leet_i(prepared)), ("leet-l", nz._leet_l(prepared))):
+            extra = DETECTOR._match_finished(nz._finish(source)) - plain
+            assert extra <= DETECTOR._leet_candidates(prepared, form, plain), (text, form)
+            new_in_form += bool(extra)
+    assert new_in_form > 300
+
+
+def test_the_marks_of_changed_characters_line_up_with_the_squashed_leetspeak_forms() -> None:
+    for text in [t for t in ALL_TEXTS if nz._prepare(t).isascii()]:
+        raw = nz._prepare(text).encode("ascii")
+        assert len(raw.translate(*detection._SQUASH_LEET_I)) == len(raw.translate(*detection._MARK_LEET_I))
+        leet_l = raw.translate(nz._LEET_L_BYTES).replace(b"rn", b"m").replace(b"vv", b"w")
+        marks = raw.translate(detection._MARK_LEET_L).replace(b"rn", b"\0").replace(b"vv", b"\0")
+        assert len(leet_l.translate(*detection._SQUASH_PLAIN)) == len(marks.translate(*detection._MARK_SQUASH))

@@ -283,6 +283,7 @@ def _alnum_ahead(text: str, position: int, count: int) -> int:
     return min(len(text), position + step)
 
 
+_LEET_FORMS = frozenset({"leet", "leet-l"})
 _FORM_OF: dict[str, Callable[[str], str]] = {"leet": _leet_i, "leet-l": _leet_l, "camel": _camel_split}
 _FORM_WINDOW_MIN_CHARS = 2048  # below this, reading the whole form costs less than finding its windows
 _FORM_WINDOW_MAX_SHARE = 0.6  # past this share of the text in windows, the whole form is read instead
@@ -300,7 +301,14 @@ def _squash_table(form_map: bytes) -> tuple[bytes, bytes]:
 
 _SQUASH_PLAIN = _squash_table(bytes(range(256)))
 _SQUASH_LEET_I = _squash_table(_LEET_I_BYTES)
-_SQUASH_AFTER_LEET_L = _squash_table(bytes(range(256)))
+# The same texts with every character the form changed as NUL (never in prepared text: a control character), to
+# tell where a key found in the form lies (see Detector._leet_candidates); each deletes what its form deletes.
+_MARK_LEET_I = (
+    bytes(0 if c < 128 and _LEET_I_BYTES[c] != c else c for c in range(256)),
+    _SQUASH_LEET_I[1],
+)
+_MARK_LEET_L = bytes(0 if c < 128 and _LEET_L_BYTES[c] != c else c for c in range(256))
+_MARK_SQUASH = (bytes(range(256)), bytes(c for c in _SQUASH_PLAIN[1] if c != 0))
 # Two hex digits, a separator of spaced hex, two hex digits (overlapping: a lookahead): the shape any run of spaced
 # hex (normalize._HEX_SPACED) has around every point inside it.
 _PAIR_SEPARATOR_PAIR = re.compile(r"(?=[0-9A-Fa-f]{2}[ :,-][0-9A-Fa-f]{2})")
@@ -550,18 +558,31 @@ class Detector:
             fold_camel = windowable and 2 * len(prepared) <= MAX_NORMALIZED_CHARS
             sources = form_sources(layer, prepared, camel=not fold_camel)
             unaligned: set[str] = set()
+            plain_found: set[str] = set()
             for form, source in sources:
                 windows = self._form_windows(prepared, form) if windowable and form in _FORM_OF else None
                 if windows is None:
-                    normalized = _finish(source)
-                    if not form and fold_camel:
-                        found, unaligned = self._match_split(normalized)  # also when seen: the camelCase form needs it
+                    if (
+                        fold_camel and form in _LEET_FORMS
+                    ):  # what a leetspeak form can add lies on a character it changed
+                        candidates = self._leet_candidates(prepared, form, plain_found)
+                        if not candidates:
+                            continue
+                        normalized = _finish(source)
                         if normalized in seen:
                             continue
-                    elif normalized in seen:
-                        continue
+                        found = {key for key in candidates if self._aligned_in(normalized, key)}
                     else:
-                        found = self._match_finished(normalized)
+                        normalized = _finish(source)
+                        if not form and fold_camel:  # also when seen: the leetspeak and camelCase forms need it
+                            found, unaligned = self._match_split(normalized)
+                            plain_found = found
+                            if normalized in seen:
+                                continue
+                        elif normalized in seen:
+                            continue
+                        else:
+                            found = self._match_finished(normalized)
                     seen.add(normalized)
                 else:
                     found = set()
@@ -574,6 +595,28 @@ class Detector:
                     seen.add(camel)
                     self._record(hits, {key for key in unaligned if self._aligned_in(camel, key)}, f"{how}+camel")
         return MappingProxyType(hits), tuple(how for how, _ in layers)
+
+    def _leet_candidates(self, prepared: str, form: str, found: Collection[str]) -> set[str]:
+        """Keys not in ``found`` (the plain form's) that occur in the squashed ``form`` ("leet" or "leet-l") of a
+        prepared ASCII text on at least one character the form changed (a leetspeak character read as a letter, or
+        "rn"/"vv" read as m/w). Only those can be found in the form and not in the plain form: an occurrence on
+        unchanged characters only is one in the plain form too (the same letters and digits in the same order,
+        separated by what the plain form also drops), and on its word boundaries there too (the form only turns
+        separators into letters, so it has no boundary the plain form lacks)."""
+        raw = prepared.encode("ascii")
+        if form == "leet":
+            squashed = raw.translate(*_SQUASH_LEET_I)
+            marks = raw.translate(*_MARK_LEET_I)
+        else:
+            squashed = raw.translate(_LEET_L_BYTES).replace(b"rn", b"m").replace(b"vv", b"w").translate(*_SQUASH_PLAIN)
+            marks = raw.translate(_MARK_LEET_L).replace(b"rn", b"\0").replace(b"vv", b"\0").translate(*_MARK_SQUASH)
+        candidates: set[str] = set()
+        if self._automaton is None or b"\0" not in marks:
+            return candidates
+        for end, (key, _) in self._automaton.iter(squashed.decode("ascii")):
+            if key not in found and key not in candidates and b"\0" in marks[end + 1 - len(key) : end + 1]:
+                candidates.add(key)
+        return candidates
 
     def _record(self, hits: dict[_Hit, str], found: Iterable[str], via: str) -> None:
         for key in found:
