@@ -311,6 +311,7 @@ _MARK_LEET_L = bytes(0 if c < 128 and _LEET_L_BYTES[c] != c else c for c in rang
 _MARK_SQUASH = (bytes(range(256)), bytes(c for c in _SQUASH_PLAIN[1] if c != 0))
 # Two hex digits, a separator of spaced hex, two hex digits (overlapping: a lookahead): the shape any run of spaced
 # hex (normalize._HEX_SPACED) has around every point inside it.
+_HEX_OR_SEPARATOR = frozenset("0123456789abcdefABCDEF :,-")
 _PAIR_SEPARATOR_PAIR = re.compile(r"(?=[0-9A-Fa-f]{2}[ :,-][0-9A-Fa-f]{2})")
 _CROSSED_MEMO_SIZE = 8192
 _JUNCTION_CONTEXT = 64  # characters read either side of a junction at first (more when they hold few letters)
@@ -330,8 +331,22 @@ def _squashed_forms_of(piece: str) -> tuple[str, tuple[str, str, str]]:
     return prepared, forms
 
 
+_Side = tuple[str, tuple[str, ...], int]
+"""One side of a junction: its last (left side) or first (right side) 5 prepared characters, the last or first
+``longest key - 1`` characters of each squashed form, and the length of the shortest squashed form."""
+
+
+def _side_reading(piece: str, leftward: bool, longest: int) -> _Side:
+    prepared, forms = _squashed_forms_of(piece)
+    keep = max(longest - 1, 0)  # keys have at least 2 characters; a key across the junction has fewer either side
+    shortest = min(map(len, forms))
+    if leftward:
+        return prepared[-5:], tuple(f[max(0, len(f) - keep) :] for f in forms), shortest
+    return prepared[:5], tuple(f[:keep] for f in forms), shortest
+
+
 # The sides of a request's junctions repeat (a field's tail meets the next field in each join), as do names.
-_squashed_forms = functools.lru_cache(maxsize=8192)(_squashed_forms_of)
+_side_of = functools.lru_cache(maxsize=8192)(_side_reading)
 _BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=")
 
 
@@ -391,7 +406,8 @@ class Detector:
             automaton.make_automaton()
             self._automaton = automaton
         self._align_patterns: dict[str, re.Pattern[str]] = {}
-        self._crossed: dict[tuple[tuple[str, str], ...], bool] = {}  # junction surroundings -> a key lies across
+        # junction surroundings (squashed tails and heads) -> whether a key lies across
+        self._crossed: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = {}
         self._hits_memo = functools.lru_cache(maxsize=4096)(self._compute_hits)
         # Form windows reach this many letters and digits either side of a changed token: twice the longest key,
         # since leetspeak reads two characters ("rn", "vv") as one.
@@ -640,16 +656,21 @@ class Detector:
                         hits.setdefault(hit, via)
         return MappingProxyType(hits), tuple(how for how, _ in layers)
 
-    def _side(self, joined: str, start: int, end: int, leftward: bool) -> tuple[str, tuple[str, str, str]]:
-        """The prepared text on one side of a junction (``joined[start:end]`` grown outward from the junction) and its
-        squashed forms, holding more than the longest key's length in every form or reaching the text's end."""
+    def _side(self, joined: str, start: int, end: int, leftward: bool) -> _Side:
+        """One side of a junction (``joined[start:end]``, read outward from the junction far enough to hold more than
+        the longest key's length in every form, or to the text's end): its prepared characters next to the
+        junction and the squashed forms' characters next to it."""
         need = self._longest_key
         reach = _JUNCTION_CONTEXT
         while True:
             piece = joined[max(start, end - reach) : end] if leftward else joined[start : min(end, start + reach)]
-            prepared, forms = _squashed_forms(piece) if len(piece) <= _MEMO_MAX_CHARS else _squashed_forms_of(piece)
-            if min(map(len, forms)) > need or reach >= end - start:
-                return prepared, forms
+            side = (
+                _side_of(piece, leftward, need)
+                if len(piece) <= _MEMO_MAX_CHARS
+                else _side_reading(piece, leftward, need)
+            )
+            if side[2] > need or reach >= end - start:
+                return side
             reach *= 4
 
     def _junction_clear(self, joined: str, junction: int, after: int) -> bool:
@@ -661,26 +682,25 @@ class Detector:
         nothing a decoder reads: the merged token at a junction without separator decodes to nothing, no spaced hex
         run passes the junction, and no "rn"/"vv" (read as m/w in the "l" leetspeak form) is formed across it.
         False means: read the junction's window as before."""
-        left, left_forms = self._side(joined, 0, junction, leftward=True)
-        right, right_forms = self._side(joined, after, len(joined), leftward=False)
-        if not left or not right:
+        left_chars, tails, _ = self._side(joined, 0, junction, leftward=True)
+        right_chars, heads, _ = self._side(joined, after, len(joined), leftward=False)
+        if not left_chars or not right_chars:
             return True
-        region = left[-5:] + joined[junction:after] + right[:5]
-        split = min(len(left), 5)
-        for match in _PAIR_SEPARATOR_PAIR.finditer(region):
-            if match.start() < split and match.start() + 5 > split + (after - junction):
-                return False
+        if left_chars[-1] in _HEX_OR_SEPARATOR and right_chars[0] in _HEX_OR_SEPARATOR:
+            region = left_chars + joined[junction:after] + right_chars
+            split = len(left_chars)
+            for match in _PAIR_SEPARATOR_PAIR.finditer(region):
+                if match.start() < split and match.start() + 5 > split + (after - junction):
+                    return False
         if after == junction:  # no separator: the tokens either side are one token in the join
-            pair = (left[-1:] + right[:1]).encode("ascii").translate(_LEET_L_BYTES)
-            if pair in (b"rn", b"vv"):
+            if (left_chars[-1] + right_chars[0]).encode("ascii").translate(_LEET_L_BYTES) in (b"rn", b"vv"):
                 return False
             if not _token_plain(joined, junction):
                 return False
-        need = self._longest_key - 1
-        around = tuple((a[-need:], b[:need]) for a, b in zip(left_forms, right_forms, strict=True) if a and b)
+        around = (tails, heads)
         crossed = self._crossed.get(around)
         if crossed is None:
-            crossed = any(self._key_across(a, b) for a, b in around)
+            crossed = any(self._key_across(a, b) for a, b in zip(tails, heads, strict=True) if a and b)
             if len(self._crossed) >= _CROSSED_MEMO_SIZE:
                 self._crossed.clear()
             self._crossed[around] = crossed
