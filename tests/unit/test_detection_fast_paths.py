@@ -416,3 +416,25 @@ def test_the_marks_of_changed_characters_line_up_with_the_squashed_leetspeak_for
         leet_l = raw.translate(nz._LEET_L_BYTES).replace(b"rn", b"m").replace(b"vv", b"w")
         marks = raw.translate(detection._MARK_LEET_L).replace(b"rn", b"\0").replace(b"vv", b"\0")
         assert len(leet_l.translate(*detection._SQUASH_PLAIN)) == len(marks.translate(*detection._MARK_SQUASH))
+
+
+def test_trigger_runs_counted_on_a_byte_shape_equal_the_matches_of_the_trigger_patterns() -> None:
+    rng = random.Random(15)
+    alphabet = "aIrnvVx01|@$! 3.\n-Zz"
+    texts = [nz._prepare(t) for t in ALL_TEXTS if nz._prepare(t).isascii()]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60))) for _ in range(3000)]
+    for text in texts:
+        for form in ("leet", "leet-l", "camel"):
+            expected = sum(1 for _ in detection._FORM_TRIGGERS[form].finditer(text))
+            assert detection._trigger_runs(text, form) == expected, (text, form)
+
+
+def test_base64_candidates_split_out_in_c_equal_the_candidate_pattern() -> None:
+    rng = random.Random(16)
+    alphabet = "aZ09+/_-== .:%\n"
+    texts = [*ALL_TEXTS, *("".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 80))) for _ in range(3000))]
+    found = 0
+    for text in texts:
+        assert nz._base64_candidates(text) == nz._BASE64.findall(text), text
+        found += bool(nz._BASE64.findall(text))
+    assert found > 1000

@@ -284,6 +284,25 @@ def _alnum_ahead(text: str, position: int, count: int) -> int:
 
 
 _LEET_FORMS = frozenset({"leet", "leet-l"})
+_RUN_MARK = ord("x")
+_LEET_RUN_SHAPE = bytes(_RUN_MARK if c < 128 and _LEET_I_BYTES[c] != c else ord(" ") for c in range(256))
+_LEET_L_RUN_SHAPE = bytes(_RUN_MARK if (c < 128 and _LEET_L_BYTES[c] != c) or c == 0 else ord(" ") for c in range(256))
+_CASE_RUN_SHAPE = bytes(ord("a") if 97 <= c <= 122 else ord("A") if 65 <= c <= 90 else ord(" ") for c in range(256))
+
+
+def _trigger_runs(base: str, form: str) -> int:
+    """How many matches ``_FORM_TRIGGERS[form]`` has in the ASCII prepared text ``base``, counted on a byte shape
+    (the runs of trigger characters, "rn"/"vv" counting as triggers in the "l" leetspeak form; the lower-to-capital
+    points for camelCase)."""
+    raw = base.encode("ascii")
+    if form == "camel":
+        return raw.translate(_CASE_RUN_SHAPE).count(b"aA")
+    if form == "leet-l":
+        raw = raw.replace(b"rn", b"\0\0").replace(b"vv", b"\0\0")
+    shape = raw.translate(_LEET_RUN_SHAPE if form == "leet" else _LEET_L_RUN_SHAPE)
+    return shape.count(b" x") + shape.startswith(b"x")
+
+
 _FORM_OF: dict[str, Callable[[str], str]] = {"leet": _leet_i, "leet-l": _leet_l, "camel": _camel_split}
 _FORM_WINDOW_MIN_CHARS = 2048  # below this, reading the whole form costs less than finding its windows
 _FORM_WINDOW_MAX_SHARE = 0.6  # past this share of the text in windows, the whole form is read instead
@@ -480,9 +499,8 @@ class Detector:
         reach = self._form_reach
         budget = _FORM_WINDOW_MAX_SHARE * size
         most = budget / max(reach, 1)  # more triggers than this: the windows would cover most of the text
-        for count, _ in enumerate(_FORM_TRIGGERS[form].finditer(base)):
-            if count >= most:
-                return None
+        if _trigger_runs(base, form) - 1 >= most:
+            return None
         reversed_base = ""
         windows: list[tuple[int, int]] = []
         covered = 0
@@ -578,18 +596,16 @@ class Detector:
             for form, source in sources:
                 windows = self._form_windows(prepared, form) if windowable and form in _FORM_OF else None
                 if windows is None:
-                    if (
-                        fold_camel and form in _LEET_FORMS
-                    ):  # what a leetspeak form can add lies on a character it changed
+                    if fold_camel and form in _LEET_FORMS:  # what it can add lies on a character it changed
                         candidates = self._leet_candidates(prepared, form, plain_found)
                         if not candidates:
                             continue
-                        normalized = _finish(source)
+                        normalized = _finish(_FORM_OF[form](prepared) if source is None else source)
                         if normalized in seen:
                             continue
                         found = {key for key in candidates if self._aligned_in(normalized, key)}
                     else:
-                        normalized = _finish(source)
+                        normalized = _finish(_FORM_OF[form](prepared) if source is None else source)
                         if not form and fold_camel:  # also when seen: the leetspeak and camelCase forms need it
                             found, unaligned = self._match_split(normalized)
                             plain_found = found

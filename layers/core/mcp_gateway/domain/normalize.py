@@ -151,6 +151,7 @@ _ESCAPE = re.compile(
     r"\\(?:u\{([0-9A-Fa-f]{1,6})\}|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|x([0-9A-Fa-f]{2})|([0-3][0-7]{2}))"
 )
 _HTML_ENTITY = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9A-Fa-f]{1,8}|[A-Za-z][A-Za-z0-9]{1,31});?")
+_BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
 _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?((?:[0-9A-Fa-f]{2}){4,})(?![0-9A-Za-z])")
 _HEX_SPACED = re.compile(r"(?<![0-9A-Za-z])((?:[0-9A-Fa-f]{2}[ :,-]){3,}[0-9A-Fa-f]{2})(?![0-9A-Za-z])")
@@ -240,8 +241,23 @@ def _b64_token(token: str) -> str:
     return token
 
 
+_BASE64_KEEP = bytes(c if chr(c) in _BASE64_ALPHABET or c == ord("=") else ord(" ") for c in range(256))
+
+
+def _base64_candidates(text: str) -> list[str]:
+    """``_BASE64.findall(text)``; on ASCII text, the runs of base64 characters and "=" split out in C, each run
+    without "=" a candidate when it is long enough, a run holding "=" matched by the pattern."""
+    if not text.isascii():
+        return _BASE64.findall(text)
+    out: list[str] = []
+    for run in text.encode("ascii").translate(_BASE64_KEEP).split():
+        if len(run) >= 8:
+            out.extend([run.decode("ascii")] if b"=" not in run else _BASE64.findall(run.decode("ascii")))
+    return out
+
+
 def _decode_base64(text: str) -> str | None:
-    candidates = _BASE64.findall(text)
+    candidates = _base64_candidates(text)
     if not candidates:
         return None
     # Nothing decodes (the usual case: words and ids are candidates): the layer would equal its input, which
@@ -492,24 +508,36 @@ def decoded_layers(text: str, *, limit: int = MAX_INPUT_CHARS) -> list[tuple[str
     return layers
 
 
+_CASE_SHAPE = bytes(
+    ord("a") if chr(c).islower() and c < 128 else ord("A") if chr(c).isupper() and c < 128 else ord(" ")
+    for c in range(256)
+)
+
+
 def has_camel(prepared: str) -> bool:
-    """Whether the camelCase form of a prepared text differs from it (a lower-case letter before a capital)."""
-    return not (prepared.isascii() and prepared.islower()) and _CAMEL_PAIR.search(prepared) is not None
+    """Whether the camelCase form of a prepared text differs from it (an ASCII lower-case letter before an ASCII
+    capital); on ASCII text, one byte translation to the letters' case."""
+    if prepared.isascii():
+        return b"aA" in prepared.encode("ascii").translate(_CASE_SHAPE)
+    return _CAMEL_PAIR.search(prepared) is not None
 
 
-def form_sources(text: str, prepared: str | None = None, *, camel: bool = True) -> list[tuple[str, str]]:
+def form_sources(
+    text: str, prepared: str | None = None, *, camel: bool = True, leet: bool = True
+) -> list[tuple[str, str | None]]:
     """``[(form, prepared text)]`` of one (undecoded) text: what :func:`_finish` turns into each of its
     :func:`normalized_forms`. ``prepared``: ``_prepare(text)`` when the caller already has it. ``camel=False``
-    leaves out the camelCase form (a caller that reads it from the plain form's matches)."""
+    leaves out the camelCase form (a caller that reads it from the plain form's matches); ``leet=False`` names the
+    leetspeak forms with None for their text (a caller that builds it only when it needs it)."""
     if prepared is None:
         prepared = _prepare(text)
-    sources: list[tuple[str, str]] = [("", prepared)]
+    sources: list[tuple[str, str | None]] = [("", prepared)]
     if not text.isascii() and _INVISIBLE.search(text):
         sources.append(("split", _prepare(text, " ")))
     if _LEET_TRIGGER_RE.search(prepared):
-        sources.append(("leet", _leet_i(prepared)))
+        sources.append(("leet", _leet_i(prepared) if leet else None))
     if _LEET_L_TRIGGER_RE.search(prepared):
-        sources.append(("leet-l", _leet_l(prepared)))
+        sources.append(("leet-l", _leet_l(prepared) if leet else None))
     if camel and has_camel(prepared):
         sources.append(("camel", _camel_split(prepared)))
     return sources
@@ -517,7 +545,7 @@ def form_sources(text: str, prepared: str | None = None, *, camel: bool = True) 
 
 def normalized_forms(text: str) -> list[tuple[str, str]]:
     """``[(form, normalized)]`` of one (undecoded) text: "", "split", "leet", "leet-l", "camel"."""
-    return [(form, _finish(source)) for form, source in form_sources(text)]
+    return [(form, _finish(source)) for form, source in form_sources(text) if source is not None]
 
 
 def normalized_forms_reference(text: str) -> list[tuple[str, str]]:
