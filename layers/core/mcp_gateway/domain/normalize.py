@@ -249,10 +249,13 @@ def _base64_candidates(text: str) -> list[str]:
     without "=" a candidate when it is long enough, a run holding "=" matched by the pattern."""
     if not text.isascii():
         return _BASE64.findall(text)
+    runs = text.encode("ascii").translate(_BASE64_KEEP).decode("ascii").split()
+    if "=" not in text:
+        return [run for run in runs if len(run) >= 8]
     out: list[str] = []
-    for run in text.encode("ascii").translate(_BASE64_KEEP).split():
+    for run in runs:
         if len(run) >= 8:
-            out.extend([run.decode("ascii")] if b"=" not in run else _BASE64.findall(run.decode("ascii")))
+            out.extend(_BASE64.findall(run) if "=" in run else (run,))
     return out
 
 
