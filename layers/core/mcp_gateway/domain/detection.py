@@ -371,21 +371,32 @@ _BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 def _token_plain(joined: str, junction: int) -> bool:
     """Whether the token a join without separator forms at ``junction`` (the tokens either side merged) decodes to
-    nothing. Without a %, & or backslash in it, only a base64 or hex candidate can decode, and one that does not
-    pass the junction lies in one field, which decodes to nothing alone; so the token is decoded only when a run of
-    base64 characters passes the junction and is long enough to be a candidate (8)."""
+    nothing (see :func:`_merged_token_plain`)."""
     start, end = _token_start_at(joined, junction), _token_end(joined, junction)
-    token = joined[start:end]
+    if end - start <= _MEMO_MAX_CHARS:
+        return _merged_token_plain_memo(joined[start:end], junction - start)
+    return _merged_token_plain(joined[start:end], junction - start)
+
+
+def _merged_token_plain(token: str, junction: int) -> bool:
+    """Whether ``token`` (two tokens of plain fields merged at ``junction``) decodes to nothing. Without a %, & or
+    backslash in it, only a base64 or hex candidate can decode, and one that does not pass the junction lies in one
+    field, which decodes to nothing alone; so the token is decoded only when a run of base64 characters passes the
+    junction and is long enough to be a candidate (8)."""
     if "%" not in token and "&" not in token and "\\" not in token:
         left = junction  # at most 8 characters either way: enough to tell a candidate
-        while left > max(start, junction - 8) and joined[left - 1] in _BASE64_CHARS:
+        while left > max(0, junction - 8) and token[left - 1] in _BASE64_CHARS:
             left -= 1
         right = junction
-        while right < min(end, junction + 8) and joined[right] in _BASE64_CHARS:
+        while right < min(len(token), junction + 8) and token[right] in _BASE64_CHARS:
             right += 1
         if junction in (left, right) or right - left < 8:
             return True
     return _decoded_plain(token) if len(token) <= _MEMO_MAX_CHARS else len(decoded_layers(token)) == 1
+
+
+# Merged tokens repeat: a name meets the same first word of the next field in call after call.
+_merged_token_plain_memo = functools.lru_cache(maxsize=8192)(_merged_token_plain)
 
 
 @functools.lru_cache(maxsize=4096)
