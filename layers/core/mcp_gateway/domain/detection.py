@@ -161,6 +161,7 @@ Memo = MutableMapping[tuple[str, int], _Scan]
 
 
 _MEMO_MAX_CHARS = 8192
+_JUNCTION_MEMO_MAX_CHARS = 512  # junction sides and merged tokens remembered up to this length (memory stays small)
 # Junction windows (see Detector.scan): characters that can be part of a word in some form (leetspeak included).
 _JUNCTION_WORD_CHARS = MAX_TERM_CHARS  # a term holds at most this many word characters
 _WC = "A-Za-z0-9@$!|"
@@ -373,7 +374,7 @@ def _token_plain(joined: str, junction: int) -> bool:
     """Whether the token a join without separator forms at ``junction`` (the tokens either side merged) decodes to
     nothing (see :func:`_merged_token_plain`)."""
     start, end = _token_start_at(joined, junction), _token_end(joined, junction)
-    if end - start <= _MEMO_MAX_CHARS:
+    if end - start <= _JUNCTION_MEMO_MAX_CHARS:
         return _merged_token_plain_memo(joined[start:end], junction - start)
     return _merged_token_plain(joined[start:end], junction - start)
 
@@ -392,7 +393,7 @@ def _merged_token_plain(token: str, junction: int) -> bool:
             right += 1
         if junction in (left, right) or right - left < 8:
             return True
-    return _decoded_plain(token) if len(token) <= _MEMO_MAX_CHARS else len(decoded_layers(token)) == 1
+    return _decoded_plain(token) if len(token) <= _JUNCTION_MEMO_MAX_CHARS else len(decoded_layers(token)) == 1
 
 
 # Merged tokens repeat: a name meets the same first word of the next field in call after call.
@@ -693,7 +694,7 @@ class Detector:
             piece = joined[max(start, end - reach) : end] if leftward else joined[start : min(end, start + reach)]
             side = (
                 _side_of(piece, leftward, need)
-                if len(piece) <= _MEMO_MAX_CHARS
+                if len(piece) <= _JUNCTION_MEMO_MAX_CHARS
                 else _side_reading(piece, leftward, need)
             )
             if side[2] > need or reach >= end - start:
