@@ -179,3 +179,309 @@ def test_the_remembered_keys_stay_bounded() -> None:
 
     assert len(redactor._key_cache) <= engine._KEY_CACHE_SIZE
     assert all(len(key) <= engine._KEY_CACHE_MAX_LEN for key, _pii in redactor._key_cache)
+
+
+# --------------------------------------------------------------------------------------------------
+# Shortcuts of issue 21 (the audit copy's redaction within its share of the 1 ms / 20 ms budget): each is compared
+# with the path it skips over the corpora and over random texts built to stress its condition both ways.
+# --------------------------------------------------------------------------------------------------
+
+_FRAGMENTS = (
+    "AKIA", "ASIA", "A3T", "SK", "sk-", "sk-ant-", "sk_live_", "eyJ", "ghp_", "github_pat_", "glpat-", "xox", "xapp-",
+    "npm_", "SG.", "AIza", "pypi-AgE", "whsec_", "hooks.slack.com", "x-amz-signature", "X-Amz-Signature=", "Bearer ",
+    "bearer\t", "basic ", "password=", "token: ", "auth: ", "conn", "DATABASE_URL=", "://", "@", "filter", '"value": ',
+    "name: ", "4111 1111 1111 1111", "4111-1111-1111-1111", "0123 456 789", "020 7946 0958", "415-555-0134",
+    "415.555.0134", "1 415 555 0134", "+44 20 7946 0958", "(415) 555-0134", "4111111111111111", "1700000000000",
+    "999 999", "12-345", "1.234.5678", "10.1.2.3", "fe80::1", "123-45-6789", "GB82WEST12345698765432", "AB123456C",
+    "a b c d e f g h i", "a b c d e f g", " x x x x x x x ", "T r 0 u b 4 d o r &", '"sk_live_" + "abc"', "'AKIA' 'X'",
+    "%41", "\\u0041", "&#65;", "=3D", "-----BEGIN RSA PRIVATE KEY-----", "U2VjcmV0UGFzc3dvcmQxMjM0NTY3OA==",
+    "QUtJQVEzRUdUWDdQTFY1WkJOMkQ=", "=" * 3, "==", "736b5f6c6976655f", "\u00a0", "\u0130", "\u212a", "é", "\x02",
+    "\t", "\n", "\r\n", "`Tr0ub4dor&3x`", "'kX9#mP2vL7q'", "/Qm9v7Xz2Lk8Pw3R/", '"Qm9v\\"7Xz2Lk8"', "a/b/", "//",
+)  # fmt: skip
+_ALPHABETS = (
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+    "0123456789 -.",
+    "0123456789 ()+-.x",
+    "x ",
+    "ab ",
+    "Ab1+/=",
+    "\"'/`\\ab \n",
+    "abcdefghijklmnopqrstuvwxyz :_-./",
+)
+
+
+def _stress_texts(seed: int, count: int) -> list[str]:
+    """Random texts of fragments that make the shortcuts' conditions true and of near misses that keep them false."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        size = rng.choice((8, 40, 63, 64, 65, 200, 700, 3000))
+        alphabet = rng.choice(_ALPHABETS)
+        parts: list[str] = []
+        while sum(map(len, parts)) < size:
+            if rng.random() < 0.25:
+                parts.append(rng.choice(_FRAGMENTS))
+            else:
+                parts.append("".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 40))))
+        out.append("".join(parts))
+    return out
+
+
+STRESS = _stress_texts(21, 2500)
+ALL_TEXTS = TEXTS + STRESS
+
+
+def test_the_simple_detectors_chosen_by_the_prefilter_are_those_its_literals_gate_and_the_others_find_nothing() -> None:
+    chosen_some = skipped_some = 0
+    for text in ALL_TEXTS:
+        lowered = text.lower()
+        present = engine._present(text, lowered)
+        long = len(lowered) >= engine._PREFILTER_MIN
+        expected = tuple(
+            det
+            for det in rules.SIMPLE_DETECTORS
+            if (
+                any(lit in present.ci for lit in det.literals)
+                if det.lowered
+                else any(lit in present.cs for lit in det.literals) or not long
+            )
+        )
+        assert present.detectors is not None
+        assert set(present.detectors) <= set(expected), text[:80]
+        assert list(present.detectors) == [det for det in expected if det in present.detectors]  # table order
+        for det in rules.SIMPLE_DETECTORS:
+            if det not in present.detectors:
+                skipped_some += 1
+                assert list(det.regex.finditer(text)) == [], (det.kind, text[:80])
+            elif list(det.regex.finditer(text)):
+                chosen_some += 1
+    assert chosen_some >= 300
+    assert skipped_some >= 10_000
+
+
+def test_the_literal_prefilter_is_exact_on_random_texts_of_overlapping_literals() -> None:
+    for text in STRESS:
+        lowered = text.lower()
+        present = engine._present(text, lowered)
+        for lit in engine._CI_LITERALS:
+            assert (lit in present.ci) == (lit in lowered), (lit, text[:80])
+        for lit in engine._CS_LITERALS:
+            if len(lowered) == len(text):
+                assert (lit in present.cs) == (lit in text), (lit, text[:80])
+            elif lit in text:
+                assert lit in present.cs
+
+
+def test_the_automaton_holds_every_literal_once_whatever_order_it_was_built_in() -> None:
+    words = sorted(word for word, *_rest in engine._AUTOMATON.values())
+    assert words == sorted({lit for lit in engine._CI_LITERALS} | {lit.lower() for lit in engine._CS_LITERALS})
+    assert engine._frequency_key(" e") < engine._frequency_key("e ") < engine._frequency_key("ze")
+    assert engine._frequency_key("\u00e9")[0] >= len(engine._FREQUENCY_ORDER)  # an unlisted character goes last
+
+
+def test_the_digit_group_check_is_false_only_where_the_digit_pattern_finds_nothing() -> None:
+    skipped = taken = 0
+    for text in ALL_TEXTS:
+        matches = list(rules.DIGITS_RX.finditer(text))
+        if not engine._digit_groups(text):
+            skipped += 1
+            assert matches == [], text[:80]
+        elif matches:
+            taken += 1
+    digit_heavy = [t for t in STRESS if sum(c.isdigit() for c in t) * 3 > len(t)]
+    assert skipped >= 1000 and taken >= 300
+    assert sum(not engine._digit_groups(t) for t in digit_heavy) >= 20  # false on texts full of digits too
+
+
+def _glue_cuts_reference(text: str) -> list[tuple[int, int]]:
+    """glue_cuts as it was before the quote and spaced-run checks: every regex over every text."""
+    cuts = [m.span() for rx in views.CONCAT_RXS for m in rx.finditer(text)]
+    if cuts and "(" in text:
+        cuts.extend(m.span(1) for m in views.OPEN_PAREN_RX.finditer(text))
+    shape = views.ascii_shape(text, views._SPACE_SHAPE)
+    runs = []
+    pos = shape.find(views._SPACED_MIN)
+    while pos >= 0:
+        if pos > 0 and shape[pos - 1] == 120:
+            pos = shape.find(views._SPACED_MIN, pos + 1)
+            continue
+        m = views.SPACED_RX.match(text, pos)
+        end = m.end() if m is not None else pos + 1
+        if m is not None:
+            runs.append((pos, end))
+        pos = shape.find(views._SPACED_MIN, end)
+    for start, end in runs:
+        cuts.extend((i, i + 1) for i in range(start + 1, end, 2))
+    cuts.sort()
+    return cuts
+
+
+def test_the_glue_cuts_with_the_quote_and_spaced_run_checks_are_those_of_every_regex_over_every_text() -> None:
+    spaced_skipped = spaced_taken = 0
+    for text in ALL_TEXTS:
+        assert views.glue_cuts(text) == _glue_cuts_reference(text), text[:80]
+        shape = views.ascii_shape(text, views._SPACE_SHAPE)
+        if not views.spaced_candidates(shape):
+            spaced_skipped += 1
+            assert views._SPACED_MIN not in shape
+        elif views.spaced_runs(text):
+            spaced_taken += 1
+    assert spaced_skipped >= 1000 and spaced_taken >= 100
+
+
+def _b64_reference(text: str) -> list[tuple[int, int]]:
+    first = rules.B64_AT_START_RX.match(text)
+    return [m.span(1) for m in ([first] if first is not None else []) + list(rules.B64_RX.finditer(text))]
+
+
+def test_the_base64_blobs_read_off_the_shape_are_the_matches_of_the_base64_patterns() -> None:
+    import random
+
+    rng = random.Random(64)
+    padded = ["".join(rng.choice("Ab+/" if rng.random() < 0.9 else "= \n.é") for _ in range(80)) for _ in range(2000)]
+    found = 0
+    for text in ALL_TEXTS + padded:
+        expected = _b64_reference(text)
+        found += len(expected)
+        assert list(engine._b64_blobs(text, views.ascii_shape(text, engine._B64_SHAPE))) == expected, text[:80]
+    assert found >= 2000
+    assert any(text.count("=") >= 3 and _b64_reference(text) for text in padded)
+
+
+def test_a_base64_run_longer_than_the_pattern_takes_is_no_blob_either_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "_B64_MAX_RUN", 30)  # the pattern's bound, scaled down
+    short_rx = re.compile(r"[^A-Za-z0-9+/]([A-Za-z0-9+/]{20,30}+={0,2})(?![A-Za-z0-9+/=])", re.ASCII)
+    for text in [" " + "Ab" * 12 + " ", " " + "Ab" * 15 + "= ", " " + "Ab" * 16 + " ", " " + "A" * 31 + "== x"]:
+        shape = views.ascii_shape(text, engine._B64_SHAPE)
+        assert list(engine._b64_blobs(text, shape)) == [m.span(1) for m in short_rx.finditer(text)]
+
+
+def test_the_query_literals_found_one_alternative_at_a_time_are_those_of_the_alternation() -> None:
+    import random
+
+    rng = random.Random(66)
+    quoted = ["".join(rng.choice("ab\"'/`\\ \nx") for _ in range(rng.randrange(10, 200))) for _ in range(3000)]
+    found = 0
+    for text in ALL_TEXTS + quoted:
+        expected = []
+        for m in engine.QUERY_LITERAL_RX.finditer(text):
+            group = next(g for g in range(1, 5) if m.group(g) is not None)
+            expected.append(m.span(group))
+        found += len(expected)
+        assert engine._query_literals(text) == expected, text[:80]
+    assert found >= 1000
+
+
+def test_a_short_value_in_which_nothing_was_found_is_remembered_and_redacted_as_a_fresh_one() -> None:
+    config = RedactionConfig(customer_id_patterns=CUSTOMER_ID_PATTERNS, fingerprint_key=b"k" * 32)
+    redactor = Redactor(config)
+    values = [t for t in ALL_TEXTS if len(t) <= engine._CLEAN_CACHE_MAX_LEN][:3000]
+    assert len(values) >= 1000
+    for pii in (True, False):
+        first = [redactor.redact_value(v, pii=pii) for v in values]
+        second = [redactor.redact_value(v, pii=pii) for v in values]
+        fresh = Redactor(config)
+        plain = [(fresh.redact_text(v, pii=pii).text, fresh.redact_text(v, pii=pii).counts) for v in values]
+        assert first == second == plain
+    fresh = Redactor(config)
+    assert len(redactor._clean_cache) >= 500
+    assert not any(fresh.redact_text(text, pii=pii).changed for text, pii in redactor._clean_cache)
+    assert sum(fresh.redact_text(v).changed for v in values) >= 200  # and those are never remembered
+    assert ("AKIAQ3EGTX7PLV5ZBN2D", True) not in redactor._clean_cache
+    assert redactor.redact_value("AKIAQ3EGTX7PLV5ZBN2D")[1] == {"aws_access_key_id": 1}
+
+
+def test_the_remembered_clean_values_and_key_plans_stay_bounded_and_skip_str_subclasses() -> None:
+    class Tagged(str):
+        pass
+
+    redactor = Redactor(RedactionConfig())
+    for i in range(engine._CLEAN_CACHE_SIZE + 10):
+        redactor.redact_value({f"k{i}": f"plain value {i}"})
+    redactor.redact_value("v" * (engine._CLEAN_CACHE_MAX_LEN + 1))
+    tagged = Tagged("plain value 1")
+    out, _counts = redactor.redact_value({Tagged("note"): tagged})
+
+    assert len(redactor._clean_cache) <= engine._CLEAN_CACHE_SIZE
+    assert len(redactor._plans) <= engine._KEY_CACHE_SIZE
+    assert all(len(text) <= engine._CLEAN_CACHE_MAX_LEN for text, _pii in redactor._clean_cache)
+    assert type(next(iter(out.values()))) is str  # a subclass value comes back as the plain str the scan makes
+    assert all(type(key) is str for key in redactor._plans)
+
+
+def test_a_remembered_key_plan_is_what_the_key_functions_say() -> None:
+    redactor = Redactor(RedactionConfig())
+    keys = ["password", "DB_PASSWORD", "NextToken", "DATABASE_URL", "redisUri", "query", "filterPattern", "Q",
+            "redactions", "Redaction_Counts", "auth", "x-api-key", "k" * 129, "name", ""]  # fmt: skip
+    keys += [t[:40] for t in ALL_TEXTS[::10]]
+    for _round in range(2):
+        for key in keys:
+            assert redactor._key_plan(key) == (
+                key.lower() in engine._BOOKKEEPING_KEYS,
+                rules.key_secret_type(key),
+                rules.is_connection_key(key),
+                engine._QUERY_KEY_RX.fullmatch(key) is not None,
+            ), key
+
+
+def _unicode_samples() -> list[str]:
+    import random
+    import sys
+
+    rng = random.Random(17)
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    cased = "AaZz09İıſK\u01c5\u01c6\u2160\u2170٣²ǅ𝐀𝐚ß"
+    pool = spaces + list(cased) + list("!@#$%^&*?~+=<>|;:,(){}[]-_./\\'\"`") + ["é", "\x00", "\u200b"]
+    out = ["".join(rng.choice(pool) for _ in range(rng.randrange(0, 24))) for _ in range(4000)]
+    out += ["Tr0ub4dor" + s + "3x" for s in spaces] + ["kX9#mP2vL7q" + c for c in cased]
+    return out
+
+
+def test_the_whitespace_and_character_class_checks_equal_the_per_character_ones() -> None:
+    spaced = 0
+    for value in _unicode_samples() + ALL_TEXTS[::3]:
+        expected = any(c.isspace() for c in value)
+        spaced += expected
+        assert rules.has_space(value) == expected, repr(value)
+        assert rules._char_classes(value) == (
+            any(c.isupper() for c in value),
+            any(c.islower() for c in value),
+            any(c.isdigit() for c in value),
+        ), repr(value)
+    assert spaced >= 1000
+
+
+def _password_like_reference(value: str) -> bool:
+    """looks_password_like as it was, one character at a time."""
+    import math
+
+    n = len(value)
+    if not 8 <= n <= 256 or any(c.isspace() for c in value) or rules._UUID_RX.fullmatch(value):
+        return False
+    if (
+        rules._HEX_RX.fullmatch(value)
+        or value.count("/") >= 2
+        or value.count(":") >= 2
+        or value.startswith(("arn:", "$"))
+    ):
+        return False
+    upper = any(c.isupper() for c in value)
+    lower = any(c.islower() for c in value)
+    digit = any(c.isdigit() for c in value)
+    symbol = any(c in rules._PW_SYMBOLS for c in value)
+    if not ((upper and lower and digit) or ((upper or lower) and digit and symbol)):
+        return False
+    wordy = sum(len(p) for p in rules._PIECE_SPLIT_RX.split(value) if rules._WORD_PIECE_RX.fullmatch(p))
+    if wordy * 2 >= n:
+        return False
+    return rules.shannon_entropy(value) >= min(3.0, 0.85 * math.log2(n))
+
+
+def test_the_password_shape_check_judges_every_value_as_the_per_character_one() -> None:
+    values = _unicode_samples() + [w for t in ALL_TEXTS[::2] for w in re.split(r"[\s\"'`]+", t)]
+    values += [t[i : i + 12] for t in STRESS[::5] for i in range(0, len(t), 7)]
+    verdicts = [rules.looks_password_like(v) for v in values]
+    assert verdicts == [_password_like_reference(v) for v in values]
+    assert sum(verdicts) >= 300 and verdicts.count(False) >= 3000

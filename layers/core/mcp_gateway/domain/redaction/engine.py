@@ -96,6 +96,7 @@ from .rules import (
     USERINFO_USER_RX,
     WORD_CHARS,
     WORDISH_RX,
+    SimpleDetector,
     Span,
     aba_ok,
     bare_connection_password,
@@ -222,20 +223,17 @@ class Redactor:
         self._exact: tuple[tuple[str, str], ...] = tuple(sorted(variants.items(), key=lambda kv: -len(kv[0])))
         # dictionary keys repeat across requests ("bucket", "text"): their redaction, remembered (bounded)
         self._key_cache: dict[tuple[str, bool], tuple[str, tuple[tuple[str, int], ...]]] = {}
+        # short string values that repeat ("/aws/lambda/orders-api", "text/plain") and in which nothing was found:
+        # remembered (bounded) so they are not scanned again; a value with a detection is never kept
+        self._clean_cache: set[tuple[str, bool]] = set()
+        # what a dictionary key implies for its value (see _key_plan), remembered for short keys (bounded)
+        self._plans: dict[str, tuple[bool, str | None, bool, bool]] = {}
 
     # ----------------------------------------------------------------- public API
 
     def redact_text(self, text: str, *, pii: bool = True) -> RedactionResult:
         """Redact one string. Very large strings are processed piecewise (bounded memory)."""
-        if len(text) > STREAM_THRESHOLD:
-            parts: list[str] = []
-            counts: Counter[str] = Counter()
-            for res in self.redact_stream(slices(text), pii=pii):
-                parts.append(res.text)
-                counts.update(res.counts)
-            return RedactionResult(text="".join(parts), counts=dict(counts))
-        spans = _merge(self._spans(text, pii, 0))
-        out, found = self._render(text, spans, 0, len(text))
+        out, found = self._redact_str(text, pii)
         return RedactionResult(text=out, counts=found)
 
     def redact_value(self, value: Any, *, pii: bool = True) -> tuple[Any, dict[str, int]]:
@@ -259,6 +257,20 @@ class Redactor:
         for text, counts in redact_pieces(chunks, lambda text: _merge(self._spans(text, pii, 0)), self._render):
             yield RedactionResult(text=text, counts=counts)
 
+    def _redact_str(self, text: str, pii: bool) -> tuple[str, dict[str, int]]:
+        """:meth:`redact_text` as (text, counts), without building the result model."""
+        if len(text) > STREAM_THRESHOLD:
+            parts: list[str] = []
+            counts: Counter[str] = Counter()
+            for piece, found in redact_pieces(
+                slices(text), lambda chunk: _merge(self._spans(chunk, pii, 0)), self._render
+            ):
+                parts.append(piece)
+                counts.update(found)
+            return "".join(parts), dict(counts)
+        spans = _merge(self._spans(text, pii, 0))
+        return self._render(text, spans, 0, len(text))
+
     # ----------------------------------------------------------------- structured values
 
     def _marker(self, kind: str, value: str) -> str:
@@ -272,9 +284,20 @@ class Redactor:
             counts["depth_limit"] += 1
             return "[REDACTED:depth_limit]"
         if isinstance(value, str):
-            res = self.redact_text(value, pii=pii)
-            counts.update(res.counts)
-            return res.text
+            if len(value) <= _CLEAN_CACHE_MAX_LEN and type(value) is str:  # a str subclass is never remembered
+                if (value, pii) in self._clean_cache:
+                    return value  # what the scan returns for a text it finds nothing in: the text itself
+                out, found = self._redact_str(value, pii)
+                if found:
+                    counts.update(found)
+                else:
+                    if len(self._clean_cache) >= _CLEAN_CACHE_SIZE:
+                        self._clean_cache.clear()
+                    self._clean_cache.add((value, pii))
+                return out
+            out, found = self._redact_str(value, pii)
+            counts.update(found)
+            return out
         if isinstance(value, dict):
             return self._redact_dict(value, pii, counts, depth)
         if isinstance(value, list | tuple):
@@ -317,22 +340,20 @@ class Redactor:
                 break
         out: dict[Any, Any] = {}
         for key, item in value.items():
-            if isinstance(key, str) and key.lower() in _BOOKKEEPING_KEYS and _is_bookkeeping(item):
+            if isinstance(key, str):
+                bookkeeping, kind, connection, query = self._key_plan(key)
+            else:
+                bookkeeping, kind, connection, query = False, None, False, False
+            if bookkeeping and _is_bookkeeping(item):
                 out[key] = dict(item)  # a redactions summary: type names and integer counts, never secrets
                 continue
-            kind = key_secret_type(key) if isinstance(key, str) else None
             if kind is None and pair_kind is not None and key in ("value", "Value"):
                 kind = pair_kind
             if kind is not None:
                 new_item = self._redact_whole(kind, item, counts)
-            elif (
-                isinstance(item, str)
-                and isinstance(key, str)
-                and is_connection_key(key)
-                and bare_connection_password(item.strip())
-            ):
+            elif isinstance(item, str) and connection and bare_connection_password(item.strip()):
                 new_item = self._redact_whole("url_password", item, counts)
-            elif isinstance(item, str) and isinstance(key, str) and _QUERY_KEY_RX.fullmatch(key):
+            elif isinstance(item, str) and query:
                 new_item = self._redact_query(item, pii, counts)
             else:
                 new_item = self._redact_any(item, pii, counts, depth + 1)
@@ -349,15 +370,32 @@ class Redactor:
             out[new_key] = new_item
         return out
 
+    def _key_plan(self, key: str) -> tuple[bool, str | None, bool, bool]:
+        """What a dictionary key implies for its value, remembered for short keys (it depends on the key alone):
+        (a redactions-summary key, the secret type it implies, a connection-string key, a query key)."""
+        plan = self._plans.get(key) if type(key) is str else None  # a str subclass is never remembered
+        if plan is None:
+            plan = (
+                key.lower() in _BOOKKEEPING_KEYS,
+                key_secret_type(key),
+                is_connection_key(key),
+                _QUERY_KEY_RX.fullmatch(key) is not None,
+            )
+            if type(key) is str and len(key) <= _KEY_CACHE_MAX_LEN:
+                if len(self._plans) >= _KEY_CACHE_SIZE:
+                    self._plans.clear()
+                self._plans[key] = plan
+        return plan
+
     def _redact_key(self, key: str, pii: bool) -> tuple[str, tuple[tuple[str, int], ...]]:
         """``redact_text(key)`` as (text, counts), remembered for short keys: the result depends on nothing else."""
         if len(key) > _KEY_CACHE_MAX_LEN:
-            res = self.redact_text(key, pii=pii)
-            return res.text, tuple(res.counts.items())
+            text, found = self._redact_str(key, pii)
+            return text, tuple(found.items())
         cached = self._key_cache.get((key, pii))
         if cached is None:
-            res = self.redact_text(key, pii=pii)
-            cached = (res.text, tuple(res.counts.items()))
+            text, found = self._redact_str(key, pii)
+            cached = (text, tuple(found.items()))
             if len(self._key_cache) >= _KEY_CACHE_SIZE:
                 self._key_cache.clear()
             self._key_cache[(key, pii)] = cached
@@ -367,15 +405,14 @@ class Redactor:
         """A query or filter pattern: the usual detectors, plus password-like literals (a bare random
         password searched for is still a password)."""
         if len(query) > STREAM_THRESHOLD:
-            res = self.redact_text(query, pii=pii)
-            counts.update(res.counts)
-            return res.text
+            text, found = self._redact_str(query, pii)
+            counts.update(found)
+            return text
         spans = self._spans(query, pii, 0)
-        for m in QUERY_LITERAL_RX.finditer(query):
-            group = next(g for g in range(1, 5) if m.group(g) is not None)
-            value = m.group(group)
+        for start, end in _query_literals(query):
+            value = query[start:end]
             if looks_password_like(value):
-                spans.append(Span(m.start(group), m.end(group), P_ENTROPY, "password", value))
+                spans.append(Span(start, end, P_ENTROPY, "password", value))
         out, found = self._render(query, _merge(spans), 0, len(query))
         counts.update(found)
         return out
@@ -427,14 +464,19 @@ class Redactor:
         add = spans.append
         present = _present(text, lowered)
 
-        gate_all = len(lowered) >= _PREFILTER_MIN  # a short text: running the regex costs less than the gate
-        for det in SIMPLE_DETECTORS:
-            # every match holds one of the detector's literals (in the lowered text for a case-insensitive one)
-            if det.lowered:
-                if not any(lit in present.ci for lit in det.literals):
-                    continue
-            elif gate_all and not any(lit in present.cs for lit in det.literals):
-                continue
+        detectors = present.detectors
+        if detectors is None:  # a prefilter built by hand: each detector is gated by its own literals
+            gate_all = len(lowered) >= _PREFILTER_MIN
+            detectors = tuple(
+                det
+                for det in SIMPLE_DETECTORS
+                if (
+                    any(lit in present.ci for lit in det.literals)
+                    if det.lowered
+                    else not gate_all or any(lit in present.cs for lit in det.literals)
+                )
+            )
+        for det in detectors:
             for m in det.regex.finditer(text):
                 value = m.group(det.group)
                 if det.check is not None and not det.check(value):
@@ -624,7 +666,7 @@ class Redactor:
                     continue
                 seen.add(ks)
                 key = text[ks:ke]
-                if is_connection_key(key):
+                if self._key_plan(key)[2]:
                     self._assignment(text, n, ks, ke, key, "url_password", keep)
 
     def _hex_run(self, start: int, blob: str, pii: bool, depth: int, add: Callable[[Span], None]) -> None:
@@ -647,14 +689,19 @@ class Redactor:
 
     def _base64_runs(self, text: str, pii: bool, depth: int, add: Callable[[Span], None]) -> None:
         """Runs of base64 characters: AWS secret keys near AWS context, and base64-wrapped secrets."""
-        if len(text) >= _PREFILTER_MIN and _B64_MIN_RUN not in ascii_shape(text, _B64_SHAPE):
-            return  # every candidate is a run of 20+ base64 characters: none here
+        blobs: Iterable[tuple[int, int]]
+        if len(text) >= _PREFILTER_MIN:
+            shape = ascii_shape(text, _B64_SHAPE)
+            if _B64_MIN_RUN not in shape:
+                return  # every candidate is a run of 20+ base64 characters: none here
+            blobs = _b64_blobs(text, shape)
+        else:
+            first = B64_AT_START_RX.match(text)
+            matches = itertools.chain((first,) if first is not None else (), B64_RX.finditer(text))
+            blobs = [m.span(1) for m in matches]
         decode = depth < MAX_DEPTH
-        first = B64_AT_START_RX.match(text)
-        matches = itertools.chain((first,) if first is not None else (), B64_RX.finditer(text))
-        for m in matches:
-            blob = m.group(1)
-            start = m.start(1)
+        for start, end in blobs:
+            blob = text[start:end]
             if len(blob) == 40:
                 self._aws_secret_candidate(text, start, blob, add)
             if decode and (blob[0].isdigit() or blob[0] in "abcdefABCDEF") and blob[1] in _HEX_SECOND:
@@ -667,7 +714,7 @@ class Redactor:
             inner = self._spans(inner_text, pii, depth + 1)
             if inner:
                 best = max(inner, key=lambda s: (s.prio, s.end - s.start))
-                add(Span(start, m.end(1), best.prio, best.kind, best.value))
+                add(Span(start, end, best.prio, best.kind, best.value))
 
     @staticmethod
     def _aws_secret_candidate(text: str, start: int, value: str, add: Callable[[Span], None]) -> None:
@@ -712,7 +759,7 @@ class Redactor:
             key = text[ks:ke]
             if ks > 0 and text[ks - 1] == ":" and text[max(0, ks - 2)] != ":":
                 continue  # an ARN component (arn:aws:secretsmanager:...:secret:name), not a key
-            kind = key_secret_type(key)
+            kind = self._key_plan(key)[1]
             if kind is None and key.lower() == "pwd" and _odbc_context(text, ks, ke):
                 kind = "password"  # Uid=sa;Pwd=...; (elsewhere PWD is the working directory)
             if kind is not None:
@@ -874,7 +921,7 @@ class Redactor:
                         add(Span(keyed.start(1), keyed.end(1), P_PII, "phone", keyed.group(1)))
                     pos = lowered.find(kw, pos + len(kw))
         card = "credit_card" in classes
-        if phone or card:
+        if (phone or card) and _digit_groups(text):
             for m in DIGITS_RX.finditer(text):
                 value = m.group()
                 if m.lastgroup == "card":
@@ -1062,6 +1109,8 @@ class Redactor:
 
 _KEY_CACHE_SIZE = 4096
 _KEY_CACHE_MAX_LEN = 128
+_CLEAN_CACHE_SIZE = 4096
+_CLEAN_CACHE_MAX_LEN = 128
 
 #: below this length a few substring searches cost less than one automaton pass: the text itself answers ``in``
 _PREFILTER_MIN = 64
@@ -1080,6 +1129,9 @@ class _Present(NamedTuple):
 
     ci: Container[str]
     cs: Container[str]
+    #: the simple detectors that can match, in table order (every match holds one of the detector's literals, in
+    #: the lowered text for a case-insensitive one); None: gate each detector by ``ci`` and ``cs``
+    detectors: tuple[SimpleDetector, ...] | None = None
 
 
 #: literals the scan looks for in the text as it is (detector prefixes, key-block markers)
@@ -1098,6 +1150,15 @@ _CI_LITERALS: frozenset[str] = frozenset(
 )
 
 
+#: characters from the most to the least frequent in lowered text (English prose, logs, code): the automaton looks a
+#: character up among a node's children one by one, in the order they were added
+_FREQUENCY_ORDER = " etaoinsrhldcumfpgwybvkxjqz0123456789.,:-_/\"'=\n"
+
+
+def _frequency_key(word: str) -> tuple[int, ...]:
+    return tuple(_FREQUENCY_ORDER.find(c) % 1000 for c in word)  # a character not listed (-1) goes last
+
+
 def _build_automaton() -> Any:
     automaton = ahocorasick.Automaton()
     words: dict[str, tuple[bool, tuple[str, ...]]] = {}
@@ -1106,7 +1167,10 @@ def _build_automaton() -> Any:
     for lit in _CS_LITERALS:
         ci, originals = words.get(lit.lower(), (False, ()))
         words[lit.lower()] = (ci, (*originals, lit))
-    for word, (ci, originals) in sorted(words.items()):
+    # added in character-frequency order, so every node's children are too: the common characters are found first
+    # (the same words, so the same matches: only the time per character changes)
+    for word in sorted(words, key=_frequency_key):
+        ci, originals = words[word]
         automaton.add_word(word, (word, len(word), ci, originals))
     automaton.make_automaton()
     return automaton
@@ -1115,9 +1179,30 @@ def _build_automaton() -> Any:
 _AUTOMATON: Any = _build_automaton()
 
 
+#: each simple detector's literals: (literal, looked for in the lowered text, the detector's index in the table)
+_DETECTOR_LITERALS: tuple[tuple[str, bool, int], ...] = tuple(
+    (lit, det.lowered, i) for i, det in enumerate(SIMPLE_DETECTORS) for lit in det.literals
+)
+_CI_GATES: dict[str, tuple[int, ...]] = {
+    lit: tuple(i for other, low, i in _DETECTOR_LITERALS if low and other == lit)
+    for lit, low, _i in _DETECTOR_LITERALS
+    if low
+}
+_CS_GATES: dict[str, tuple[int, ...]] = {
+    lit: tuple(i for other, low, i in _DETECTOR_LITERALS if not low and other == lit)
+    for lit, low, _i in _DETECTOR_LITERALS
+    if not low
+}
+
+
+def _detectors(found: set[int]) -> tuple[SimpleDetector, ...]:
+    return tuple(SIMPLE_DETECTORS[i] for i in sorted(found)) if found else ()
+
+
 def _present(text: str, lowered: str) -> _Present:
     if len(lowered) < _PREFILTER_MIN:
-        return _Present(lowered, text)
+        found = {i for lit, low, i in _DETECTOR_LITERALS if lit in (lowered if low else text)}
+        return _Present(lowered, text, _detectors(found))
     ci: set[str] = set()
     cs: set[str] = set()
     same = len(lowered) == len(text)
@@ -1127,7 +1212,47 @@ def _present(text: str, lowered: str) -> _Present:
         for original in originals:
             if original not in cs and (not same or text.startswith(original, end - size + 1)):
                 cs.add(original)
-    return _Present(ci, cs)
+    found = {i for lit in ci if lit in _CI_GATES for i in _CI_GATES[lit]}
+    found.update(i for lit in cs if lit in _CS_GATES for i in _CS_GATES[lit])
+    return _Present(ci, cs, _detectors(found))
+
+
+#: the longest base64 run ``B64_RX`` takes (its possessive ``{20,4194304}+``): a longer run never matches
+_B64_MAX_RUN = 4194304
+
+
+def _b64_blobs(text: str, shape: bytes) -> Iterator[tuple[int, int]]:
+    """The spans of group 1 of ``B64_AT_START_RX.match(text)`` then ``B64_RX.finditer(text)``, read off the base64
+    shape of ``text`` with C-speed searches. A candidate is a maximal run of 20+ base64 characters (the character
+    before it, if any, is not one: the ``[^A-Za-z0-9+/]`` of ``B64_RX``); it is a blob when it is at most
+    ``_B64_MAX_RUN`` long, is followed by at most two ``=`` and then by neither a base64 character nor ``=``. A match
+    ends where the next candidate's leading character can start, so the candidates are independent."""
+    n = len(text)
+    pos = shape.find(_B64_MIN_RUN)
+    while pos >= 0:  # always the start of a maximal run: the search starts outside runs
+        end = shape.find(b".", pos)
+        if end < 0:
+            end = n
+        pads = 0
+        while pads < 3 and end + pads < n and text[end + pads] == "=":
+            pads += 1
+        after = end + pads
+        if end - pos <= _B64_MAX_RUN and pads < 3 and (after == n or shape[after] != 98):
+            yield pos, after
+        pos = shape.find(_B64_MIN_RUN, end)
+
+
+#: digits as ``9``; the separators of digit groups (space, ``.``, ``-``) as ``.``; anything else as ``x``
+_DIGIT_SHAPE = bytes(57 if 48 <= b <= 57 else 46 if b in (32, 45, 46) else 120 for b in range(256))
+#: what every ``DIGITS_RX`` match holds, in the digit shape: three digits, a separator and three more digits (a card in
+#: groups, a NANP or a national phone number) or thirteen digits in a row (a card without separators)
+_DIGIT_GROUPS = (b"999.999", b"9" * 13)
+
+
+def _digit_groups(text: str) -> bool:
+    """False when ``DIGITS_RX`` cannot match ``text`` (two C-speed substring searches instead of a regex pass)."""
+    shape = ascii_shape(text, _DIGIT_SHAPE)
+    return any(group in shape for group in _DIGIT_GROUPS)
 
 
 _B64_SHAPE = bytes(98 if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "+/") else 46 for b in range(256))
@@ -1150,6 +1275,37 @@ QUERY_LITERAL_RX = re.compile(
     r"\"((?:[^\"\\\r\n]|\\.){8,256})\"|'((?:[^'\\\r\n]|\\.){8,256})'|(?<![\w/])/([^/\s]{8,256})/|`([^`\r\n]{8,256})`",
     re.ASCII,
 )
+
+#: QUERY_LITERAL_RX's alternatives one by one, each behind its literal first character (the look-behind of the
+#: /regex/ one placed after its slash): the regex engine skips ahead to a literal, an alternation it tries everywhere
+_QUERY_LITERAL_PARTS = (
+    ('"', re.compile(r"\"((?:[^\"\\\r\n]|\\.){8,256})\"", re.ASCII)),
+    ("'", re.compile(r"'((?:[^'\\\r\n]|\\.){8,256})'", re.ASCII)),
+    ("/", re.compile(r"/(?<![\w/]/)([^/\s]{8,256})/", re.ASCII)),
+    ("`", re.compile(r"`([^`\r\n]{8,256})`", re.ASCII)),
+)
+
+
+def _query_literals(query: str) -> list[tuple[int, int]]:
+    """The span of the literal inside each match of ``QUERY_LITERAL_RX.finditer(query)``, in order.
+
+    The alternatives' first characters differ, so at most one matches at a position, and the leftmost of the
+    alternatives' next matches is the alternation's next match; each is searched for again only once the scan has
+    passed its start."""
+    found: list[tuple[int, int]] = []
+    nexts = [(rx, rx.search(query)) for first, rx in _QUERY_LITERAL_PARTS if first in query]
+    pos = 0
+    while True:
+        best: re.Match[str] | None = None
+        for i, (rx, cached) in enumerate(nexts):
+            m = rx.search(query, pos) if cached is not None and cached.start() < pos else cached
+            nexts[i] = (rx, m)
+            if m is not None and (best is None or m.start() < best.start()):
+                best = m
+        if best is None:
+            return found
+        found.append(best.span(1))
+        pos = best.end()
 
 
 def _is_bookkeeping(value: Any) -> bool:

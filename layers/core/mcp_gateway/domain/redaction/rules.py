@@ -224,9 +224,31 @@ class SimpleDetector:
     check: Callable[[str], bool] | None = None
 
 
+_UPPER_RX: Final = ascii_rx(r"[A-Z]")
+_LOWER_RX: Final = ascii_rx(r"[a-z]")
+_DIGIT_RX: Final = ascii_rx(r"[0-9]")
+
+
+def _char_classes(value: str) -> tuple[bool, bool, bool]:
+    """(any upper-case, any lower-case, any digit character): ``any(c.isupper() for c in value)`` and so on, by
+    one regex search each when ``value`` is ASCII (where those are exactly A-Z, a-z and 0-9)."""
+    if value.isascii():
+        return (
+            _UPPER_RX.search(value) is not None,
+            _LOWER_RX.search(value) is not None,
+            _DIGIT_RX.search(value) is not None,
+        )
+    return any(c.isupper() for c in value), any(c.islower() for c in value), any(c.isdigit() for c in value)
+
+
+def has_space(value: str) -> bool:
+    """``any(c.isspace() for c in value)`` at C speed: ``str.split()`` cuts at exactly the characters ``isspace``
+    accepts, so a text without one comes back whole."""
+    return bool(value) and value.split(None, 1) != [value]
+
+
 def _has_classes(value: str, need: int) -> bool:
-    classes = any(c.isupper() for c in value) + any(c.islower() for c in value) + any(c.isdigit() for c in value)
-    return classes >= need
+    return sum(_char_classes(value)) >= need
 
 
 def _has_digit(value: str) -> bool:
@@ -675,20 +697,19 @@ def aba_ok(value: str) -> bool:
 
 
 _PW_SYMBOLS: Final = frozenset("!@#$%^&*?~+=<>|;:,(){}[]")
+_PW_SYMBOL_RX: Final = ascii_rx("[" + re.escape("".join(sorted(_PW_SYMBOLS))) + "]")
 
 
 def looks_password_like(value: str) -> bool:
     """A bare random password or key (``Tr0ub4dor&3x``, ``kX9#mP2vL7q``): one token, several character
     classes, not an identifier with a recognisable shape (UUID, hex digest, date, path, ARN, version)."""
     n = len(value)
-    if not 8 <= n <= 256 or any(c.isspace() for c in value) or _UUID_RX.fullmatch(value):
+    if not 8 <= n <= 256 or has_space(value) or _UUID_RX.fullmatch(value):
         return False
     if _HEX_RX.fullmatch(value) or value.count("/") >= 2 or value.count(":") >= 2 or value.startswith(("arn:", "$")):
         return False
-    upper = any(c.isupper() for c in value)
-    lower = any(c.islower() for c in value)
-    digit = any(c.isdigit() for c in value)
-    symbol = any(c in _PW_SYMBOLS for c in value)
+    upper, lower, digit = _char_classes(value)
+    symbol = _PW_SYMBOL_RX.search(value) is not None
     if not ((upper and lower and digit) or ((upper or lower) and digit and symbol)):
         return False
     wordy = sum(len(p) for p in _PIECE_SPLIT_RX.split(value) if _WORD_PIECE_RX.fullmatch(p))

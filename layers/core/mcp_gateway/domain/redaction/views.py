@@ -67,17 +67,19 @@ _TRAILING_BREAK_RX: Final = ascii_rx(r"[ \t]*\\?[ \t]*\r?$")
 # Glue views: what splits a token without changing it. String concatenation (``"sk_live_" + "4eC3..."``,
 # ``'AKIA' 'IOSF...'``, ``'a' || 'b'``, across lines too) and spaced-out characters (``T r 0 u b 4 d o r``).
 _GLUED_CHARS: Final = "A-Za-z0-9+/=_.~!@#$%^&*-"
+CONCAT_QUOTES: Final = ('"', "'")  # the quote each of CONCAT_RXS starts with
 CONCAT_RXS: Final = tuple(
     ascii_rx(
         q + r"(?<=[" + _GLUED_CHARS + r"]" + q + r")[ \t]{0,8}(?:\r?\n[ \t]{0,64})?(?:\+|\|\||\.|&|\\)?[ \t]{0,8}"
         r"(?:\r?\n[ \t]{0,64})?" + q + r"(?=[" + _GLUED_CHARS + r"])"
     )
-    for q in ('"', "'")  # a literal first character: the regex engine skips ahead to it
+    for q in CONCAT_QUOTES  # a literal first character: the regex engine skips ahead to it
 )
 SPACED_RX: Final = ascii_rx(r"\S(?: \S(?!\S)){7,16384}")
 # ``key = (\n    "part one"\n    "part two"\n)``: the parenthesis that opens an implicitly concatenated literal
 OPEN_PAREN_RX: Final = ascii_rx(r"=[ \t]*(\([ \t]*\r?\n[ \t]*)[\"']")
 _SPACED_MIN: Final = b"x x x x x x x x"
+_SPACED_HALF: Final = b" " * 7  # the spaces of _SPACED_MIN, every other character of it
 # Character-class shapes: one C-speed translation of the text, then plain substring searches find rare shapes
 # (spaced-out runs here; IBAN, NINO prefixes in the engine) without a regex pass over every character.
 _SPACE_SHAPE: Final = bytes(32 if b == 32 else 10 if b in (9, 10, 11, 12, 13) else 120 for b in range(256))
@@ -89,10 +91,19 @@ def ascii_shape(text: str, table: bytes) -> bytes:
     return text.encode("ascii", "replace").translate(table)
 
 
+def spaced_candidates(shape: bytes) -> bool:
+    """False when the space shape of a text cannot hold ``x x x x x x x x``: its seven spaces are every other
+    character, so one of the two interleaved halves of the shape holds seven spaces in a row (two slices and two
+    searches for a run of one character, instead of a search for a pattern made of the two commonest ones)."""
+    return _SPACED_HALF in shape[::2] or _SPACED_HALF in shape[1::2]
+
+
 def spaced_runs(text: str) -> list[tuple[int, int]]:
     """Runs of 8+ single characters separated by single spaces (``T r 0 u b 4 d o r``)."""
     shape = ascii_shape(text, _SPACE_SHAPE)
     runs: list[tuple[int, int]] = []
+    if not spaced_candidates(shape):
+        return runs
     pos = shape.find(_SPACED_MIN)
     while pos >= 0:
         if pos > 0 and shape[pos - 1] == 120:  # inside a word: the run starts at the next single
@@ -236,7 +247,7 @@ def removal_view(text: str, cuts: list[tuple[int, int]]) -> tuple[str, array[int
 
 def glue_cuts(text: str) -> list[tuple[int, int]]:
     """The concatenation glue and the spaces of spaced-out runs in ``text`` (what a glued view removes)."""
-    cuts = [m.span() for rx in CONCAT_RXS for m in rx.finditer(text)]
+    cuts = [m.span() for q, rx in zip(CONCAT_QUOTES, CONCAT_RXS, strict=True) if q in text for m in rx.finditer(text)]
     if cuts and "(" in text:
         cuts.extend(m.span(1) for m in OPEN_PAREN_RX.finditer(text))
     for start, end in spaced_runs(text):
