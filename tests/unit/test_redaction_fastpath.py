@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from corpora.benign_formats import benign_corpus
@@ -324,11 +324,11 @@ def test_the_glue_cuts_with_the_quote_and_spaced_run_checks_are_those_of_every_r
         assert views.glue_cuts(text) == _glue_cuts_reference(text), text[:80]
         shape = views.ascii_shape(text, views._SPACE_SHAPE)
         if not views.spaced_candidates(shape):
-            spaced_skipped += 1
+            spaced_skipped += len(text) >= views._SPACED_CHECK_MIN  # where the check is made
             assert views._SPACED_MIN not in shape
-        elif views.spaced_runs(text):
+        elif views.spaced_runs(text) and len(text) >= views._SPACED_CHECK_MIN:
             spaced_taken += 1
-    assert spaced_skipped >= 1000 and spaced_taken >= 100
+    assert spaced_skipped >= 30 and spaced_taken >= 30
 
 
 def _b64_reference(text: str) -> list[tuple[int, int]]:
@@ -363,15 +363,15 @@ def test_the_query_literals_found_one_alternative_at_a_time_are_those_of_the_alt
 
     rng = random.Random(66)
     quoted = ["".join(rng.choice("ab\"'/`\\ \nx") for _ in range(rng.randrange(10, 200))) for _ in range(3000)]
-    found = 0
+    found = {False: 0, True: 0}  # literals found in texts with one kind of opening character, with several
     for text in ALL_TEXTS + quoted:
         expected = []
         for m in engine.QUERY_LITERAL_RX.finditer(text):
             group = next(g for g in range(1, 5) if m.group(g) is not None)
             expected.append(m.span(group))
-        found += len(expected)
+        found[sum(first in text for first, _rx in engine._QUERY_LITERAL_PARTS) > 1] += len(expected)
         assert engine._query_literals(text) == expected, text[:80]
-    assert found >= 1000
+    assert found[False] >= 300 and found[True] >= 1000
 
 
 def test_a_short_value_in_which_nothing_was_found_is_remembered_and_redacted_as_a_fresh_one() -> None:
@@ -485,3 +485,58 @@ def test_the_password_shape_check_judges_every_value_as_the_per_character_one() 
     verdicts = [rules.looks_password_like(v) for v in values]
     assert verdicts == [_password_like_reference(v) for v in values]
     assert sum(verdicts) >= 300 and verdicts.count(False) >= 3000
+
+
+class _PlainBase64Redactor(Redactor):
+    """The base64 step as it was: every candidate by the two regexes, every blob decoded and scanned each time."""
+
+    def _base64_runs(self, text: str, pii: bool, depth: int, add: Callable[[rules.Span], None]) -> None:
+        decode = depth < rules.MAX_DEPTH
+        for start, end in _b64_reference(text):
+            blob = text[start:end]
+            if len(blob) == 40:
+                self._aws_secret_candidate(text, start, blob, add)
+            if decode and (blob[0].isdigit() or blob[0] in "abcdefABCDEF") and blob[1] in engine._HEX_SECOND:
+                self._hex_run(start, blob, pii, depth, add)
+            if not decode or blob.islower() or blob.isupper() or blob.isdigit():
+                continue
+            inner_text = views.b64_text(blob)
+            if inner_text is None:
+                continue
+            inner = self._spans(inner_text, pii, depth + 1)
+            if inner:
+                best = max(inner, key=lambda s: (s.prio, s.end - s.start))
+                add(rules.Span(start, end, best.prio, best.kind, best.value))
+
+
+def test_the_base64_step_redacts_repeated_and_single_blobs_as_the_plain_step_does() -> None:
+    import base64
+
+    blobs = [
+        base64.b64encode(s.encode()).decode() for s in ("password=Xy9!kLm2#pQ", "AKIAQ3EGTX7PLV5ZBN2D", "hello there")
+    ]
+    blobs += ["NullPointerException", "ThrottlingExceptionX", "736b5f6c6976655f746573745f34654333"]
+    repeated = [f"?{a} x {b} ?{a}\n{a}" for a in blobs for b in blobs] + [" ".join(blobs * 3)]
+    config = RedactionConfig(customer_id_patterns=CUSTOMER_ID_PATTERNS)
+    fast, plain = Redactor(config), _PlainBase64Redactor(config)
+    changed = 0
+    for text in repeated + TEXTS[::2] + STRESS[::2]:
+        for pii in (True, False):
+            expected = plain.redact_text(text, pii=pii)
+            changed += expected.changed
+            assert fast.redact_text(text, pii=pii) == expected, text[:80]
+    assert changed >= 500
+    assert fast.redact_text(repeated[0]).counts == {"password": 4}  # four occurrences, each redacted
+
+
+def test_an_integer_is_judged_a_card_exactly_when_its_digits_are_one() -> None:
+    redactor = Redactor(RedactionConfig())
+    numbers = [4111111111111111, -4111111111111111, 378282246310005, 4222222222222, 6011111111111117, 10**12, 10**19]
+    numbers += [4111111111111111 * 10**k for k in range(4)] + [n + d for n in (10**12, 10**18) for d in range(-3, 4)]
+    numbers += [True, False, 0, 7, -1, 2**64, 2**70, 5105105105105100, 5105105105105106]
+    for number in numbers:
+        is_card = not isinstance(number, bool) and rules.card_ok(str(abs(number)))
+        out, counts = redactor.redact_value(number)
+        assert (counts == {"credit_card": 1}) == is_card, number
+        assert (out == "[REDACTED:credit_card]") == is_card and (is_card or out is number)
+    assert sum(rules.card_ok(str(abs(n))) for n in numbers if not isinstance(n, bool)) >= 5

@@ -307,15 +307,11 @@ class Redactor:
             res = self.redact_text(bytes(value).decode("utf-8", "backslashreplace"), pii=pii)
             counts.update(res.counts)
             return res.text
-        if (
-            pii
-            and "credit_card" in self._pii_classes
-            and isinstance(value, int)
-            and not isinstance(value, bool)
-            and card_ok(str(abs(value)))
-        ):
-            counts["credit_card"] += 1
-            return self._marker("credit_card", str(value))
+        if pii and isinstance(value, int) and not isinstance(value, bool) and "credit_card" in self._pii_classes:
+            digits = str(abs(value))
+            if 13 <= len(digits) <= 19 and card_ok(digits):  # card_ok wants 13 to 19 digits
+                counts["credit_card"] += 1
+                return self._marker("credit_card", str(value))
         return value
 
     def _redact_whole(self, kind: str, value: Any, counts: Counter[str]) -> Any:
@@ -700,6 +696,9 @@ class Redactor:
             matches = itertools.chain((first,) if first is not None else (), B64_RX.finditer(text))
             blobs = [m.span(1) for m in matches]
         decode = depth < MAX_DEPTH
+        # what a blob decodes to and the best detection inside it depend on the blob alone: a blob repeated in this
+        # text ("NullPointerException" in a filter pattern) is decoded and scanned once
+        inner_best: dict[str, Span | None] = {}
         for start, end in blobs:
             blob = text[start:end]
             if len(blob) == 40:
@@ -708,12 +707,17 @@ class Redactor:
                 self._hex_run(start, blob, pii, depth, add)
             if not decode or blob.islower() or blob.isupper() or blob.isdigit():
                 continue  # hex digests, identifiers: base64 of text always mixes cases
-            inner_text = b64_text(blob)
-            if inner_text is None:
-                continue
-            inner = self._spans(inner_text, pii, depth + 1)
-            if inner:
-                best = max(inner, key=lambda s: (s.prio, s.end - s.start))
+            if blob in inner_best:
+                best = inner_best[blob]
+            else:
+                best = None
+                inner_text = b64_text(blob)
+                if inner_text is not None:
+                    inner = self._spans(inner_text, pii, depth + 1)
+                    if inner:
+                        best = max(inner, key=lambda s: (s.prio, s.end - s.start))
+                inner_best[blob] = best
+            if best is not None:
                 add(Span(start, end, best.prio, best.kind, best.value))
 
     @staticmethod
@@ -1252,7 +1256,7 @@ _DIGIT_GROUPS = (b"999.999", b"9" * 13)
 def _digit_groups(text: str) -> bool:
     """False when ``DIGITS_RX`` cannot match ``text`` (two C-speed substring searches instead of a regex pass)."""
     shape = ascii_shape(text, _DIGIT_SHAPE)
-    return any(group in shape for group in _DIGIT_GROUPS)
+    return _DIGIT_GROUPS[0] in shape or _DIGIT_GROUPS[1] in shape
 
 
 _B64_SHAPE = bytes(98 if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "+/") else 46 for b in range(256))
@@ -1292,8 +1296,11 @@ def _query_literals(query: str) -> list[tuple[int, int]]:
     The alternatives' first characters differ, so at most one matches at a position, and the leftmost of the
     alternatives' next matches is the alternation's next match; each is searched for again only once the scan has
     passed its start."""
+    present = [rx for first, rx in _QUERY_LITERAL_PARTS if first in query]
+    if len(present) <= 1:  # one alternative can match: the alternation's matches are its own
+        return [m.span(1) for rx in present for m in rx.finditer(query)]
     found: list[tuple[int, int]] = []
-    nexts = [(rx, rx.search(query)) for first, rx in _QUERY_LITERAL_PARTS if first in query]
+    nexts = [(rx, rx.search(query)) for rx in present]
     pos = 0
     while True:
         best: re.Match[str] | None = None

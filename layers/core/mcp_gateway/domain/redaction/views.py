@@ -80,6 +80,7 @@ SPACED_RX: Final = ascii_rx(r"\S(?: \S(?!\S)){7,16384}")
 OPEN_PAREN_RX: Final = ascii_rx(r"=[ \t]*(\([ \t]*\r?\n[ \t]*)[\"']")
 _SPACED_MIN: Final = b"x x x x x x x x"
 _SPACED_HALF: Final = b" " * 7  # the spaces of _SPACED_MIN, every other character of it
+_SPACED_CHECK_MIN: Final = 2048  # below this length one search for _SPACED_MIN costs less than the check
 # Character-class shapes: one C-speed translation of the text, then plain substring searches find rare shapes
 # (spaced-out runs here; IBAN, NINO prefixes in the engine) without a regex pass over every character.
 _SPACE_SHAPE: Final = bytes(32 if b == 32 else 10 if b in (9, 10, 11, 12, 13) else 120 for b in range(256))
@@ -102,7 +103,7 @@ def spaced_runs(text: str) -> list[tuple[int, int]]:
     """Runs of 8+ single characters separated by single spaces (``T r 0 u b 4 d o r``)."""
     shape = ascii_shape(text, _SPACE_SHAPE)
     runs: list[tuple[int, int]] = []
-    if not spaced_candidates(shape):
+    if len(shape) >= _SPACED_CHECK_MIN and not spaced_candidates(shape):
         return runs
     pos = shape.find(_SPACED_MIN)
     while pos >= 0:
