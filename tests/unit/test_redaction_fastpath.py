@@ -540,3 +540,34 @@ def test_an_integer_is_judged_a_card_exactly_when_its_digits_are_one() -> None:
         assert (counts == {"credit_card": 1}) == is_card, number
         assert (out == "[REDACTED:credit_card]") == is_card and (is_card or out is number)
     assert sum(rules.card_ok(str(abs(n))) for n in numbers if not isinstance(n, bool)) >= 5
+
+
+def test_a_value_read_to_its_stop_character_ends_where_the_value_patterns_end() -> None:
+    long_line = "Bearer " + "x" * 5000 + "\n" + "y" * 10
+    texts = [long_line, "a'b\"c\rd\ne", "x" * 4096 + "'", "x" * 4095 + "\n", *ALL_TEXTS[::4]]
+    stopped = capped = 0
+    for text in texts:
+        for start in range(0, len(text), max(1, len(text) // 40)):
+            header = engine._run_end(text, start, engine._HEADER_STOPS)
+            eol = engine._run_end(text, start, engine._EOL_STOPS)
+            assert header == rules.HEADER_VALUE_RX.match(text, start).end()  # type: ignore[union-attr]
+            assert eol == rules.EOL_VALUE_RX.match(text, start).end()  # type: ignore[union-attr]
+            stopped += header < len(text) and text[header] in "\r\n\"'"
+            capped += header == start + 4096
+    assert stopped >= 1000 and capped >= 5
+
+
+def test_the_high_entropy_probe_with_the_candidate_shape_finds_what_the_whole_window_scan_finds() -> None:
+    redactor = Redactor(RedactionConfig())
+    skipped = probed = 0
+    for text in TEXTS[::7] + STRESS[::3]:
+        shape = views.ascii_shape(text, engine._HE_SHAPE)
+        for pos in range(0, min(len(text), 400), 3):
+            found: list[rules.Span] = []
+            redactor._entropy_after(text, pos, found.append, shape)
+            assert [(s.start, s.end) for s in found] == _entropy_reference(text, pos), (text[:60], pos)
+            if shape.find(engine._HE_RUN, pos, min(len(text), pos + rules.HE_WINDOW + rules.HE_MIN)) < 0:
+                skipped += 1
+            elif found:
+                probed += 1
+    assert skipped >= 3000 and probed >= 300
