@@ -571,3 +571,16 @@ def test_the_high_entropy_probe_with_the_candidate_shape_finds_what_the_whole_wi
             elif found:
                 probed += 1
     assert skipped >= 3000 and probed >= 300
+
+
+def test_a_group_of_literals_is_present_by_the_set_check_exactly_when_one_of_them_is() -> None:
+    groups = [engine._CONN_KEY_SET, engine._KEYWORD_SET, engine._PHONE_KEYWORD_SET, engine._PII_ANCHOR_SET]
+    seen = {False: 0, True: 0}
+    for text in ALL_TEXTS:
+        lowered = text.lower()
+        present = engine._present(text, lowered)
+        for group in groups:
+            expected = any(lit in lowered for lit in group)
+            seen[expected] += 1
+            assert engine._any_present(present.ci, group) == expected, (sorted(group), text[:80])
+    assert seen[False] >= 1000 and seen[True] >= 1000
