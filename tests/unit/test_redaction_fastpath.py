@@ -584,3 +584,23 @@ def test_a_group_of_literals_is_present_by_the_set_check_exactly_when_one_of_the
             seen[expected] += 1
             assert engine._any_present(present.ci, group) == expected, (sorted(group), text[:80])
     assert seen[False] >= 1000 and seen[True] >= 1000
+
+
+def test_the_escape_segments_are_those_of_the_single_trigger_regex_on_stress_texts_too() -> None:
+    entities = [t for t in STRESS if "&" in t]
+    assert sum("&#" in t for t in entities) >= 50 and sum("&#" not in t for t in entities) >= 5
+    for text in [*STRESS, "a & b " * 2000 + "&#65;", "a & b " * 2000]:
+        assert views.escape_segments(text) == _segments_reference(text), text[:80]
+
+
+def test_a_text_that_lowering_leaves_unchanged_holds_no_iban_or_nino_shape_so_its_shape_is_not_made() -> None:
+    shapes = (rules.IBAN_SHAPE, *rules.NINO_SHAPES)
+    unchanged = with_shape = 0
+    for text in ALL_TEXTS + [t.lower() for t in ALL_TEXTS[::3]]:
+        found = any(s in views.ascii_shape(text, views.CLASS_SHAPE) for s in shapes)
+        if text.lower() == text:
+            unchanged += 1
+            assert not found, text[:80]
+        else:
+            with_shape += found
+    assert unchanged >= 1000 and with_shape >= 100

@@ -334,8 +334,8 @@ def escape_segments(text: str) -> list[tuple[int, int]]:
     # the next match of each alternative present (the leftmost of them is ``_ESC_TRIGGER_RX.search(text, pos)``:
     # their first characters differ, so at most one matches at a position)
     nexts: list[tuple[re.Pattern[str], re.Match[str] | None]] = [
-        (rx, rx.search(text)) for first, rx in _ESC_TRIGGER_PARTS if first in text
-    ]
+        (rx, rx.search(text)) for first, rx in _ESC_TRIGGER_PARTS if first[0] in text and first in text
+    ]  # the first character alone first: a memchr, where a two-character search steps through the text
     while True:
         m: re.Match[str] | None = None
         for i, (rx, cached) in enumerate(nexts):
