@@ -323,7 +323,7 @@ def test_the_glue_cuts_with_the_quote_and_spaced_run_checks_are_those_of_every_r
     for text in ALL_TEXTS:
         assert views.glue_cuts(text) == _glue_cuts_reference(text), text[:80]
         shape = views.ascii_shape(text, views._SPACE_SHAPE)
-        if not views.spaced_candidates(shape):
+        if not views.spaced_candidates(text):
             spaced_skipped += len(text) >= views._SPACED_CHECK_MIN  # where the check is made
             assert views._SPACED_MIN not in shape
         elif views.spaced_runs(text) and len(text) >= views._SPACED_CHECK_MIN:
@@ -604,3 +604,38 @@ def test_a_text_that_lowering_leaves_unchanged_holds_no_iban_or_nino_shape_so_it
         else:
             with_shape += found
     assert unchanged >= 1000 and with_shape >= 100
+
+
+def test_the_concatenation_gate_fails_only_where_the_concatenation_pattern_finds_nothing() -> None:
+    glued = [
+        f"{a}{q}sk_live_{q}{op}{q}4eC39HqLyjWDarjtT1zdp7dc{q}{b}"
+        for q in views.CONCAT_QUOTES
+        for op in ("", " ", " + ", " . ", " || ", " & ", " \\\n  ", "\n    ", " +\r\n\t", " - ", " , ", " * ")
+        for a, b in (("x = ", ";"), ("", ""), ("(", ")"))
+    ]
+    skipped = matched = 0
+    for text in ALL_TEXTS + glued:
+        for q, gate, rx in zip(views.CONCAT_QUOTES, views._CONCAT_GATES, views.CONCAT_RXS, strict=True):
+            matches = list(rx.finditer(text))
+            if gate.search(text) is None:
+                skipped += q in text
+                assert matches == [], text[:80]
+            elif matches:
+                matched += 1
+    assert skipped >= 500 and matched >= 100
+    for text in glued:
+        assert views.glue_cuts(text) == _glue_cuts_reference(text), text
+    assert sum(bool(views.glue_cuts(text)) for text in glued) == 2 * 3 * 9  # every operator but -, and *
+
+
+def test_skipping_the_identifier_shape_of_a_text_without_capitals_redacts_as_making_it_always(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    texts = ALL_TEXTS[::2] + [t.lower() for t in ALL_TEXTS[::6]] + ["iban gb82 west 1234 5698 7654 32", "ab123456c"]
+    texts += ["IBAN GB82WEST12345698765432 and NINO AB123456C", "gb82west12345698765432 ab 12 34 56 c"]
+    redactor = Redactor(RedactionConfig(customer_id_patterns=CUSTOMER_ID_PATTERNS))
+    fast = [redactor.redact_text(t) for t in texts]
+    monkeypatch.setattr(engine, "_no_capitals", lambda text, lowered: False)
+    plain = [redactor.redact_text(t) for t in texts]
+    assert fast == plain
+    assert sum(r.counts.get("iban", 0) + r.counts.get("uk_nino", 0) for r in plain) >= 20

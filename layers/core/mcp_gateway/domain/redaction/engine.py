@@ -999,8 +999,7 @@ class Redactor:
                 value = text[start : m.end()]
                 if ssn_ok(value):
                     add(Span(start, m.end(), P_PII, "us_ssn", value))
-        # every IBAN and NINO shape starts with two capitals ("AA"): a text that lowering leaves as it is has none
-        shape = ascii_shape(text, CLASS_SHAPE) if (bank or national) and lowered != text else b""
+        shape = ascii_shape(text, CLASS_SHAPE) if (bank or national) and not _no_capitals(text, lowered) else b""
         pos = shape.find(IBAN_SHAPE) if bank else -1
         while pos >= 0:
             nxt = pos + 1
@@ -1367,6 +1366,12 @@ def _keyed_identifier_ok(kind: str, value: str) -> bool:
     if kind == "uk_sort_code":
         return len(digits) == 6
     return 6 <= len(digits) <= 17 and len(set(digits)) > 2  # bank_account_number
+
+
+def _no_capitals(text: str, lowered: str) -> bool:
+    """True when lowering leaves ``text`` as it is (one comparison): it holds no capital A-Z, so none of the IBAN and
+    NINO shapes, which all start with two capitals (``AA``)."""
+    return lowered == text
 
 
 def _anchored_matches(rx: re.Pattern[str], anchor: str, text: str) -> Iterator[re.Match[str]]:

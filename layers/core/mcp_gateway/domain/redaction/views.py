@@ -75,11 +75,14 @@ CONCAT_RXS: Final = tuple(
     )
     for q in CONCAT_QUOTES  # a literal first character: the regex engine skips ahead to it
 )
+# what every match of CONCAT_RXS holds: two of its quotes with only blanks, line breaks and the operator between
+# them (a cheap search that fails at the first other character after each quote)
+_CONCAT_GATES: Final = tuple(ascii_rx(q + r"[ \t\r\n+|.&\\]*" + q) for q in CONCAT_QUOTES)
 SPACED_RX: Final = ascii_rx(r"\S(?: \S(?!\S)){7,16384}")
 # ``key = (\n    "part one"\n    "part two"\n)``: the parenthesis that opens an implicitly concatenated literal
 OPEN_PAREN_RX: Final = ascii_rx(r"=[ \t]*(\([ \t]*\r?\n[ \t]*)[\"']")
 _SPACED_MIN: Final = b"x x x x x x x x"
-_SPACED_HALF: Final = b" " * 7  # the spaces of _SPACED_MIN, every other character of it
+_SPACED_HALF: Final = " " * 7  # the spaces of _SPACED_MIN, every other character of it
 _SPACED_CHECK_MIN: Final = 2048  # below this length one search for _SPACED_MIN costs less than the check
 # Character-class shapes: one C-speed translation of the text, then plain substring searches find rare shapes
 # (spaced-out runs here; IBAN, NINO prefixes in the engine) without a regex pass over every character.
@@ -92,19 +95,20 @@ def ascii_shape(text: str, table: bytes) -> bytes:
     return text.encode("ascii", "replace").translate(table)
 
 
-def spaced_candidates(shape: bytes) -> bool:
-    """False when the space shape of a text cannot hold ``x x x x x x x x``: its seven spaces are every other
-    character, so one of the two interleaved halves of the shape holds seven spaces in a row (two slices and two
-    searches for a run of one character, instead of a search for a pattern made of the two commonest ones)."""
-    return _SPACED_HALF in shape[::2] or _SPACED_HALF in shape[1::2]
+def spaced_candidates(text: str) -> bool:
+    """False when the space shape of ``text`` cannot hold ``x x x x x x x x``: its seven spaces are every other
+    character, so one of the two interleaved halves of the text holds seven spaces in a row (a space of the text is
+    exactly a space of the shape; two slices and two searches for a run of one character, instead of a shape and a
+    search for a pattern made of its two commonest bytes)."""
+    return _SPACED_HALF in text[::2] or _SPACED_HALF in text[1::2]
 
 
 def spaced_runs(text: str) -> list[tuple[int, int]]:
     """Runs of 8+ single characters separated by single spaces (``T r 0 u b 4 d o r``)."""
-    shape = ascii_shape(text, _SPACE_SHAPE)
     runs: list[tuple[int, int]] = []
-    if len(shape) >= _SPACED_CHECK_MIN and not spaced_candidates(shape):
+    if len(text) >= _SPACED_CHECK_MIN and not spaced_candidates(text):
         return runs
+    shape = ascii_shape(text, _SPACE_SHAPE)
     pos = shape.find(_SPACED_MIN)
     while pos >= 0:
         if pos > 0 and shape[pos - 1] == 120:  # inside a word: the run starts at the next single
@@ -248,7 +252,12 @@ def removal_view(text: str, cuts: list[tuple[int, int]]) -> tuple[str, array[int
 
 def glue_cuts(text: str) -> list[tuple[int, int]]:
     """The concatenation glue and the spaces of spaced-out runs in ``text`` (what a glued view removes)."""
-    cuts = [m.span() for q, rx in zip(CONCAT_QUOTES, CONCAT_RXS, strict=True) if q in text for m in rx.finditer(text)]
+    cuts = [
+        m.span()
+        for q, gate, rx in zip(CONCAT_QUOTES, _CONCAT_GATES, CONCAT_RXS, strict=True)
+        if q in text and gate.search(text) is not None
+        for m in rx.finditer(text)
+    ]
     if cuts and "(" in text:
         cuts.extend(m.span(1) for m in OPEN_PAREN_RX.finditer(text))
     for start, end in spaced_runs(text):
