@@ -7,6 +7,12 @@ blob that decodes to text holding a secret is redacted whole, with the inner sec
 detections are merged; the visible type is the highest-priority one. Large texts and streams go through
 :mod:`.streaming`.
 
+Speed without a change of output: C-speed checks (substring searches in the text or in a one-byte "shape" of it)
+prove a detector or a view cannot fire before it is run, and what depends on a short string alone is remembered,
+bounded (a dictionary key's implications and redaction, a short value in which nothing was found; a value with a
+detection is never kept). Every shortcut is compared with the path it skips in
+``tests/unit/test_redaction_fastpath.py``.
+
 Replacements look like ``[REDACTED:aws_secret_key]``; with a fingerprint key configured they carry a
 short keyed HMAC, ``[REDACTED:aws_secret_key:1a2b3c4d]``, so equal values correlate across records
 without being recoverable.
