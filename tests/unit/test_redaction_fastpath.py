@@ -639,3 +639,42 @@ def test_skipping_the_identifier_shape_of_a_text_without_capitals_redacts_as_mak
     plain = [redactor.redact_text(t) for t in texts]
     assert fast == plain
     assert sum(r.counts.get("iban", 0) + r.counts.get("uk_nino", 0) for r in plain) >= 20
+
+
+def _render_reference(redactor: Redactor, text: str, spans: list[rules.Span], lo: int, hi: int) -> tuple[str, dict]:
+    """_render as it was, counting with a Counter."""
+    from collections import Counter
+
+    parts: list[str] = []
+    counts: Counter[str] = Counter()
+    pos = lo
+    for sp in spans:
+        start, end = max(sp.start, lo), min(sp.end, hi)
+        if end <= start:
+            if sp.start >= hi:
+                break
+            continue
+        if start > pos:
+            parts.append(text[pos:start])
+        parts.append(redactor._marker(sp.kind, sp.value))
+        breaks = text.count("\n", start, end)
+        if breaks:
+            parts.append(("\r\n" if text.find("\r\n", start, end) >= 0 else "\n") * breaks)
+        counts[sp.kind] += 1
+        pos = end
+    if pos < hi:
+        parts.append(text[pos:hi])
+    return "".join(parts), dict(counts)
+
+
+def test_the_rendering_counts_in_a_plain_dict_exactly_as_with_a_counter() -> None:
+    redactor = Redactor(RedactionConfig(customer_id_patterns=CUSTOMER_ID_PATTERNS, fingerprint_key=b"k" * 32))
+    rendered = 0
+    for text in TEXTS[::3] + STRESS[::4]:
+        spans = engine._merge(redactor._spans(text, True, 0))
+        for lo, hi in ((0, len(text)), (len(text) // 3, len(text) - len(text) // 4)):
+            out = redactor._render(text, spans, lo, hi)
+            assert out == _render_reference(redactor, text, spans, lo, hi)
+            assert list(out[1]) == list(_render_reference(redactor, text, spans, lo, hi)[1])  # same order
+            rendered += len(out[1]) > 1
+    assert rendered >= 100

@@ -1100,7 +1100,7 @@ class Redactor:
 
     def _render(self, text: str, spans: list[Span], lo: int, hi: int) -> tuple[str, dict[str, int]]:
         parts: list[str] = []
-        counts: Counter[str] = Counter()
+        counts: dict[str, int] = {}  # a plain dict in first-count order: what dict(Counter) gave, without the Counter
         pos = lo
         for sp in spans:
             start = max(sp.start, lo)
@@ -1115,11 +1115,11 @@ class Redactor:
             breaks = text.count("\n", start, end)
             if breaks:  # the line structure survives: a redacted value never swallows a line
                 parts.append(("\r\n" if text.find("\r\n", start, end) >= 0 else "\n") * breaks)
-            counts[sp.kind] += 1
+            counts[sp.kind] = counts.get(sp.kind, 0) + 1
             pos = end
         if pos < hi:
             parts.append(text[pos:hi])
-        return "".join(parts), dict(counts)
+        return "".join(parts), counts
 
 
 # --------------------------------------------------------------------------------------------------
