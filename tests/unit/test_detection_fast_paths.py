@@ -249,6 +249,24 @@ def _split_escapes() -> list[tuple[str, str]]:
     return out
 
 
+def _hits_of_plain_fields(values: list[str]) -> set[tuple[str, str]] | None:
+    """The hits of the fields alone when every field is plain ASCII text (the joins read in windows), else None."""
+    scans = [DETECTOR._hits(v, nz.MAX_INPUT_CHARS) for v in values]
+    if not all(v.isascii() and labels == ("plain",) for v, (_, labels) in zip(values, scans, strict=True)):
+        return None
+    return {hit for hits, _ in scans for hit in hits}
+
+
+def _assert_the_join_finds_what_the_whole_join_finds(
+    values: list[str], separator: str, alone: set[tuple[str, str]]
+) -> None:
+    windowed = DETECTOR._joined_hits(values, separator, True, {})
+    whole = DETECTOR._joined_hits(values, separator, False, {})
+    assert {h: v for h, v in windowed.items() if h not in alone} == {
+        h: v for h, v in whole.items() if h not in alone
+    }, (values, separator)
+
+
 def test_joins_of_plain_fields_holding_percent_ampersand_or_backslash_find_in_windows_what_the_whole_join_finds() -> (
     None
 ):
@@ -267,16 +285,11 @@ def test_joins_of_plain_fields_holding_percent_ampersand_or_backslash_find_in_wi
         if rng.random() < 0.5:
             j = rng.randrange(len(values))
             values[j] = f"{rng.choice(noise)} {values[j]}" if rng.random() < 0.5 else values[j] + rng.choice(noise)
-        scans = [DETECTOR._hits(v, nz.MAX_INPUT_CHARS) for v in values]
-        if not all(v.isascii() and labels == ("plain",) for v, (_, labels) in zip(values, scans, strict=True)):
+        alone = _hits_of_plain_fields(values)
+        if alone is None:
             continue  # the whole join is scanned for these anyway
-        alone = {hit for hits, _ in scans for hit in hits}
         for separator in (" ", ""):
-            windowed = DETECTOR._joined_hits(values, separator, True, {})
-            whole = DETECTOR._joined_hits(values, separator, False, {})
-            assert {h: v for h, v in windowed.items() if h not in alone} == {
-                h: v for h, v in whole.items() if h not in alone
-            }, (values, separator)
+            _assert_the_join_finds_what_the_whole_join_finds(values, separator, alone)
             checked += 1
             special += any(c in "".join(values) for c in "%&\\")
     assert checked > 1000
@@ -315,16 +328,11 @@ def test_junctions_the_join_cannot_touch_are_skipped_and_the_rest_find_what_the_
             values[j + 1] = second + rng.choice(("", " ", "")) + values[j + 1]
         if rng.random() < 0.2:
             values.insert(rng.randrange(len(values)), rng.choice(("", "x", "n", "v", "ab", "/aws/lambda/api")))
-        scans = [DETECTOR._hits(v, nz.MAX_INPUT_CHARS) for v in values]
-        if not all(v.isascii() and labels == ("plain",) for v, (_, labels) in zip(values, scans, strict=True)):
+        alone = _hits_of_plain_fields(values)
+        if alone is None:
             continue
-        alone = {hit for hits, _ in scans for hit in hits}
         for separator in (" ", ""):
-            windowed = DETECTOR._joined_hits(values, separator, True, {})
-            whole = DETECTOR._joined_hits(values, separator, False, {})
-            assert {h: v for h, v in windowed.items() if h not in alone} == {
-                h: v for h, v in whole.items() if h not in alone
-            }, (values, separator)
+            _assert_the_join_finds_what_the_whole_join_finds(values, separator, alone)
             joined = separator.join(values)
             position = 0
             for value in values[:-1]:
@@ -438,3 +446,13 @@ def test_base64_candidates_split_out_in_c_equal_the_candidate_pattern() -> None:
         assert nz._base64_candidates(text) == nz._BASE64.findall(text), text
         found += bool(nz._BASE64.findall(text))
     assert found > 1000
+
+
+def test_the_start_of_a_token_read_back_in_chunks_is_where_the_whitespace_before_it_ends() -> None:
+    rng = random.Random(17)
+    texts = ["".join(rng.choice("ab \t\n") for _ in range(rng.randrange(0, 400))) for _ in range(500)]
+    for text in [*texts, *_ascii(CORPUS)[:300]]:
+        for position in range(0, len(text) + 1, 7):
+            before = text[:position]
+            expected = max((i + 1 for i, c in enumerate(before) if c.isspace()), default=0)
+            assert detection._token_start_at(text, position) == expected, (text, position)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 from corpora.benign_formats import benign_corpus
@@ -67,8 +67,8 @@ def test_the_prefiltered_scan_redacts_every_corpus_text_exactly_as_the_plain_sca
     assert fast == plain
 
 
-def test_the_literal_prefilter_reports_exactly_the_literals_a_substring_search_finds() -> None:
-    for text in TEXTS:
+def _assert_the_prefilter_finds_exactly_the_literals_of(texts: Iterable[str]) -> None:
+    for text in texts:
         lowered = text.lower()
         present = engine._present(text, lowered)
         for lit in engine._CI_LITERALS:
@@ -78,6 +78,10 @@ def test_the_literal_prefilter_reports_exactly_the_literals_a_substring_search_f
                 assert (lit in present.cs) == (lit in text), (lit, text[:80])
             elif lit in text:
                 assert lit in present.cs  # shifted offsets: a superset, never a miss
+
+
+def test_the_literal_prefilter_reports_exactly_the_literals_a_substring_search_finds() -> None:
+    _assert_the_prefilter_finds_exactly_the_literals_of(TEXTS)
 
 
 def test_every_simple_detector_match_holds_one_of_the_literals_that_gate_it() -> None:
@@ -262,16 +266,7 @@ def test_the_simple_detectors_chosen_by_the_prefilter_are_those_its_literals_gat
 
 
 def test_the_literal_prefilter_is_exact_on_random_texts_of_overlapping_literals() -> None:
-    for text in STRESS:
-        lowered = text.lower()
-        present = engine._present(text, lowered)
-        for lit in engine._CI_LITERALS:
-            assert (lit in present.ci) == (lit in lowered), (lit, text[:80])
-        for lit in engine._CS_LITERALS:
-            if len(lowered) == len(text):
-                assert (lit in present.cs) == (lit in text), (lit, text[:80])
-            elif lit in text:
-                assert lit in present.cs
+    _assert_the_prefilter_finds_exactly_the_literals_of(STRESS)
 
 
 def test_the_automaton_holds_every_literal_once_whatever_order_it_was_built_in() -> None:

@@ -63,6 +63,8 @@ from pydantic import Field, StringConstraints, field_validator
 
 from .models import StrictModel
 from .normalize import (
+    _BASE64_ALPHABET,
+    _CASE_SHAPE,
     _LEET_I_BYTES,
     _LEET_L_BYTES,
     MAX_INPUT_CHARS,
@@ -233,13 +235,6 @@ _WHITESPACE = re.compile(r"\s")
 _ALNUM_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
-def _token_start(reversed_text: str, size: int, position: int) -> int:
-    """The start of the whitespace-delimited token holding the character before ``position`` (``position``
-    itself when that character is whitespace); ``reversed_text`` is the text reversed."""
-    match = _WHITESPACE.search(reversed_text, size - position)
-    return size - match.start() if match else 0
-
-
 def _token_end(text: str, position: int) -> int:
     """The end of the token holding the character at ``position`` (``position`` when it is whitespace)."""
     match = _WHITESPACE.search(text, position)
@@ -252,7 +247,7 @@ _THROUGH_LAST_WHITESPACE = re.compile(r".*\s", re.DOTALL)
 def _token_start_at(text: str, position: int) -> int:
     """The start of the whitespace-delimited token holding the character before ``position`` (``position`` when
     that character is whitespace), reading back only as far as the token reaches."""
-    chunk = 256
+    chunk = 64
     while True:
         low = max(0, position - chunk)
         match = _THROUGH_LAST_WHITESPACE.match(text, low, position)
@@ -288,7 +283,6 @@ _LEET_FORMS = frozenset({"leet", "leet-l"})
 _RUN_MARK = ord("x")
 _LEET_RUN_SHAPE = bytes(_RUN_MARK if c < 128 and _LEET_I_BYTES[c] != c else ord(" ") for c in range(256))
 _LEET_L_RUN_SHAPE = bytes(_RUN_MARK if (c < 128 and _LEET_L_BYTES[c] != c) or c == 0 else ord(" ") for c in range(256))
-_CASE_RUN_SHAPE = bytes(ord("a") if 97 <= c <= 122 else ord("A") if 65 <= c <= 90 else ord(" ") for c in range(256))
 
 
 def _trigger_runs(base: str, form: str) -> int:
@@ -297,7 +291,7 @@ def _trigger_runs(base: str, form: str) -> int:
     points for camelCase)."""
     raw = base.encode("ascii")
     if form == "camel":
-        return raw.translate(_CASE_RUN_SHAPE).count(b"aA")
+        return raw.translate(_CASE_SHAPE).count(b"aA")
     if form == "leet-l":
         raw = raw.replace(b"rn", b"\0\0").replace(b"vv", b"\0\0")
     shape = raw.translate(_LEET_RUN_SHAPE if form == "leet" else _LEET_L_RUN_SHAPE)
@@ -367,7 +361,7 @@ def _side_reading(piece: str, leftward: bool, longest: int) -> _Side:
 
 # The sides of a request's junctions repeat (a field's tail meets the next field in each join), as do names.
 _side_of = functools.lru_cache(maxsize=8192)(_side_reading)
-_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=")
+_BASE64_CHARS = _BASE64_ALPHABET | {"="}
 
 
 def _token_plain(joined: str, junction: int) -> bool:
@@ -513,15 +507,12 @@ class Detector:
         most = budget / max(reach, 1)  # more triggers than this: the windows would cover most of the text
         if _trigger_runs(base, form) - 1 >= most:
             return None
-        reversed_base = ""
         windows: list[tuple[int, int]] = []
         covered = 0
         for match in _FORM_TRIGGERS[form].finditer(base):
-            if not reversed_base:
-                reversed_base = base[::-1]
             # the token's start, then back over `reach` letters and digits, then back to whitespace
-            left = _token_start(reversed_base, size, match.start())
-            left = _token_start(reversed_base, size, _alnum_back(base, left, reach))
+            left = _token_start_at(base, match.start())
+            left = _token_start_at(base, _alnum_back(base, left, reach))
             right = _token_end(base, match.end())
             right = _token_end(base, _alnum_ahead(base, right, reach))
             if windows and left <= windows[-1][1]:
