@@ -63,13 +63,17 @@ from pydantic import Field, StringConstraints, field_validator
 
 from .models import StrictModel
 from .normalize import (
+    _BASE64,
     _BASE64_ALPHABET,
     _CASE_SHAPE,
+    _CONTROLS,
     _LEET_I_BYTES,
     _LEET_L_BYTES,
     MAX_INPUT_CHARS,
     MAX_NORMALIZED_CHARS,
+    _b64_token,
     _camel_split,
+    _decode_hex,
     _finish,
     _leet_i,
     _leet_l,
@@ -387,7 +391,24 @@ def _merged_token_plain(token: str, junction: int) -> bool:
             right += 1
         if junction in (left, right) or right - left < 8:
             return True
+        if token.isascii() and not _CONTROLS.search(token):
+            return _merged_ascii_token_plain(token, junction)
     return _decoded_plain(token) if len(token) <= _JUNCTION_MEMO_MAX_CHARS else len(decoded_layers(token)) == 1
+
+
+def _merged_ascii_token_plain(token: str, junction: int) -> bool:
+    """:func:`_merged_token_plain` of an ASCII token without controls, %, & or backslash: what ``decoded_layers``
+    would find, read only where the merge can create it. Such a token is its own prepared text and only the base64
+    and hex decoders apply to it. A base64 candidate that does not pass the junction is one of a field's alone (the
+    pattern is read left to right and a token starts after whitespace, so the candidates before the junction and,
+    after the one passing it, those beyond are the fields' own), and the fields decode to nothing alone; so the
+    token decodes as base64 exactly when a candidate passing the junction does. Hex is decoded in full (cheap: a
+    byte shape rules most tokens out)."""
+    for match in _BASE64.finditer(token):
+        if match.start() < junction < match.end() and _b64_token(match.group(0)) != match.group(0):
+            return False
+    decoded = _decode_hex(token)
+    return decoded is None or decoded == token
 
 
 # Merged tokens repeat: a name meets the same first word of the next field in call after call.
