@@ -614,7 +614,7 @@ class Detector:
             prepared = _prepare(layer)
             windowable = prepared.isascii()
             fold_camel = windowable and 2 * len(prepared) <= MAX_NORMALIZED_CHARS
-            sources = form_sources(layer, prepared, camel=not fold_camel)
+            sources = form_sources(layer, prepared, camel=not fold_camel, leet=False)
             unaligned: set[str] = set()
             plain_found: set[str] = set()
             for form, source in sources:
