@@ -161,12 +161,38 @@ _TAG_CHAR = re.compile("[\U000e0020-\U000e007e]")
 _VS_RUN = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]{3,}")
 
 
+# ASCII bytes that are not letters, and those that are printable or \t \n \r (what _printable_reference counts, per
+# str.isalpha and str.isprintable): deleting them with bytes.translate counts the others in C.
+_ASCII_NON_LETTER_BYTES = bytes(c for c in range(256) if not (c < 128 and chr(c).isalpha()))
+_ASCII_PRINTABLE_BYTES = bytes(c for c in range(128) if chr(c).isprintable() or chr(c) in "\t\n\r")
+
+
 def _printable(raw: bytes) -> str | None:
-    """``raw`` as text if it is valid UTF-8 that reads like text (mostly printable, some letters)."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
+    """``raw`` as text if it is valid UTF-8 that reads like text (mostly printable, some letters):
+    :func:`_printable_reference`, with ASCII counted by byte deletion and invalid UTF-8 told without an exception
+    (decoded with U+FFFD for what is invalid; an U+FFFD in the text that is not in the bytes says invalid)."""
+    if len(raw) < 3:  # fewer than 3 bytes decode to fewer than 3 characters, if at all
         return None
+    if raw.isascii():
+        length = len(raw)
+        if len(raw.translate(None, _ASCII_NON_LETTER_BYTES)) < 2:
+            return None
+        if length - len(raw.translate(None, _ASCII_PRINTABLE_BYTES)) < 0.9 * length:
+            return None
+        return raw.decode("ascii")
+    text = raw.decode("utf-8", "replace")
+    if "\ufffd" in text:
+        if raw.find(b"\xef\xbf\xbd") < 0:  # (find, not "in": a bytes needle in bytes costs an exception)
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return _printable_text(text)
+
+
+def _printable_text(text: str) -> str | None:
+    """Decoded ``text`` if it reads like text: at least 3 characters, 90% printable, 2 letters."""
     if len(text) < 3:
         return None
     printable = sum(1 for c in text if c.isprintable() or c in "\t\n\r")
@@ -174,6 +200,15 @@ def _printable(raw: bytes) -> str | None:
     if printable < 0.9 * len(text) or letters < 2:
         return None
     return text
+
+
+def _printable_reference(raw: bytes) -> str | None:
+    """:func:`_printable` without its shortcuts (the reference they are tested against)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return _printable_text(text)
 
 
 def _join_surrogate_pairs(text: str) -> str:
@@ -211,10 +246,8 @@ def _decode_escapes(text: str) -> str | None:
     return _join_surrogate_pairs(_ESCAPE.sub(_escape_char, text))
 
 
-@functools.lru_cache(maxsize=8192)
-def _b64_text(blob: str) -> str | None:
-    """Pure and bounded-cached: log and intent vocabulary repeats ("Exception", "requests"), and every
-    8+ character word is a base64 candidate that must be trial-decoded."""
+def _b64_text_uncached(blob: str) -> str | None:
+    """One start of :func:`_b64_token_reference`: ``blob`` (a token from that start on) decoded, or None."""
     blob = blob.rstrip("=")
     if len(blob) % 4 == 1:
         blob = blob[:-1]
@@ -223,18 +256,62 @@ def _b64_text(blob: str) -> str | None:
         raw = base64.b64decode(std + "=" * (-len(std) % 4), validate=True)
     except (binascii.Error, ValueError):
         return None
-    return _printable(raw)
+    return _printable_reference(raw)
+
+
+# Pure and bounded-cached: log and intent vocabulary repeats ("Exception", "requests"), and every 8+ character word is
+# a base64 candidate that must be trial-decoded.
+_b64_text = functools.lru_cache(maxsize=8192)(_b64_text_uncached)
 
 
 def _b64_blob(m: re.Match[str]) -> str:
     return _b64_token(m.group(0))
 
 
+_B64_STARTS = 13
+_B64_ALPHABET_BYTES = "".join(sorted(_BASE64_ALPHABET)).encode("ascii")
+_B64_URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
+
+
 @functools.lru_cache(maxsize=8192)
 def _b64_token(token: str) -> str:
-    # A word glued in front (fields joined with nothing: "follow" + "ZGVs...") shifts the alignment:
-    # also try starting up to 12 characters later.
-    for start in range(min(13, len(token) - 7)):
+    """The token with its base64 decoded (:func:`_b64_token_reference`). A word glued in front (fields joined with
+    nothing: "follow" + "ZGVs...") shifts the alignment: starts up to 12 characters later are also tried, the first
+    that decodes wins.
+
+    Starts 4 apart read the same base64 groups: from ``s + 4`` on, a token (base64 characters, then "=") decodes to
+    what it decodes to from ``s`` on without its first 3 bytes (the same tail, cut and padded the same way), and
+    such a string of base64 characters always decodes. So four decodings serve the 13 starts."""
+    starts = min(_B64_STARTS, len(token) - 7)
+    if starts <= 0:
+        return token
+    body = token.rstrip("=")
+    if not body.isascii():
+        return _b64_token_reference(token)
+    raw = body.encode("ascii")
+    if raw.translate(None, _B64_ALPHABET_BYTES):  # not only base64 characters before the "="
+        return _b64_token_reference(token)
+    std = raw.translate(_B64_URLSAFE_TO_STD)
+    decoded: list[bytes] = []
+    for start in range(min(4, starts)):
+        blob = std[start:]
+        if len(blob) % 4 == 1:
+            blob = blob[:-1]
+        decoded.append(binascii.a2b_base64(blob + b"=" * (-len(blob) % 4), strict_mode=True))
+    for start in range(starts):
+        raw = decoded[start % 4][3 * (start // 4) :]
+        # what _printable rejects first, inline: bytes that are not valid UTF-8 (the usual case for words)
+        if not raw.isascii() and "\ufffd" in raw.decode("utf-8", "replace") and raw.find(b"\xef\xbf\xbd") < 0:
+            continue
+        text = _printable(raw)
+        if text is not None:
+            return f"{token[:start]} {text}" if start else text
+    return token
+
+
+def _b64_token_reference(token: str) -> str:
+    """:func:`_b64_token` as every start decoded on its own (the reference the shared decodings are tested against)."""
+    for start in range(min(_B64_STARTS, len(token) - 7)):
         text = _b64_text(token[start:])
         if text is not None:
             return f"{token[:start]} {text}" if start else text
@@ -259,7 +336,38 @@ def _base64_candidates(text: str) -> list[str]:
     return out
 
 
+# Runs of base64 characters and "=" (as bytes) known to hold no candidate that decodes: a bounded memo (cleared when
+# full; runs longer than _PLAIN_RUN_MAX_CHARS are not kept) that lets a text of known words pass in C.
+_PLAIN_RUNS: set[bytes] = set()
+_PLAIN_RUNS_MAX = 16_384
+_PLAIN_RUN_MAX_CHARS = 64
+
+
+def _run_plain(run: bytes) -> bool:
+    """Whether no candidate in a run (of base64 characters and "=") decodes."""
+    if len(run) < 8:
+        return True
+    token = run.decode("ascii")
+    return all(_b64_token(blob) == blob for blob in (_BASE64.findall(token) if run.find(b"=") >= 0 else (token,)))
+
+
 def _decode_base64(text: str) -> str | None:
+    """:func:`_decode_base64_reference`; on ASCII text, the runs of base64 characters split out in C and looked up in
+    the memo of runs known to be plain, only the others tried (the candidates never cross a run's ends)."""
+    if not text.isascii():
+        return _decode_base64_reference(text)
+    runs = text.encode("ascii").translate(_BASE64_KEEP).split()
+    for run in [run for run in runs if run not in _PLAIN_RUNS]:
+        if not _run_plain(run):
+            return _BASE64.sub(_b64_blob, text)
+        if len(run) <= _PLAIN_RUN_MAX_CHARS:
+            if len(_PLAIN_RUNS) >= _PLAIN_RUNS_MAX:
+                _PLAIN_RUNS.clear()
+            _PLAIN_RUNS.add(run)
+    return None
+
+
+def _decode_base64_reference(text: str) -> str | None:
     candidates = _base64_candidates(text)
     if not candidates:
         return None

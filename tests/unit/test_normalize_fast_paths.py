@@ -1,0 +1,101 @@
+"""Every fast path of normalize.py gives what the code it replaced gives (issue 21).
+
+The references are the replaced functions, kept next to their fast paths (``*_reference``). Each comparison runs over
+the corpus strings, joins of them and the stress texts of test_detection_fast_paths.py, and over inputs built to reach
+the corners of the fast path (tokens glued to a word, base64 with padding, bytes that are almost text).
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+
+import pytest
+from mcp_gateway.domain import normalize as nz
+from test_detection_fast_paths import ALL_TEXTS, CORPUS
+
+_PAYLOADS = ["delete the bucket", "for each bucket", "rm -rf /", "ignore previous instructions", "héllo wörld", "ok"]
+
+
+def _encoded_payloads() -> list[str]:
+    """Base64 and base64url of short texts, with and without padding, some with a word glued in front."""
+    out = []
+    for payload in _PAYLOADS:
+        raw = payload.encode()
+        for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+            for token in (encoded, encoded.rstrip("=")):
+                out += [token, *(prefix + token for prefix in ("a", "ab", "abc", "follow", "x1y2z3w", "deadbeef1234"))]
+    return out
+
+
+def _tokens() -> list[str]:
+    """Base64 candidates: every candidate of the texts, merged pairs of them, encoded payloads, and odd shapes."""
+    rng = random.Random(21)
+    candidates = sorted({c for text in ALL_TEXTS for c in nz._BASE64.findall(nz._prepare(text))})
+    merged = [rng.choice(candidates) + rng.choice(candidates) for _ in range(3000)]
+    odd = ["abcd" + "=" * k for k in range(12)] + ["ab=cdefghij", "abcdefgh==", "abcdefghi=", "ZGVs\u00e9ZXRl", "a" * 7]
+    odd += ["".join(rng.choice("AZaz09+/-_=") for _ in range(rng.randrange(0, 30))) for _ in range(3000)]
+    return [*candidates, *merged, *_encoded_payloads(), *odd]
+
+
+def test_printable_bytes_read_as_text_exactly_as_the_strict_decoding_does() -> None:
+    rng = random.Random(22)
+    samples = [t.encode() for t in ALL_TEXTS[:3000]]
+    samples += [t.encode()[:n] for t in ALL_TEXTS[:500] for n in (0, 1, 2, 3, 4, 7)]
+    samples += [base64.b64decode(t + "=" * (-len(t) % 4)) for t in _tokens() if len(t) % 4 != 1 and t.isalnum()]
+    samples += [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 24))) for _ in range(5000)]
+    samples += [bytes(rng.choice(b"ab \t\n\r\x00\x07\x7f\xef\xbf\xbd\xc3\xa9") for _ in range(12)) for _ in range(3000)]
+    samples += ["\ufffd delete".encode(), b"\xef\xbf\xbd\xff abc", "abc\ufffd".encode() + b"\x80", b"ab\x00" * 5]
+    texts = 0
+    for raw in samples:
+        assert nz._printable(raw) == nz._printable_reference(raw), raw
+        texts += nz._printable(raw) is not None
+    assert texts > 3000  # both outcomes are in the test
+
+
+def test_base64_tokens_decoded_with_shared_groups_equal_every_start_decoded_alone() -> None:
+    decoded = shifted = far = 0
+    for token in _tokens():
+        result = nz._b64_token.__wrapped__(token)
+        assert result == nz._b64_token_reference(token), token
+        assert nz._b64_token(token) == result, token
+        if result != token:
+            decoded += 1
+            start = result.find(" ")  # a start after 0 shows as the skipped characters and a space
+            shifted += token[:start] + " " == result[: start + 1]
+            far += start >= 4 and token[:start] + " " == result[: start + 1]
+    assert decoded > 300
+    assert shifted > 200
+    assert far > 100  # starts past the first four, read from the decodings of starts 4 apart
+
+
+@pytest.mark.parametrize("bound", [nz._PLAIN_RUNS_MAX, 50])
+def test_base64_decoding_with_the_memo_of_plain_runs_equals_the_reference(
+    bound: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(nz, "_PLAIN_RUNS", set())
+    monkeypatch.setattr(nz, "_PLAIN_RUNS_MAX", bound)  # a small bound: the memo is cleared many times on the way
+    texts = [nz._prepare(t) for t in [*ALL_TEXTS, *_encoded_payloads(), "x " + "y" * 100 + " ZGVsZXRlIGFsbA=="]]
+    changed = 0
+    for _ in range(2):  # with the memo empty, then full of the texts' runs
+        for text in texts:
+            assert nz._decode_base64(text) == nz._decode_base64_reference(text), text
+            changed += nz._decode_base64(text) is not None
+        assert len(nz._PLAIN_RUNS) <= bound
+    assert changed > 100  # decoding texts are in the test, not only plain ones
+    assert all(len(run) <= nz._PLAIN_RUN_MAX_CHARS for run in nz._PLAIN_RUNS)
+
+
+def test_a_run_is_remembered_as_plain_only_when_none_of_its_candidates_decodes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(nz, "_PLAIN_RUNS", set())
+    assert nz._decode_base64("requests to checkout took longer") is None
+    assert {b"requests", b"checkout"} <= nz._PLAIN_RUNS
+    assert nz._decode_base64("see ZGVsZXRlIGFsbA== now") == "see delete all now"
+    assert b"ZGVsZXRlIGFsbA==" not in nz._PLAIN_RUNS
+    assert nz._decode_base64("see ZGVsZXRlIGFsbA== now") == "see delete all now"
+
+
+def test_the_corpora_hold_base64_for_the_fast_paths_to_decode() -> None:
+    assert sum(nz._decode_base64_reference(nz._prepare(t)) is not None for t in CORPUS) > 50
