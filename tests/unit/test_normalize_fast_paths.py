@@ -99,3 +99,88 @@ def test_a_run_is_remembered_as_plain_only_when_none_of_its_candidates_decodes(
 
 def test_the_corpora_hold_base64_for_the_fast_paths_to_decode() -> None:
     assert sum(nz._decode_base64_reference(nz._prepare(t)) is not None for t in CORPUS) > 50
+
+
+def _ascii_noise(seed: int, count: int, alphabet: str) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60))) for _ in range(count)]
+
+
+_EVERY_ASCII = "".join(map(chr, range(128)))
+
+
+def test_preparing_ascii_text_with_any_control_character_gives_the_reference() -> None:
+    texts = [*ALL_TEXTS, *_ascii_noise(23, 3000, _EVERY_ASCII), *_ascii_noise(24, 1000, "ab \x00\x07\x1b\x7f\t\n")]
+    removed = 0
+    for text in texts:
+        assert nz._prepare(text) == nz._prepare_reference(text), text
+        removed += len(nz._prepare(text)) < len(text)
+    assert removed > 3000
+
+
+def test_finishing_runs_of_separators_of_every_length_gives_the_general_path() -> None:
+    rng = random.Random(25)
+    texts = _ascii_noise(26, 3000, 'aZ9 .-_?"\t')
+    texts += [
+        " " * rng.randrange(0, 9) + "x" + " " * rng.randrange(1, 12) + "y" + " " * rng.randrange(0, 9)
+        for _ in range(500)
+    ]
+    texts += ["", " ", "  ", "   ", "\t\n", "?", "a", "a  b   c    d     e"]
+    for text in [*texts, *(nz._prepare(t) for t in ALL_TEXTS if nz._prepare(t).isascii())]:
+        assert nz._finish(text) == nz._finish_general(text), text
+
+
+def test_splitting_ascii_camel_case_at_every_kind_of_point_gives_the_reference_split() -> None:
+    texts = _ascii_noise(27, 4000, "aAbB1 _")
+    texts += ["aA", "aAaA", "aAA", "AaA", "aAb", "xY", "dropTableNowPlease", "ABCdefGHi", "a" * 50 + "B" * 50]
+    split = 0
+    for text in texts:
+        assert nz._camel_split(text) == nz._camel_split_reference(text), text
+        assert nz.has_camel(text) == (nz._CAMEL.search(text) is not None), text
+        split += nz._camel_split(text).count(" ") > text.count(" ") + 1
+    assert split > 1000  # texts with several points
+
+
+@pytest.mark.parametrize(("camel", "leet"), [(True, True), (True, False), (False, True), (False, False)])
+def test_the_sources_of_every_form_equal_the_reference_sources(camel: bool, leet: bool) -> None:
+    texts = [*ALL_TEXTS, *_ascii_noise(28, 3000, "ab1|I!rnvv0@$ 3e"), "rn", "vv", "r n", "I", "|", "plain words"]
+    forms: set[str] = set()
+    for text in texts:
+        expected = nz._form_sources_reference(text, camel=camel, leet=leet)
+        assert nz.form_sources(text, camel=camel, leet=leet) == expected, text
+        assert nz.form_sources(text, nz._prepare(text), camel=camel, leet=leet) == expected, text
+        forms |= {form for form, _ in expected}
+    assert forms >= {"", "leet", "leet-l", "split"}
+
+
+def test_hex_decoding_with_the_shape_as_bytes_gives_the_reference() -> None:
+    texts = [*ALL_TEXTS, *_ascii_noise(29, 3000, "0123456789abcdefxX :,-"), "64656c657465 bucket", "de:ad:be:ef:00"]
+    decoded = 0
+    for text in texts:
+        prepared = nz._prepare(text)
+        assert nz._decode_hex(prepared) == nz._decode_hex_reference(prepared), text
+        assert nz._decode_hex(text) == nz._decode_hex_reference(text), text
+        decoded += nz._decode_hex(prepared) is not None
+    assert decoded > 500
+
+
+def test_url_decoding_that_first_looks_for_a_percent_sign_gives_the_pattern_search() -> None:
+    for text in [*ALL_TEXTS, *_ascii_noise(30, 2000, "%4a1uU 0F")]:
+        if nz._URL_ANY.search(text) is None:
+            assert nz._decode_url(text) is None, text
+        else:
+            assert nz._decode_url(text) is not None, text
+
+
+def test_decoded_layers_of_text_no_decoder_applies_to_equal_the_reference_layers() -> None:
+    texts = [*ALL_TEXTS, *_encoded_payloads(), *_ascii_noise(31, 2000, "aZ09+/=%&;#\\x ")]
+    texts += ["50% of requests", "R&D team", "C:\\temp", "%4", "&amp", "\\u00", "\x00\x07delete"]
+    plain = layered = 0
+    for text in texts:
+        for limit in (nz.MAX_INPUT_CHARS, 12):
+            layers = nz.decoded_layers(text, limit=limit)
+            assert layers == nz._decoded_layers_reference(text, limit=limit), (text, limit)
+            plain += text.isascii() and len(layers) == 1
+            layered += len(layers) > 1
+    assert plain > 3000
+    assert layered > 300

@@ -219,7 +219,7 @@ def _join_surrogate_pairs(text: str) -> str:
 
 
 def _decode_url(text: str) -> str | None:
-    if not _URL_ANY.search(text):
+    if "%" not in text or not _URL_ANY.search(text):
         return None
     text = _URL_U.sub(lambda m: chr(int(m.group(1), 16)), text)
     return _join_surrogate_pairs(unquote(text, errors="replace"))
@@ -390,6 +390,21 @@ def _hex_blob(m: re.Match[str]) -> str:
 
 def _decode_hex(text: str) -> str | None:
     # a run needs 8 hex digits in a row, a spaced run 4 separated pairs
+    if text.isascii():  # the shape as bytes (find, not "in": a bytes needle in bytes costs an exception)
+        raw = text.encode("ascii").translate(_HEX_SHAPE_BYTES)
+        if raw.find(b"hhhhhhhh") < 0 and raw.find(b"hhshhshhshh") < 0:
+            return None
+    else:
+        shape = _translate(text, _HEX_SHAPE, _HEX_SHAPE_BYTES)
+        if "hhhhhhhh" not in shape and "hhshhshhshh" not in shape:
+            return None
+    out = _HEX_RUN.sub(_hex_blob, text)
+    out = _HEX_SPACED.sub(_hex_blob, out)
+    return out
+
+
+def _decode_hex_reference(text: str) -> str | None:
+    """:func:`_decode_hex` with the shape as text on every input (the reference its bytes shape is tested against)."""
     shape = _translate(text, _HEX_SHAPE, _HEX_SHAPE_BYTES)
     if "hhhhhhhh" not in shape and "hhshhshhshh" not in shape:
         return None
@@ -445,11 +460,17 @@ _ASCII_DECODERS = _DECODERS[3:]
 # --- normalization ----------------------------------------------------------------------------------
 
 
+# The ASCII characters _CONTROLS removes, for bytes.translate's delete.
+_ASCII_CONTROL_BYTES = bytes(c for c in range(128) if _CONTROLS.match(chr(c)))
+
+
 def _prepare(text: str, invisible: str = "") -> str:
     """Remove surrogates and (or space out) invisible characters, drop controls, apply NFKC."""
-    if text.isascii():  # fast path: ASCII has no surrogates, invisible characters or NFKC work
-        if _CONTROLS.search(text):
-            text = _CONTROLS.sub("", text)
+    if text.isascii():  # fast path: ASCII has no surrogates, invisible characters or NFKC work; controls go in C
+        raw = text.encode("ascii")
+        kept = raw.translate(None, _ASCII_CONTROL_BYTES)
+        if len(kept) != len(raw):
+            text = kept.decode("ascii")
         return text[:MAX_NORMALIZED_CHARS]
     return _prepare_reference(text, invisible)
 
@@ -514,7 +535,11 @@ def _finish(text: str) -> str:
     """Prepared text -> canonical form (see the module docstring)."""
     if text.isascii():  # fast path: no marks or confusables (none is ASCII); casefold is lower for ASCII
         folded = text[:MAX_NORMALIZED_CHARS].encode("ascii").translate(_ASCII_LOWER_SEPARATORS)
-        return b" ".join(folded.split()).decode("ascii")
+        # only letters, digits and spaces are left: runs of spaces become one (every space after the first of a run
+        # marked with a byte ASCII text cannot hold, then deleted), and the ends are stripped
+        if folded.find(b"  ") >= 0:
+            folded = folded.replace(b"  ", b" \xff").replace(b"\xff ", b"\xff\xff").translate(None, b"\xff")
+        return folded.strip(b" ").decode("ascii")
     return _finish_general(text)
 
 
@@ -556,8 +581,22 @@ def _leet_l(text: str) -> str:
 
 
 def _camel_split(text: str) -> str:
-    """A space between every lower-case letter and the capital after it (ASCII): ``_camel_split_reference``."""
-    return _CAMEL_PAIR.sub(r"\g<0> ", text)
+    """A space between every lower-case letter and the capital after it (ASCII): ``_camel_split_reference``. On ASCII
+    text, the points are where the letters' case shape (``_CASE_SHAPE``) reads "aA", found by splitting the shape."""
+    if not text.isascii():
+        return _CAMEL_PAIR.sub(r"\g<0> ", text)
+    pieces = text.encode("ascii").translate(_CASE_SHAPE).split(b"aA")
+    if len(pieces) == 1:
+        return text
+    words: list[str] = []
+    start = end = 0
+    for piece in pieces[:-1]:
+        end += len(piece) + 1  # the capital of this "aA"
+        words.append(text[start:end])
+        start = end
+        end += 1
+    words.append(text[start:])
+    return " ".join(words)
 
 
 def _camel_split_reference(text: str) -> str:
@@ -588,6 +627,16 @@ def decoded_layers(text: str, *, limit: int = MAX_INPUT_CHARS) -> list[tuple[str
     ``MAX_DECODE_DEPTH`` decoders deep and ``MAX_LAYERS`` layers in total. A decoder that does not apply,
     or yields nothing new, adds nothing.
     """
+    start = text[:limit]
+    if start.isascii():  # fast path: the usual text, on which no decoder applies, is its only layer
+        prepared = _prepare(start)
+        if all(decoder(prepared if on_prepared else start) is None for _, decoder, on_prepared in _ASCII_DECODERS):
+            return [("plain", start)]
+    return _decoded_layers_reference(text, limit=limit)
+
+
+def _decoded_layers_reference(text: str, *, limit: int = MAX_INPUT_CHARS) -> list[tuple[str, str]]:
+    """:func:`decoded_layers` without its fast path (the reference it is tested against)."""
     start = text[:limit]
     if not start.isascii():
         start = _SURROGATES.sub("", start)
@@ -629,7 +678,7 @@ def has_camel(prepared: str) -> bool:
     """Whether the camelCase form of a prepared text differs from it (an ASCII lower-case letter before an ASCII
     capital); on ASCII text, one byte translation to the letters' case."""
     if prepared.isascii():
-        return b"aA" in prepared.encode("ascii").translate(_CASE_SHAPE)
+        return prepared.encode("ascii").translate(_CASE_SHAPE).find(b"aA") >= 0  # (find: "in" costs an exception)
     return _CAMEL_PAIR.search(prepared) is not None
 
 
@@ -640,6 +689,31 @@ def form_sources(
     :func:`normalized_forms`. ``prepared``: ``_prepare(text)`` when the caller already has it. ``camel=False``
     leaves out the camelCase form (a caller that reads it from the plain form's matches); ``leet=False`` names the
     leetspeak forms with None for their text (a caller that builds it only when it needs it)."""
+    if prepared is None:
+        prepared = _prepare(text)
+    if not prepared.isascii():
+        return _form_sources_reference(text, prepared, camel=camel, leet=leet)
+    sources: list[tuple[str, str | None]] = [("", prepared)]
+    if not text.isascii() and _INVISIBLE.search(text):
+        sources.append(("split", _prepare(text, " ")))
+    # On ASCII, a form has a trigger exactly when it changes the text: every ASCII trigger character is translated
+    # to another character, and "rn"/"vv" (no translation makes or breaks one) shorten the text.
+    raw = prepared.encode("ascii")
+    leet_i = raw.translate(_LEET_I_BYTES)
+    if leet_i != raw:
+        sources.append(("leet", leet_i.decode("ascii") if leet else None))
+    leet_l = raw.translate(_LEET_L_BYTES).replace(b"rn", b"m").replace(b"vv", b"w")
+    if leet_l != raw:
+        sources.append(("leet-l", leet_l.decode("ascii") if leet else None))
+    if camel and has_camel(prepared):
+        sources.append(("camel", _camel_split(prepared)))
+    return sources
+
+
+def _form_sources_reference(
+    text: str, prepared: str | None = None, *, camel: bool = True, leet: bool = True
+) -> list[tuple[str, str | None]]:
+    """:func:`form_sources` without its ASCII fast path (the reference it is tested against)."""
     if prepared is None:
         prepared = _prepare(text)
     sources: list[tuple[str, str | None]] = [("", prepared)]
