@@ -361,6 +361,26 @@ def test_a_junction_a_key_or_a_decoder_could_cross_is_never_skipped(left: str, r
     assert not DETECTOR._junction_clear(joined, len(left), len(left) + len(separator))
 
 
+def test_one_pass_of_the_cut_keys_finds_a_key_across_a_junction_exactly_when_the_form_by_form_reading_does() -> None:
+    rng = random.Random(14)
+    texts = _ascii([*CORPUS, *_stress(15, 600)])
+    fragments = _junction_fragments()
+    checked = crossed = 0
+    for _ in range(6000):
+        left, right = rng.choice(texts), rng.choice(texts)
+        if rng.random() < 0.5:
+            first, second = rng.choice(fragments)
+            left, right = left + rng.choice(("", " ")) + first, second + rng.choice(("", " ")) + right
+        _, tails, _ = DETECTOR._side(left, 0, len(left), leftward=True)
+        _, heads, _ = DETECTOR._side(right, 0, len(right), leftward=False)
+        expected = any(DETECTOR._key_across(a, b) for a, b in zip(tails, heads, strict=True) if a and b)
+        assert DETECTOR._crossing(tails, heads) == expected, (left[-40:], right[:40])
+        checked += 1
+        crossed += expected
+    assert checked == 6000
+    assert crossed > 300  # keys across the junction are in the test, not only clear junctions
+
+
 def test_a_junction_between_plain_words_no_key_can_cross_is_skipped() -> None:
     left, right = "show the errors of the checkout service", "since the deploy at noon"
     for separator in (" ", ""):
@@ -386,6 +406,27 @@ def test_the_merged_token_at_a_junction_is_plain_exactly_when_decoding_it_finds_
         decoded += not expected
     assert checked > 3000
     assert decoded > 20  # tokens that do decode are in the test
+
+
+def test_a_key_read_on_the_prepared_text_is_aligned_exactly_when_it_is_in_the_camel_case_form() -> None:
+    rng = random.Random(16)
+    keys = [*DETECTOR._aligned]
+    pieces = ["drop", "Table", "DropTable", "then", "Then", "thenDelete", "poi", "NullPointer", "rm", "SIGTERM"]
+    pieces += ["v2Beta", " ", "_", "-", "x", "A", "1"]
+    camel_texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30))) for _ in range(1500)]
+    checked = aligned = 0
+    for text in _ascii([*ALL_TEXTS, *camel_texts]):
+        prepared = nz._prepare(text)
+        camel = nz._finish(nz._camel_split(prepared))
+        squashed = camel.replace(" ", "")
+        present = {key for _, (key, _) in DETECTOR._automaton.iter(squashed)} if squashed else set()
+        for key in [k for k in present if k in DETECTOR._aligned] + rng.sample(keys, 3):
+            expected = DETECTOR._aligned_in(camel, key)
+            assert DETECTOR._camel_aligned(prepared, key) == expected, (text, key)
+            checked += 1
+            aligned += expected
+    assert checked > 20_000
+    assert aligned > 2_000
 
 
 def test_splitting_camel_case_without_a_look_behind_gives_the_reference_split() -> None:

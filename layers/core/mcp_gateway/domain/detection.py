@@ -355,8 +355,35 @@ _Side = tuple[str, tuple[str, ...], int]
 
 
 def _side_reading(piece: str, leftward: bool, longest: int) -> _Side:
-    prepared, forms = _squashed_forms_of(piece)
+    """:func:`_squashed_forms_of` kept to a junction's side (the forms cut as bytes, then decoded)."""
+    prepared = _prepare(piece)
+    raw = prepared.encode("ascii")
+    plain = raw.translate(*_SQUASH_PLAIN)
+    leet = raw.translate(*_SQUASH_LEET_I)
+    leet_l = raw.translate(_LEET_L_BYTES).replace(b"rn", b"m").replace(b"vv", b"w").translate(*_SQUASH_PLAIN)
     keep = max(longest - 1, 0)  # keys have at least 2 characters; a key across the junction has fewer either side
+    shortest = min(len(plain), len(leet), len(leet_l))
+    if leftward:
+        return (
+            prepared[-5:],
+            (
+                plain[max(0, len(plain) - keep) :].decode("ascii"),
+                leet[max(0, len(leet) - keep) :].decode("ascii"),
+                leet_l[max(0, len(leet_l) - keep) :].decode("ascii"),
+            ),
+            shortest,
+        )
+    return (
+        prepared[:5],
+        (plain[:keep].decode("ascii"), leet[:keep].decode("ascii"), leet_l[:keep].decode("ascii")),
+        shortest,
+    )
+
+
+def _side_reading_reference(piece: str, leftward: bool, longest: int) -> _Side:
+    """:func:`_side_reading` from :func:`_squashed_forms_of` (what it is tested against)."""
+    prepared, forms = _squashed_forms_of(piece)
+    keep = max(longest - 1, 0)
     shortest = min(map(len, forms))
     if leftward:
         return prepared[-5:], tuple(f[max(0, len(f) - keep) :] for f in forms), shortest
@@ -370,7 +397,10 @@ _BASE64_CHARS = _BASE64_ALPHABET | {"="}
 
 def _token_plain(joined: str, junction: int) -> bool:
     """Whether the token a join without separator forms at ``junction`` (the tokens either side merged) decodes to
-    nothing (see :func:`_merged_token_plain`)."""
+    nothing (see :func:`_merged_token_plain`). Whitespace either side of the junction merges nothing: the token is
+    one field's own."""
+    if not 0 < junction < len(joined) or joined[junction - 1].isspace() or joined[junction].isspace():
+        return True
     start, end = _token_start_at(joined, junction), _token_end(joined, junction)
     if end - start <= _JUNCTION_MEMO_MAX_CHARS:
         return _merged_token_plain_memo(joined[start:end], junction - start)
@@ -452,8 +482,19 @@ class Detector:
             automaton.make_automaton()
             self._automaton = automaton
         self._align_patterns: dict[str, re.Pattern[str]] = {}
+        self._camel_patterns: dict[str, re.Pattern[str]] = {}
         # junction surroundings (squashed tails and heads) -> whether a key lies across
         self._crossed: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = {}
+        # Every key cut in two at each point inside it, the halves either side of a NUL: such a word occurs in
+        # "tail NUL head" exactly when the key occurs in tail + head across the point between them.
+        self._across: Any = None
+        if self._automaton is not None:
+            across = ahocorasick.Automaton()
+            for key in [*self._aligned, *self._substring]:
+                for cut in range(1, len(key)):
+                    across.add_word(f"{key[:cut]}\0{key[cut:]}", True)
+            across.make_automaton()
+            self._across = across
         self._hits_memo = functools.lru_cache(maxsize=4096)(self._compute_hits)
         # Form windows reach this many letters and digits either side of a changed token: twice the longest key,
         # since leetspeak reads two characters ("rn", "vv") as one.
@@ -491,6 +532,26 @@ class Detector:
             pattern = re.compile(re.escape(key[0]) + "(?<![^ ].)" + body + "(?![^ ])", re.DOTALL)
             self._align_patterns[key] = pattern
         return pattern.search(normalized) is not None
+
+    def _camel_aligned(self, prepared: str, key: str) -> bool:
+        """``_aligned_in(_finish(_camel_split(prepared)), key)`` for an ASCII prepared text, read on the text itself:
+        the key's letters in either case with any non-alphanumeric characters between (the separators the canonical
+        form turns into one space or none), starting after a non-alphanumeric character, the text's start or a
+        lower-case letter when it starts with a capital (a camelCase point, where the form puts a space), and
+        ending likewise. One compiled expression per key, built when first needed. (A camelCase form equal to a
+        text already read adds no key: each key it holds was recorded from that text.)"""
+        pattern = self._camel_patterns.get(key)
+        if pattern is None:
+
+            def letter(c: str) -> str:
+                return f"[{c}{c.upper()}]" if "a" <= c <= "z" else re.escape(c)
+
+            body = "".join("[^A-Za-z0-9]*" + letter(c) for c in key[1:])
+            start = "(?:(?<![A-Za-z0-9].)|(?<=[a-z][A-Z]))"
+            end = "(?:(?![A-Za-z0-9])|(?<=[a-z])(?=[A-Z]))"
+            pattern = re.compile(letter(key[0]) + start + body + end, re.DOTALL)
+            self._camel_patterns[key] = pattern
+        return pattern.search(prepared) is not None
 
     def _match_split(self, normalized: str) -> tuple[set[str], set[str]]:
         """(keys found in the canonical form ``normalized``, keys that occur in its squashed text but not on word
@@ -645,11 +706,8 @@ class Detector:
                     for left, right in windows:
                         found |= self._match_finished(_finish(_FORM_OF[form](prepared[left:right])))
                 self._record(hits, found, f"{how}+{form}" if form else how)
-            if unaligned and has_camel(prepared):
-                camel = _finish(_camel_split(prepared))
-                if camel not in seen:
-                    seen.add(camel)
-                    self._record(hits, {key for key in unaligned if self._aligned_in(camel, key)}, f"{how}+camel")
+            if unaligned and has_camel(prepared):  # read on the prepared text, without building the form
+                self._record(hits, {key for key in unaligned if self._camel_aligned(prepared, key)}, f"{how}+camel")
         return MappingProxyType(hits), tuple(how for how, _ in layers)
 
     def _leet_candidates(self, prepared: str, form: str, found: Collection[str]) -> set[str]:
@@ -740,14 +798,22 @@ class Detector:
         around = (tails, heads)
         crossed = self._crossed.get(around)
         if crossed is None:
-            crossed = any(self._key_across(a, b) for a, b in zip(tails, heads, strict=True) if a and b)
+            crossed = self._crossing(tails, heads)
             if len(self._crossed) >= _CROSSED_MEMO_SIZE:
                 self._crossed.clear()
             self._crossed[around] = crossed
         return not crossed
 
+    def _crossing(self, tails: Sequence[str], heads: Sequence[str]) -> bool:
+        """Whether, in some form, a key occurs in its tail + head across the point between them: one pass of the cut
+        keys over every form's "tail NUL head", the forms kept apart (what :meth:`_key_across` finds form by form,
+        without a Python step per key found inside one side)."""
+        text = "\1".join(f"{tail}\0{head}" for tail, head in zip(tails, heads, strict=True) if tail and head)
+        return bool(text) and next(self._across.iter(text), None) is not None
+
     def _key_across(self, left: str, right: str) -> bool:
-        """Whether a key occurs in ``left + right`` across the point between them."""
+        """Whether a key occurs in ``left + right`` across the point between them (what :meth:`_crossing` is tested
+        against)."""
         split = len(left)
         return any(end + 1 - len(key) < split <= end for end, (key, _) in self._automaton.iter(left + right))
 
