@@ -12,6 +12,7 @@ import yaml
 from mcp_gateway.domain.errors import PolicyError, ReasonCode
 from mcp_gateway.domain.models import ActionRequest, Outcome, Principal
 from mcp_gateway.domain.policy import (
+    MAX_REMEMBERED_ANSWERS,
     Policy,
     deny_everything,
     evaluate,
@@ -374,3 +375,32 @@ def test_the_json_schema_forbids_unknown_keys_and_wildcard_allows() -> None:
     for bad in ({**shipped(), "extra": 1}, {**shipped(), "allow": [{"action": "s3:*", "resources": ["*"]}]}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
+
+
+def test_the_remembered_deny_allow_and_data_limit_lookups_answer_what_the_rules_say() -> None:
+    policy = parse_policy(POLICY_FILE.read_text())
+    actions = sorted(
+        {r.action for r in policy.allow}
+        | {r.action for o in policy.groups.values() for r in o.allow}
+        | {"iam:CreateUser", "IAM:createuser", "s3:DeleteBucket", "logs:FilterLogEvents", "ec2:RunInstances", "x:y"}
+    )
+    group_sets = [(), ("developers",), ("developers", "sre"), ("sre", "developers"), tuple(policy.groups), ("nobody",)]
+    for _ in range(2):  # the second round is answered from memory
+        for action in actions:
+            expected_deny = next((rule for rule in policy.deny if rule.matches(action)), None)
+            assert policy.deny_rule_for(action) == expected_deny
+            for groups in group_sets:
+                assert list(policy.allow_rules_for_action(groups, action)) == [
+                    r for r in policy.allow_rules_for(groups) if r.action == action
+                ]
+        for groups in group_sets:
+            assert policy.data_limits_for(groups) == policy._data_limits_for(tuple(groups))
+    assert any(policy.deny_rule_for(a) is not None for a in actions)
+
+
+def test_a_policy_remembers_a_bounded_number_of_answers() -> None:
+    policy = parse_policy(POLICY_FILE.read_text())
+    for i in range(MAX_REMEMBERED_ANSWERS + 10):
+        assert policy.deny_rule_for(f"svc{i}:Describe") is None
+        assert len(policy._answers) <= MAX_REMEMBERED_ANSWERS
+    assert policy.deny_rule_for("iam:CreateUser") is not None

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -148,6 +148,9 @@ class DataBudgets(StrictModel):
     objects_per_window: int = Field(default=500, ge=0)
     window_seconds: int = Field(default=300, ge=1, le=86_400)
 
+
+MAX_REMEMBERED_ANSWERS = 4096
+"""A policy remembers at most this many answers of its per-action and per-group lookups."""
 
 _ACCOUNT_WIDE = re.compile(r"^arn:[^:]+:[^:]+:[^:]*:[^:]*:[A-Za-z0-9-]+[:/]\*$")
 
@@ -376,6 +379,37 @@ class Policy(StrictModel):
     def digest(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
+    @cached_property
+    def _answers(self) -> dict[tuple[str, tuple[str, ...], str], Any]:
+        """What the lookups below answered, by question (the policy is immutable, so answers never change):
+        at most ``MAX_REMEMBERED_ANSWERS``, forgotten all at once past that (the questions come from requests)."""
+        return {}
+
+    def _remembered(self, question: tuple[str, tuple[str, ...], str], answer: Callable[[], Any]) -> Any:
+        answers = self._answers
+        if question in answers:
+            return answers[question]
+        value = answer()
+        if len(answers) >= MAX_REMEMBERED_ANSWERS:
+            answers.clear()
+        answers[question] = value
+        return value
+
+    def deny_rule_for(self, action: str) -> DenyRule | None:
+        """The first explicit deny rule matching ``action``, or None."""
+        found: DenyRule | None = self._remembered(
+            ("deny", (), action), lambda: next((rule for rule in self.deny if rule.matches(action)), None)
+        )
+        return found
+
+    def allow_rules_for_action(self, groups: Iterable[str], action: str) -> tuple[AllowRule, ...]:
+        """:meth:`allow_rules_for` the caller's groups, only the rules for ``action``, in the same order."""
+        groups = tuple(groups)
+        rules: tuple[AllowRule, ...] = self._remembered(
+            ("allow", groups, action), lambda: tuple(r for r in self.allow_rules_for(groups) if r.action == action)
+        )
+        return rules
+
     def allow_rules_for(self, groups: Iterable[str]) -> list[AllowRule]:
         rules = list(self.allow)
         for group in groups:
@@ -399,6 +433,11 @@ class Policy(StrictModel):
     def data_limits_for(self, groups: Iterable[str]) -> DataLimits:
         """The policy-wide data limits, raised field by field by the caller's group overrides (the most
         generous group wins, as for rate tiers)."""
+        groups = tuple(groups)
+        limits: DataLimits = self._remembered(("data-limits", groups, ""), lambda: self._data_limits_for(groups))
+        return limits
+
+    def _data_limits_for(self, groups: tuple[str, ...]) -> DataLimits:
         values = self.data_limits.model_dump()
         for group in groups:
             override = self.groups.get(group)
@@ -722,17 +761,17 @@ def evaluate(policy: Policy, request: ActionRequest, session: SessionState | Non
     action = request.action
     groups = request.principal.groups
 
-    for rule in policy.deny:
-        if rule.matches(action):
-            return _decision(
-                policy,
-                Outcome.DENY,
-                ReasonCode.EXPLICIT_DENY,
-                rule.id,
-                hint="this action is never available through the gateway; use explain_policy to list the "
-                "actions you may use",
-                message=f"{action} is explicitly denied",
-            )
+    rule = policy.deny_rule_for(action)
+    if rule is not None:
+        return _decision(
+            policy,
+            Outcome.DENY,
+            ReasonCode.EXPLICIT_DENY,
+            rule.id,
+            hint="this action is never available through the gateway; use explain_policy to list the "
+            "actions you may use",
+            message=f"{action} is explicitly denied",
+        )
 
     level = policy.access_level(action)
     write = level not in READ_ONLY_LEVELS
@@ -751,7 +790,7 @@ def evaluate(policy: Policy, request: ActionRequest, session: SessionState | Non
     else:
         text_review, how, signals = _read_scrutiny(policy, request, findings)
 
-    allow_rules = [r for r in policy.allow_rules_for(groups) if r.action == action]
+    allow_rules = policy.allow_rules_for_action(groups, action)
     review_listed = action in policy.review.actions
     tier = allow_rules[0].effective_tier if allow_rules else access_level_tier(action, policy.access_levels)
 
