@@ -271,6 +271,8 @@ def _b64_blob(m: re.Match[str]) -> str:
 _B64_STARTS = 13
 _B64_ALPHABET_BYTES = "".join(sorted(_BASE64_ALPHABET)).encode("ascii")
 _B64_URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
+# The bytes that never occur in UTF-8 (C0, C1, F5..FF) as FF, every other byte as 00.
+_UTF8_NEVER = bytes(0xFF if c in (0xC0, 0xC1) or c >= 0xF5 else 0 for c in range(256))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -298,10 +300,18 @@ def _b64_token(token: str) -> str:
         if len(blob) % 4 == 1:
             blob = blob[:-1]
         decoded.append(binascii.a2b_base64(blob + b"=" * (-len(blob) % 4), strict_mode=True))
+    # per decoding, the last byte that valid UTF-8 never holds: a start at or before it cannot read as text
+    never = [raw.translate(_UTF8_NEVER).rfind(b"\xff") for raw in decoded]
     for start in range(starts):
-        raw = decoded[start % 4][3 * (start // 4) :]
+        offset = 3 * (start // 4)
+        if offset <= never[start % 4]:
+            continue
+        raw = decoded[start % 4][offset:]
         # what _printable rejects first, inline: bytes that are not valid UTF-8 (the usual case for words)
-        if not raw.isascii() and "\ufffd" in raw.decode("utf-8", "replace") and raw.find(b"\xef\xbf\xbd") < 0:
+        if not raw.isascii() and (
+            0x80 <= raw[0] < 0xC0  # a continuation byte first
+            or ("\ufffd" in raw.decode("utf-8", "replace") and raw.find(b"\xef\xbf\xbd") < 0)
+        ):
             continue
         text = _printable(raw)
         if text is not None:
