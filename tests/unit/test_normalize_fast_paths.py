@@ -184,3 +184,9 @@ def test_decoded_layers_of_text_no_decoder_applies_to_equal_the_reference_layers
             layered += len(layers) > 1
     assert plain > 3000
     assert layered > 300
+
+
+def test_the_decoders_the_plain_layer_shortcut_calls_are_the_ascii_decoders_on_the_prepared_text() -> None:
+    expected = [nz._decode_url, nz._decode_html, nz._decode_escapes, nz._decode_base64, nz._decode_hex]
+    assert [decoder for _, decoder, _ in nz._ASCII_DECODERS] == expected
+    assert all(on_prepared for _, _, on_prepared in nz._ASCII_DECODERS)

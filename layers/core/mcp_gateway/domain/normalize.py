@@ -640,7 +640,13 @@ def decoded_layers(text: str, *, limit: int = MAX_INPUT_CHARS) -> list[tuple[str
     start = text[:limit]
     if start.isascii():  # fast path: the usual text, on which no decoder applies, is its only layer
         prepared = _prepare(start)
-        if all(decoder(prepared if on_prepared else start) is None for _, decoder, on_prepared in _ASCII_DECODERS):
+        if (  # the _ASCII_DECODERS, on the prepared text, called in a row
+            _decode_url(prepared) is None
+            and _decode_html(prepared) is None
+            and _decode_escapes(prepared) is None
+            and _decode_base64(prepared) is None
+            and _decode_hex(prepared) is None
+        ):
             return [("plain", start)]
     return _decoded_layers_reference(text, limit=limit)
 
