@@ -151,10 +151,13 @@ _PROSE = re.compile("[\\s\u00ad\u180e\u200b-\u200f\u2028-\u202f\u205f-\u2064\u30
 
 
 def _is_identifier(name: str, identifiers: Collection[str]) -> bool:
+    """Whether a field is an identifier: its name, or its last part without a list index, is one of ``identifiers``."""
     if not identifiers:
         return False
     if name in identifiers:
         return True
+    if "." not in name and not name.endswith("]"):  # a plain name: its last part is itself
+        return False
     last = _INDEX_SUFFIX.sub("", name.rsplit(".", 1)[-1])
     return last in identifiers
 
@@ -393,14 +396,22 @@ def _side_reading_reference(piece: str, leftward: bool, longest: int) -> _Side:
 # The sides of a request's junctions repeat (a field's tail meets the next field in each join), as do names.
 _side_of = functools.lru_cache(maxsize=8192)(_side_reading)
 _BASE64_CHARS = _BASE64_ALPHABET | {"="}
+# The farthest a %, & or backslash can stand before a junction and begin what a decoder reads across it: a named
+# HTML entity ("&" and up to 32 characters, then ";"), "\\u{10FFFF}", "%uXXXX".
+_ESCAPE_REACH = 40
 
 
 def _token_plain(joined: str, junction: int) -> bool:
     """Whether the token a join without separator forms at ``junction`` (the tokens either side merged) decodes to
     nothing (see :func:`_merged_token_plain`). Whitespace either side of the junction merges nothing: the token is
-    one field's own."""
+    one field's own. Nor does a junction no base64 run passes when no %, & or backslash stands close enough before
+    it to begin an escape or entity that ends after it (``_ESCAPE_REACH``): the fields decode to nothing alone."""
     if not 0 < junction < len(joined) or joined[junction - 1].isspace() or joined[junction].isspace():
         return True
+    if joined[junction - 1] not in _BASE64_CHARS or joined[junction] not in _BASE64_CHARS:
+        near = joined[max(0, junction - _ESCAPE_REACH) : junction]
+        if "%" not in near and "&" not in near and "\\" not in near:
+            return True
     start, end = _token_start_at(joined, junction), _token_end(joined, junction)
     if end - start <= _JUNCTION_MEMO_MAX_CHARS:
         return _merged_token_plain_memo(joined[start:end], junction - start)
@@ -808,7 +819,8 @@ class Detector:
         """Whether, in some form, a key occurs in its tail + head across the point between them: one pass of the cut
         keys over every form's "tail NUL head", the forms kept apart (what :meth:`_key_across` finds form by form,
         without a Python step per key found inside one side)."""
-        text = "\1".join(f"{tail}\0{head}" for tail, head in zip(tails, heads, strict=True) if tail and head)
+        pairs = dict.fromkeys(zip(tails, heads, strict=True))  # forms that read a junction alike, read once
+        text = "\1".join(f"{tail}\0{head}" for tail, head in pairs if tail and head)
         return bool(text) and next(self._across.iter(text), None) is not None
 
     def _key_across(self, left: str, right: str) -> bool:

@@ -500,7 +500,14 @@ MAX_SPLIT_PAIRS = 6
 
 
 def _is_identifier_field(name: str, identifiers: Collection[str]) -> bool:
-    return name in identifiers or re.sub(r"\[\d+\]$", "", name.rsplit(".", 1)[-1]) in identifiers
+    if name in identifiers:
+        return True
+    if "." not in name and not name.endswith("]"):  # a plain name: its last part is itself
+        return False
+    return _INDEX_SUFFIX.sub("", name.rsplit(".", 1)[-1]) in identifiers
+
+
+_INDEX_SUFFIX = re.compile(r"\[\d+\]$")
 
 
 def scan_request(policy: Policy, request: ActionRequest) -> list[Finding]:
