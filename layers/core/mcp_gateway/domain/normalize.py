@@ -368,7 +368,7 @@ def _decode_base64(text: str) -> str | None:
         return _decode_base64_reference(text)
     runs = text.encode("ascii").translate(_BASE64_KEEP).split()
     for run in [run for run in runs if run not in _PLAIN_RUNS]:
-        if not _run_plain(run):
+        if len(run) >= 8 and not _run_plain(run):  # (a shorter run holds no candidate)
             return _BASE64.sub(_b64_blob, text)
         if len(run) <= _PLAIN_RUN_MAX_CHARS:
             if len(_PLAIN_RUNS) >= _PLAIN_RUNS_MAX:
