@@ -290,16 +290,19 @@ def _b64_token(token: str) -> str:
     body = token.rstrip("=")
     if not body.isascii():
         return _b64_token_reference(token)
-    raw = body.encode("ascii")
-    if raw.translate(None, _B64_ALPHABET_BYTES):  # not only base64 characters before the "="
+    chars = body.encode("ascii")
+    if chars.translate(None, _B64_ALPHABET_BYTES):  # not only base64 characters before the "="
         return _b64_token_reference(token)
-    std = raw.translate(_B64_URLSAFE_TO_STD)
+    std = chars.translate(_B64_URLSAFE_TO_STD)
     decoded: list[bytes] = []
-    for start in range(min(4, starts)):
-        blob = std[start:]
-        if len(blob) % 4 == 1:
-            blob = blob[:-1]
-        decoded.append(binascii.a2b_base64(blob + b"=" * (-len(blob) % 4), strict_mode=True))
+    try:
+        for start in range(min(4, starts)):
+            blob = std[start:]
+            if len(blob) % 4 == 1:
+                blob = blob[:-1]
+            decoded.append(binascii.a2b_base64(blob + b"=" * (-len(blob) % 4), strict_mode=True))
+    except (binascii.Error, ValueError):  # pragma: no cover - base64 characters, padded, always decode
+        return _b64_token_reference(token)
     # per decoding, the last byte that valid UTF-8 never holds: a start at or before it cannot read as text
     never = [raw.translate(_UTF8_NEVER).rfind(b"\xff") for raw in decoded]
     for start in range(starts):
