@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp_gateway.domain import session as session_module
 from mcp_gateway.domain.models import ActionRequest, Principal
 from mcp_gateway.domain.policy import Policy, evaluate, explain
 from mcp_gateway.domain.session import SessionState, observe, slice_keys
@@ -185,3 +186,31 @@ def test_explain_with_the_same_session_state_gives_the_real_verdict(policy: Poli
     assert evaluate(policy, nxt).outcome.value == "ALLOW"  # without the session it would pass
     assert explain(policy, nxt).session.startswith("not replayed")
     assert observe(nxt, policy.session, write=False).sets
+
+
+def test_a_remembered_observation_is_the_one_the_call_makes_and_cannot_be_changed(policy: Policy) -> None:
+    calls = [
+        call("list_buckets", {}),
+        call("get_object", {"bucket": BUCKETS[0], "key": "a.txt"}),
+        call("get_object", {"bucket": BUCKETS[1], "key": "secrets/.env"}),
+        call("put_object", {"bucket": BUCKETS[2], "key": "notes.txt", "text": "x"}),
+        call("filter_log_events", {"log_group": "/aws/lambda/orders-api", "filter_pattern": "ERROR"}),
+    ]
+    for request in calls:
+        for write in (False, True):
+            fresh = session_module._observe(request.action, request.resources, policy.session, write=write)
+            assert observe(request, policy.session, write=write) == fresh
+            remembered = observe(request, policy.session, write=write)
+            assert remembered == fresh
+            assert remembered is observe(request, policy.session, write=write)
+            with pytest.raises(TypeError):
+                remembered.sets["b"] = frozenset()  # type: ignore[index]
+    assert any(observe(r, policy.session, write=False).sets for r in calls)
+
+
+def test_a_session_policy_remembers_a_bounded_number_of_observations(policy: Policy) -> None:
+    session = policy.session.model_copy()
+    for i in range(session_module.MAX_REMEMBERED_OBSERVATIONS + 10):
+        request = call("get_object", {"bucket": BUCKETS[0], "key": f"k{i}.txt"})
+        assert observe(request, session, write=False).sets["o"]
+        assert len(session._observations) <= session_module.MAX_REMEMBERED_OBSERVATIONS

@@ -34,6 +34,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
@@ -74,6 +75,10 @@ class SessionPolicy(StrictModel):
     )
     object_read_actions: tuple[ActionId, ...] = ("s3:GetObject", "s3:GetObjectVersion")
     object_write_actions: tuple[ActionId, ...] = ("s3:PutObject",)
+
+    @cached_property
+    def _observations(self) -> dict[tuple[str, tuple[str, ...], bool], Observation]:
+        return {}
 
     @cached_property
     def _secret_res(self) -> tuple[re.Pattern[str], ...]:
@@ -185,16 +190,33 @@ _S3_ARN = re.compile(r"^arn:[^:]+:s3:::([^/]+)(?:/(.*))?$")
 _LOG_ARN = re.compile(r"^arn:[^:]+:logs:[^:]*:[^:]*:log-group:([^:]+)")
 
 
+MAX_REMEMBERED_OBSERVATIONS = 4096
+"""A session policy remembers the observations of at most this many (action, resources, write) calls."""
+
+
 def observe(request: ActionRequest, policy: SessionPolicy, *, write: bool) -> Observation:
-    """The session facts of one call, from its action and resources (never from its wording)."""
-    action = request.action
+    """The session facts of one call, from its action and resources (never from its wording). They depend on
+    nothing else, so the policy remembers them for calls that repeat an action on the same resources (the
+    observation is immutable: its sets are frozen and read through a read-only mapping)."""
+    question = (request.action, tuple(request.resources), write)
+    remembered = policy._observations
+    found = remembered.get(question)
+    if found is None:
+        found = _observe(request.action, request.resources, policy, write=write)
+        if len(remembered) >= MAX_REMEMBERED_OBSERVATIONS:
+            remembered.clear()
+        remembered[question] = found
+    return found
+
+
+def _observe(action: str, resources: Sequence[str], policy: SessionPolicy, *, write: bool) -> Observation:
     sets: dict[str, set[str]] = {name: set() for name in SET_FIELDS}
     flags: set[str] = set()
     if action in policy.enumeration_actions:
         flags.add("e")
     if action in policy.log_read_actions:
         flags.add("lr")
-    for resource in request.resources:
+    for resource in resources:
         s3 = _S3_ARN.match(resource)
         if s3:
             bucket, key = s3.group(1), s3.group(2)
@@ -213,7 +235,7 @@ def observe(request: ActionRequest, policy: SessionPolicy, *, write: bool) -> Ob
         log = _LOG_ARN.match(resource)
         if log and action in policy.log_read_actions and log.group(1) != "*":
             sets["g"].add(digest(log.group(1)))
-    return Observation({k: frozenset(v) for k, v in sets.items() if v}, frozenset(flags))
+    return Observation(MappingProxyType({k: frozenset(v) for k, v in sets.items() if v}), frozenset(flags))
 
 
 @dataclass(frozen=True)
