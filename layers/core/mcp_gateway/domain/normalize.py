@@ -701,6 +701,12 @@ def has_camel(prepared: str) -> bool:
     return _CAMEL_PAIR.search(prepared) is not None
 
 
+# The bytes that are not ASCII characters of _LEET_L_TRIGGER (for deletion), and the ASCII ones of _LEET_L_TRIGGER
+# that are not in _LEET_TRIGGER (capital I).
+_NOT_LEET_L_TRIGGER_BYTES = bytes(c for c in range(256) if not (c < 128 and chr(c) in _LEET_L_TRIGGER))
+_LEET_L_ONLY_TRIGGER_BYTES = bytes(c for c in range(128) if chr(c) in _LEET_L_TRIGGER and chr(c) not in _LEET_TRIGGER)
+
+
 def form_sources(
     text: str, prepared: str | None = None, *, camel: bool = True, leet: bool = True
 ) -> list[tuple[str, str | None]]:
@@ -715,15 +721,22 @@ def form_sources(
     sources: list[tuple[str, str | None]] = [("", prepared)]
     if not text.isascii() and _INVISIBLE.search(text):
         sources.append(("split", _prepare(text, " ")))
-    # On ASCII, a form has a trigger exactly when it changes the text: every ASCII trigger character is translated
-    # to another character, and "rn"/"vv" (no translation makes or breaks one) shorten the text.
     raw = prepared.encode("ascii")
-    leet_i = raw.translate(_LEET_I_BYTES)
-    if leet_i != raw:
-        sources.append(("leet", leet_i.decode("ascii") if leet else None))
-    leet_l = raw.translate(_LEET_L_BYTES).replace(b"rn", b"m").replace(b"vv", b"w")
-    if leet_l != raw:
-        sources.append(("leet-l", leet_l.decode("ascii") if leet else None))
+    if leet:
+        # A form has a trigger exactly when it changes the text: every ASCII trigger character is translated to
+        # another character, and "rn"/"vv" (no translation makes or breaks one) shorten the text.
+        leet_i = raw.translate(_LEET_I_BYTES)
+        if leet_i != raw:
+            sources.append(("leet", leet_i.decode("ascii")))
+        leet_l = raw.translate(_LEET_L_BYTES).replace(b"rn", b"m").replace(b"vv", b"w")
+        if leet_l != raw:
+            sources.append(("leet-l", leet_l.decode("ascii")))
+    else:  # the trigger characters the text holds, kept by one deletion; "rn"/"vv" found as bytes
+        triggers = raw.translate(None, _NOT_LEET_L_TRIGGER_BYTES)
+        if triggers.translate(None, _LEET_L_ONLY_TRIGGER_BYTES):
+            sources.append(("leet", None))
+        if triggers or raw.find(b"rn") >= 0 or raw.find(b"vv") >= 0:
+            sources.append(("leet-l", None))
     if camel and has_camel(prepared):
         sources.append(("camel", _camel_split(prepared)))
     return sources
