@@ -506,6 +506,13 @@ class Detector:
                     across.add_word(f"{key[:cut]}\0{key[cut:]}", True)
             across.make_automaton()
             self._across = across
+        # The same cuts seen close up: up to 3 characters before a cut -> the up to 3 characters after it. A key
+        # across a junction shows one such pair at the junction, so a junction showing none needs no pass.
+        cuts: dict[str, set[str]] = {}
+        for key in [*self._aligned, *self._substring]:
+            for cut in range(1, len(key)):
+                cuts.setdefault(key[max(0, cut - 3) : cut], set()).add(key[cut : cut + 3])
+        self._cut_pairs: dict[str, frozenset[str]] = {left: frozenset(rights) for left, rights in cuts.items()}
         self._hits_memo = functools.lru_cache(maxsize=4096)(self._compute_hits)
         # Form windows reach this many letters and digits either side of a changed token: twice the longest key,
         # since leetspeak reads two characters ("rn", "vv") as one.
@@ -819,9 +826,23 @@ class Detector:
         """Whether, in some form, a key occurs in its tail + head across the point between them: one pass of the cut
         keys over every form's "tail NUL head", the forms kept apart (what :meth:`_key_across` finds form by form,
         without a Python step per key found inside one side)."""
-        pairs = dict.fromkeys(zip(tails, heads, strict=True))  # forms that read a junction alike, read once
-        text = "\1".join(f"{tail}\0{head}" for tail, head in pairs if tail and head)
-        return bool(text) and next(self._across.iter(text), None) is not None
+        pairs = [pair for pair in dict.fromkeys(zip(tails, heads, strict=True)) if pair[0] and pair[1]]
+        if not any(self._cut_at(tail, head) for tail, head in pairs):
+            return False
+        text = "\1".join(f"{tail}\0{head}" for tail, head in pairs)  # forms that read a junction alike, once
+        return next(self._across.iter(text), None) is not None
+
+    def _cut_at(self, tail: str, head: str) -> bool:
+        """Whether the last 1-3 characters of ``tail`` and the first 1-3 of ``head`` are those either side of a cut
+        of some key (:meth:`_crossing`'s test before its pass: a key ``k`` across the point between them, cut after
+        ``i`` characters, shows ``k[i-3:i]`` (or all of ``k[:i]``) before it and ``k[i:i+3]`` (or all of the rest)
+        after it)."""
+        starts = (head[:1], head[:2], head[:3])
+        for size in (1, 2, 3):
+            rights = self._cut_pairs.get(tail[-size:])
+            if rights is not None and not rights.isdisjoint(starts):
+                return True
+        return False
 
     def _key_across(self, left: str, right: str) -> bool:
         """Whether a key occurs in ``left + right`` across the point between them (what :meth:`_crossing` is tested
