@@ -743,10 +743,10 @@ class Detector:
             squashed = raw.translate(_LEET_L_BYTES).replace(b"rn", b"m").replace(b"vv", b"w").translate(*_SQUASH_PLAIN)
             marks = raw.translate(_MARK_LEET_L).replace(b"rn", b"\0").replace(b"vv", b"\0").translate(*_MARK_SQUASH)
         candidates: set[str] = set()
-        if self._automaton is None or b"\0" not in marks:
+        if self._automaton is None or 0 not in marks:
             return candidates
         for end, (key, _) in self._automaton.iter(squashed.decode("ascii")):
-            if key not in found and key not in candidates and b"\0" in marks[end + 1 - len(key) : end + 1]:
+            if key not in found and key not in candidates and 0 in marks[end + 1 - len(key) : end + 1]:
                 candidates.add(key)
         return candidates
 
