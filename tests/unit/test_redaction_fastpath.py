@@ -485,7 +485,10 @@ def test_the_password_shape_check_judges_every_value_as_the_per_character_one() 
 class _PlainBase64Redactor(Redactor):
     """The base64 step as it was: every candidate by the two regexes, every blob decoded and scanned each time."""
 
-    def _base64_runs(self, text: str, pii: bool, depth: int, add: Callable[[rules.Span], None]) -> None:
+    def _base64_runs(
+        self, text: str, pii: bool, depth: int, add: Callable[[rules.Span], None], facts: object = None
+    ) -> None:
+        """Ignores ``facts`` (the tokens holding blobs): every text is searched by the reference regexes."""
         decode = depth < rules.MAX_DEPTH
         for start, end in _b64_reference(text):
             blob = text[start:end]

@@ -7,10 +7,11 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import pytest
 from corpora.benign_formats import benign_corpus
 from corpora.scorecard import HELD_OUT, TUNING, cases
 from corpora.secrets import CUSTOMER_ID_PATTERNS
-from mcp_gateway.domain.redaction import RedactionConfig, Redactor, engine, rules
+from mcp_gateway.domain.redaction import RedactionConfig, Redactor, engine, rules, views
 
 #: the benchmark's CloudWatch filter terms, and terms that hold something to find or come close
 _TERMS = (
@@ -125,3 +126,172 @@ def test_the_benchmark_filter_patterns_are_redacted_as_queries_exactly_as_before
             assert (out, dict(counts)) == redactor._render(text, engine._merge(spans), 0, len(text)), text[:80]
             changed += out != text
     assert changed >= 300
+
+
+# --------------------------------------------------------------------------------------------------
+# Texts read token by token (engine._token_facts): compared with the whole-text passes they replace
+# --------------------------------------------------------------------------------------------------
+
+#: pieces that make each token condition true and near misses that keep it false, joined by spaces (and not)
+_PIECES = (
+    "999", "12", "123", "4111", "1111", "0123456789012", "415-555", ".999", "-12", "AB", "GB82", "WEST1234", "AA", "C",
+    "AB123456C", "ab12", '"', "'", '"+', "+'", "\t'", "\\'", "|", "&", ".", "x", "a", "1", "(", "=", "conn", "URL",
+    "database_url", "dbconn", "connection", "redis_uri", "dsn=", "url", "NullPointerException", "ThrottlingExceptionX",
+    "U2VjcmV0UGFzc3dvcmQxMjM0NTY3OA==", "736b5f6c6976655f746573745f34654333", "QUtJQVEzRUdUWDdQTFY1WkJOMkQ=", "===",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret", "SK", "sk", "Sk-", "AKIA", "akia", "token", "password",
+    "PASS", "İ", "\u212a", "\u03a3", "\u00a0", "é", "\n", "\r\n", "@", "cus_", "ACME-CUST-", "\u2028",
+)  # fmt: skip
+
+
+def _token_texts(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        parts: list[str] = []
+        while sum(map(len, parts)) < rng.choice((70, 150, 400, 900)):
+            piece = rng.choice(_PIECES) if rng.random() < 0.8 else rng.choice(_TERMS)
+            parts.append(piece + rng.choice(("", " ", " ", " ", "  ", "\t", "x")))
+        out.append("".join(parts))
+    return out
+
+
+TOKEN_TEXTS = TEXTS + _token_texts(8, 3000)
+
+
+def _lowered_keeps_length(text: str) -> bool:
+    return len(text.lower()) == len(text)
+
+
+def test_no_character_lowers_to_fewer_characters_or_to_a_space_so_equal_lengths_keep_the_tokens_in_place() -> None:
+    import sys
+
+    for code in range(sys.maxunicode + 1):
+        lowered = chr(code).lower()
+        assert len(lowered) >= 1
+        assert (" " in lowered) == (code == 32)
+    assert not any(" " in lit or "\t" in lit for lit in engine._CI_LITERALS | engine._CS_LITERALS)
+    assert all(lit.isascii() for lit in engine._CI_LITERALS | engine._CS_LITERALS)
+
+
+def _token_read(text: str) -> bool:
+    """Whether ``text`` is read token by token once its tokens are described."""
+    return (
+        engine._PREFILTER_MIN <= len(text) <= engine._TOKEN_TEXT_MAX
+        and _lowered_keeps_length(text)
+        and len(set(text.split(" "))) <= engine._TOKEN_MAX_DISTINCT
+    )
+
+
+def test_the_literals_read_token_by_token_are_those_of_the_automaton_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "_TOKEN_LEARN", 10**6)  # every new token described at once: each text read so
+    read_count = 0
+    for text in TOKEN_TEXTS:
+        lowered = text.lower()
+        fast = engine._present(text, lowered)
+        reference = engine._present_reference(text, lowered)
+        assert (fast.facts is not None) == _token_read(text), text[:80]
+        read_count += fast.facts is not None
+        assert set(fast.ci) == set(reference.ci) and set(fast.cs) == set(reference.cs), text[:80]
+        assert fast.detectors == reference.detectors, text[:80]
+    assert read_count >= 2000
+
+
+def test_a_flag_no_token_raises_proves_its_pass_finds_nothing_and_the_blobs_are_those_of_the_shape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "_TOKEN_LEARN", 10**6)
+    redactor = Redactor(RedactionConfig(customer_id_patterns=CUSTOMER_ID_PATTERNS))
+    unflagged = Counter[int]()
+    flagged = Counter[int]()
+    for text in TOKEN_TEXTS:
+        read = engine._token_facts(text) if _token_read(text) else None
+        if read is None:
+            continue
+        facts = read[2]
+        lowered = text.lower()
+        for flag in (engine._TOKEN_DIGITS, engine._TOKEN_CLASS, engine._TOKEN_GLUE, engine._TOKEN_CONN):
+            (flagged if facts.flags & flag else unflagged)[flag] += 1
+        digits = engine._digit_groups(text)
+        class_shape = views.ascii_shape(text, views.CLASS_SHAPE)
+        shapes = any(s in class_shape for s in (rules.IBAN_SHAPE, *rules.NINO_SHAPES))
+        found: list[rules.Span] = []
+        redactor._connection_values(text, lowered, found.append, engine._present_reference(text, lowered))
+        if not facts.flags & engine._TOKEN_DIGITS:
+            assert not digits, text[:80]
+        if not facts.flags & engine._TOKEN_CLASS:
+            assert not shapes, text[:80]
+        if not facts.flags & engine._TOKEN_GLUE:
+            assert views.glue_cuts(text) == [], text[:80]
+        if not facts.flags & engine._TOKEN_CONN:
+            assert found == [], text[:80]
+        shape = views.ascii_shape(text, engine._B64_SHAPE)
+        assert engine._token_blobs(text, facts.b64) == list(engine._b64_blobs(text, shape)), text[:80]
+    for flag in (engine._TOKEN_DIGITS, engine._TOKEN_CLASS, engine._TOKEN_GLUE, engine._TOKEN_CONN):
+        assert flagged[flag] >= 100 and unflagged[flag] >= 100, (flag, flagged, unflagged)
+
+
+def _redactions(redactor: Redactor, texts: list[str]) -> list[object]:
+    out: list[object] = []
+    for pii in (True, False):
+        for text in texts:
+            res = redactor.redact_text(text, pii=pii)
+            counts: Counter[str] = Counter()
+            query = redactor._redact_query(text, pii, counts)
+            out.append((text, res.text, sorted(res.counts.items()), query, sorted(counts.items())))
+        params = {"logGroupName": "/aws/lambda/orders-api", "startTime": 1, "limit": 10**13, "filterPattern": texts[0]}
+        out.append(redactor.redact_value(params, pii=pii))
+    return out
+
+
+def test_texts_read_token_by_token_are_redacted_exactly_as_texts_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = TOKEN_TEXTS[::2]
+    config = RedactionConfig(customer_id_patterns=CUSTOMER_ID_PATTERNS, fingerprint_key=b"k" * 32)
+    fast = Redactor(config)
+    _redactions(fast, texts)  # the tokens described, the blobs' readings remembered
+    warm = _redactions(fast, texts)
+    taken = sum(engine._token_facts(t) is not None for t in texts if _token_read(t))
+
+    monkeypatch.setattr(engine, "_TOKEN_TEXT_MAX", -1)  # every text read whole
+    monkeypatch.setattr(engine, "_INNER_CACHE_MAX_LEN", -1)  # no blob reading remembered across texts
+    whole = _redactions(Redactor(config), texts)
+
+    assert taken >= 1000
+    assert warm == whole
+    assert sum(isinstance(item, tuple) and len(item) == 5 and item[0] != item[1] for item in warm) >= 500
+
+
+def test_the_remembered_tokens_and_blob_readings_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "_TOKEN_LEARN", 100)  # every new token described at once
+    rng = random.Random(9)
+    redactor = Redactor(RedactionConfig())
+    for _ in range(3 * engine._TOKEN_CACHE_SIZE // 8):
+        words = [f"w{rng.getrandbits(40):x}" for _ in range(8)] + ["k" * (engine._TOKEN_CACHE_MAX_LEN + 1)]
+        blob = "".join(rng.choice("ABCDEFabcdef0123456789") for _ in range(24))
+        text = " ".join(words + [blob] * 3)
+        redactor.redact_text(text)
+    assert len(engine._TOKEN_BLANK) + len(engine._TOKEN_LIVE) <= engine._TOKEN_CACHE_SIZE
+    assert all(len(t) <= engine._TOKEN_CACHE_MAX_LEN for t in [*engine._TOKEN_BLANK, *engine._TOKEN_LIVE])
+    assert len(redactor._inert_blobs) <= engine._INNER_CACHE_SIZE
+    assert len(redactor._inner_best) <= engine._INNER_CACHE_SIZE
+    assert all(len(blob) <= engine._INNER_CACHE_MAX_LEN for blob, _pii, _depth in redactor._inert_blobs)
+
+
+def _int_reference(redactor: Redactor, value: int, pii: bool) -> tuple[object, dict[str, int]]:
+    """An integer as the structured step judged every one: a card when its 13 to 19 digits pass the card check."""
+    if pii and not isinstance(value, bool) and "credit_card" in redactor._pii_classes:
+        digits = str(abs(value))
+        if 13 <= len(digits) <= 19 and rules.card_ok(digits):
+            return redactor._marker("credit_card", str(value)), {"credit_card": 1}
+    return value, {}
+
+
+def test_an_integer_of_fewer_than_thirteen_digits_passes_as_the_card_check_would_pass_it() -> None:
+    redactor = Redactor(RedactionConfig(fingerprint_key=b"k" * 32))
+    edges = [10**12 + d for d in range(-3, 4)] + [4222222222222, 4000000000006, 999999999999, 10**13, 0, 1, -1]
+    values = edges + [-v for v in edges] + [random.Random(4).randrange(10**20) for _ in range(2000)]
+    for pii in (True, False):
+        for value in values:
+            assert redactor.redact_value(value, pii=pii) == _int_reference(redactor, value, pii), value
+            assert redactor.redact_value([value], pii=pii)[1] == _int_reference(redactor, value, pii)[1], value
+    assert redactor.redact_value(4222222222222)[1] == {"credit_card": 1}
+    assert redactor.redact_value(True) == (True, {})

@@ -123,6 +123,8 @@ from .rules import (
 from .streaming import STREAM_THRESHOLD, redact_pieces, slices
 from .views import (
     CLASS_SHAPE,
+    CONCAT_GATES,
+    GATE_TAILS,
     ascii_shape,
     b64_text,
     decode_view,
@@ -232,6 +234,10 @@ class Redactor:
         self._clean_cache: set[tuple[str, bool]] = set()
         # what a dictionary key implies for its value (see _key_plan), remembered for short keys (bounded)
         self._plans: dict[str, tuple[bool, str | None, bool, bool]] = {}
+        # the best detection inside a short base64 blob, or None (it depends on the blob, pii and depth alone)
+        self._inner_best: dict[tuple[str, bool, int], Span | None] = {}
+        # (blob, pii, depth) of short base64 blobs whose hex and base64 readings add nothing (bounded)
+        self._inert_blobs: set[tuple[str, bool, int]] = set()
 
     # ----------------------------------------------------------------- public API
 
@@ -287,6 +293,8 @@ class Redactor:
         if depth > 64:
             counts["depth_limit"] += 1
             return "[REDACTED:depth_limit]"
+        if type(value) is int and -_CARD_MIN < value < _CARD_MIN:
+            return value  # fewer than 13 digits: what the card check below returns for it (a bool is no int here)
         if isinstance(value, str):
             if len(value) <= _CLEAN_CACHE_MAX_LEN and type(value) is str:  # a str subclass is never remembered
                 if (value, pii) in self._clean_cache:
@@ -421,7 +429,7 @@ class Redactor:
 
     def _spans(self, text: str, pii: bool, depth: int) -> list[Span]:
         """All detections in ``text`` and in its decoded and line-joined views, in text offsets."""
-        spans = self._scan(text, pii, depth)
+        spans, facts = self._scan_facts(text, pii, depth)
         if "\\" in text or "%" in text or ("&" in text and "&#" in text):  # one character: a memchr
             for seg_start, seg_end in escape_segments(text):
                 decoded = decode_view(text[seg_start:seg_end])
@@ -440,7 +448,8 @@ class Redactor:
                 view, index = qp
                 for sp in self._scan(view, pii, depth):
                     spans.append(sp._replace(start=index[sp.start], end=index[sp.end]))
-        cuts = glue_cuts(text)
+        # no token can hold or begin a concatenation and none is a single character: no glue (see _TOKEN_GLUE)
+        cuts = glue_cuts(text) if facts is None or facts.flags & _TOKEN_GLUE else []
         if cuts:
             for reg_start, reg_end in line_regions(text, cuts):
                 local = [(a - reg_start, b - reg_start) for a, b in cuts if reg_start <= a and b <= reg_end]
@@ -457,12 +466,17 @@ class Redactor:
         return spans
 
     def _scan(self, text: str, pii: bool, depth: int) -> list[Span]:
+        return self._scan_facts(text, pii, depth)[0]
+
+    def _scan_facts(self, text: str, pii: bool, depth: int) -> tuple[list[Span], _TextFacts | None]:
+        """:meth:`_scan`, with what the text's tokens tell (see :func:`_token_facts`), if they were read."""
         spans: list[Span] = []
         if not text:
-            return spans
+            return spans, None
         lowered = text.lower()
         add = spans.append
         present = _present(text, lowered)
+        facts = present.facts
 
         detectors = present.detectors
         if detectors is None:  # a prefilter built by hand: each detector is gated by its own literals
@@ -528,7 +542,11 @@ class Redactor:
                     add(Span(m.start(1), m.end(1), P_CONTEXT, "authorization", m.group(1)))
 
         self._keyed(text, lowered, add, present)
-        if len(lowered) == len(text) and _any_present(present.ci, _CONN_KEY_SET):
+        if (
+            len(lowered) == len(text)
+            and _any_present(present.ci, _CONN_KEY_SET)
+            and (facts is None or facts.flags & _TOKEN_CONN)  # else no key at a literal is a connection key
+        ):
             self._connection_values(text, lowered, add, present)
         if "filter" in present.ci and len(lowered) == len(text):
             self._query_filters(text, lowered, add)
@@ -545,8 +563,8 @@ class Redactor:
         if pii:
             self._pii(text, lowered, add, present, userinfo)
 
-        self._base64_runs(text, pii, depth, add)
-        return spans
+        self._base64_runs(text, pii, depth, add, facts)
+        return spans, facts
 
     @staticmethod
     def _query_filters(text: str, lowered: str, add: Callable[[Span], None]) -> None:
@@ -669,28 +687,47 @@ class Redactor:
                 if self._key_plan(key)[2]:
                     self._assignment(text, n, ks, ke, key, "url_password", keep)
 
-    def _hex_run(self, start: int, blob: str, pii: bool, depth: int, add: Callable[[Span], None]) -> None:
-        """Hex-encoded text (``736b5f6c6976655f...``): decoded, scanned, redacted whole with the inner type."""
+    def _hex_run(self, start: int, blob: str, pii: bool, depth: int, add: Callable[[Span], None]) -> bool:
+        """Hex-encoded text (``736b5f6c6976655f...``): decoded, scanned, redacted whole with the inner type. Whether a
+        detection was added (it depends on the blob, pii and depth alone, not on ``start``)."""
         if blob[:2] in ("0x", "0X"):
             blob = blob[2:]
             start += 2
         if len(blob) % 2 or not _HEX_RUN_RX.fullmatch(blob):
-            return
+            return False
         inner_text = hex_text(blob)
         if inner_text is None:
-            return
+            return False
         inner = self._spans(inner_text, pii, depth + 1)
         if inner:
             best = max(inner, key=lambda s: (s.prio, s.end - s.start))
             add(Span(start, start + len(blob), best.prio, best.kind, best.value))
-        elif len(inner_text) >= 8 and not any(c.isspace() for c in inner_text):
+            return True
+        if len(inner_text) >= 8 and not any(c.isspace() for c in inner_text):
             # one printable token hidden as hex: digests and ids never decode to text, so this was encoded on purpose
             add(Span(start, start + len(blob), P_ENTROPY, "high_entropy", inner_text))
+            return True
+        return False
 
-    def _base64_runs(self, text: str, pii: bool, depth: int, add: Callable[[Span], None]) -> None:
-        """Runs of base64 characters: AWS secret keys near AWS context, and base64-wrapped secrets."""
+    def _base64_runs(
+        self, text: str, pii: bool, depth: int, add: Callable[[Span], None], facts: _TextFacts | None = None
+    ) -> None:
+        """Runs of base64 characters: AWS secret keys near AWS context, and base64-wrapped secrets. ``facts``, when
+        the text's tokens were read, names the tokens holding blobs (a blob never holds a space); a token whose blobs
+        are all inert (their hex and base64 readings add nothing, wherever they stand) and not 40 characters long (no
+        AWS secret key, the one reading that looks around) adds nothing, and is not looked for."""
         blobs: Iterable[tuple[int, int]]
-        if len(text) >= _PREFILTER_MIN:
+        inert = self._inert_blobs
+        if len(text) >= _PREFILTER_MIN and facts is not None:
+            live = [
+                (token, spans)
+                for token, spans in facts.b64
+                if not all(end - start != 40 and (token[start:end], pii, depth) in inert for start, end in spans)
+            ]
+            if not live:
+                return
+            blobs = _token_blobs(text, live)
+        elif len(text) >= _PREFILTER_MIN:
             shape = ascii_shape(text, _B64_SHAPE)
             if _B64_MIN_RUN not in shape:
                 return  # every candidate is a run of 20+ base64 characters: none here
@@ -700,19 +737,27 @@ class Redactor:
             matches = itertools.chain((first,) if first is not None else (), B64_RX.finditer(text))
             blobs = [m.span(1) for m in matches]
         decode = depth < MAX_DEPTH
-        # what a blob decodes to and the best detection inside it depend on the blob alone: a blob repeated in this
-        # text ("NullPointerException" in a filter pattern) is decoded and scanned once
+        # what a blob decodes to and the best detection inside it depend on the blob alone (and pii and depth): a
+        # blob repeated in this text or across texts ("NullPointerException" in filter patterns) is decoded and
+        # scanned once; a short blob's best detection is remembered (bounded)
         inner_best: dict[str, Span | None] = {}
+        remembered = self._inner_best
         for start, end in blobs:
             blob = text[start:end]
             if len(blob) == 40:
                 self._aws_secret_candidate(text, start, blob, add)
+            key = (blob, pii, depth)
+            if key in inert:
+                continue  # its hex and base64 readings add nothing (found so before)
+            added = False
             if decode and (blob[0].isdigit() or blob[0] in "abcdefABCDEF") and blob[1] in _HEX_SECOND:
-                self._hex_run(start, blob, pii, depth, add)
+                added = self._hex_run(start, blob, pii, depth, add)
             if not decode or blob.islower() or blob.isupper() or blob.isdigit():
-                continue  # hex digests, identifiers: base64 of text always mixes cases
-            if blob in inner_best:
+                best = None  # hex digests, identifiers: base64 of text always mixes cases
+            elif blob in inner_best:
                 best = inner_best[blob]
+            elif (blob, pii, depth) in remembered:
+                best = inner_best[blob] = remembered[(blob, pii, depth)]
             else:
                 best = None
                 inner_text = b64_text(blob)
@@ -721,8 +766,16 @@ class Redactor:
                     if inner:
                         best = max(inner, key=lambda s: (s.prio, s.end - s.start))
                 inner_best[blob] = best
+                if len(blob) <= _INNER_CACHE_MAX_LEN:
+                    if len(remembered) >= _INNER_CACHE_SIZE:
+                        remembered.clear()
+                    remembered[(blob, pii, depth)] = best
             if best is not None:
                 add(Span(start, end, best.prio, best.kind, best.value))
+            elif not added and len(blob) <= _INNER_CACHE_MAX_LEN:
+                if len(inert) >= _INNER_CACHE_SIZE:
+                    inert.clear()
+                inert.add(key)
 
     @staticmethod
     def _aws_secret_candidate(text: str, start: int, value: str, add: Callable[[Span], None]) -> None:
@@ -938,7 +991,8 @@ class Redactor:
                         add(Span(keyed.start(1), keyed.end(1), P_PII, "phone", keyed.group(1)))
                     pos = lowered.find(kw, pos + len(kw))
         card = "credit_card" in classes
-        if (phone or card) and _digit_groups(text):
+        facts = present.facts
+        if (phone or card) and (facts is None or facts.flags & _TOKEN_DIGITS) and _digit_groups(text):
             for m in DIGITS_RX.finditer(text):
                 value = m.group()
                 if m.lastgroup == "card":
@@ -1005,7 +1059,14 @@ class Redactor:
                 value = text[start : m.end()]
                 if ssn_ok(value):
                     add(Span(start, m.end(), P_PII, "us_ssn", value))
-        shape = ascii_shape(text, CLASS_SHAPE) if (bank or national) and not _no_capitals(text, lowered) else b""
+        facts = present.facts
+        shape = (
+            ascii_shape(text, CLASS_SHAPE)
+            if (bank or national)
+            and not _no_capitals(text, lowered)
+            and (facts is None or facts.flags & _TOKEN_CLASS)  # else no IBAN or NINO shape: see _TOKEN_CLASS
+            else b""
+        )
         pos = shape.find(IBAN_SHAPE) if bank else -1
         while pos >= 0:
             nxt = pos + 1
@@ -1130,9 +1191,32 @@ _KEY_CACHE_SIZE = 4096
 _KEY_CACHE_MAX_LEN = 128
 _CLEAN_CACHE_SIZE = 4096
 _CLEAN_CACHE_MAX_LEN = 128
+#: the smallest number of 13 digits, the fewest a card number has (``card_ok`` wants 13 to 19)
+_CARD_MIN = 10**12
+_INNER_CACHE_SIZE = 1024
+_INNER_CACHE_MAX_LEN = 256
 
 #: below this length a few substring searches cost less than one automaton pass: the text itself answers ``in``
 _PREFILTER_MIN = 64
+
+
+class _TokenFacts(NamedTuple):
+    """What one token (a piece of a text cut at its spaces) tells about any text it is a token of."""
+
+    #: the literals of :data:`_CI_LITERALS` in the lowered token, and those of :data:`_CS_LITERALS` in the token
+    ci: frozenset[str]
+    cs: frozenset[str]
+    #: :data:`_TOKEN_DIGITS`, :data:`_TOKEN_CLASS`, :data:`_TOKEN_GLUE`, :data:`_TOKEN_CONN`
+    flags: int
+    #: the token's base64 blobs (what :func:`_b64_blobs` finds in it), in token offsets
+    blobs: tuple[tuple[int, int], ...]
+
+
+class _TextFacts(NamedTuple):
+    """What the tokens of a text tell: the union of their flags, and the tokens holding base64 blobs."""
+
+    flags: int
+    b64: tuple[tuple[str, tuple[tuple[int, int], ...]], ...]
 
 
 class _Present(NamedTuple):
@@ -1151,6 +1235,8 @@ class _Present(NamedTuple):
     #: the simple detectors that can match, in table order (every match holds one of the detector's literals, in
     #: the lowered text for a case-insensitive one); None: gate each detector by ``ci`` and ``cs``
     detectors: tuple[SimpleDetector, ...] | None = None
+    #: what the text's tokens tell, when the literals were found token by token (see :func:`_token_facts`)
+    facts: _TextFacts | None = None
 
 
 #: literals the scan looks for in the text as it is (detector prefixes, key-block markers)
@@ -1232,6 +1318,21 @@ def _detectors(found: set[int]) -> tuple[SimpleDetector, ...]:
 
 
 def _present(text: str, lowered: str) -> _Present:
+    """Which literals occur in ``text`` (see :class:`_Present`): for a text of a few known tokens, the union of the
+    tokens' remembered literals, with what the tokens tell (:func:`_token_facts`); else as
+    :func:`_present_reference` finds them."""
+    if _PREFILTER_MIN <= len(lowered) <= _TOKEN_TEXT_MAX and len(lowered) == len(text):
+        read = _token_facts(text)
+        if read is not None:
+            ci, cs, facts = read
+            found = {i for lit in ci if lit in _CI_GATES for i in _CI_GATES[lit]}
+            found.update(i for lit in cs if lit in _CS_GATES for i in _CS_GATES[lit])
+            return _Present(ci, cs, _detectors(found), facts)
+    return _present_reference(text, lowered)
+
+
+def _present_reference(text: str, lowered: str) -> _Present:
+    """Which literals occur in ``text``: by substring searches for a short text, else by one automaton pass."""
     if len(lowered) < _PREFILTER_MIN:
         found = {i for lit, low, i in _DETECTOR_LITERALS if lit in (lowered if low else text)}
         return _Present(lowered, text, _detectors(found))
@@ -1247,6 +1348,171 @@ def _present(text: str, lowered: str) -> _Present:
     found = {i for lit in ci if lit in _CI_GATES for i in _CI_GATES[lit]}
     found.update(i for lit in cs if lit in _CS_GATES for i in _CS_GATES[lit])
     return _Present(ci, cs, _detectors(found))
+
+
+# --------------------------------------------------------------------------------------------------
+# Texts of known tokens: what each space-separated token tells is remembered, and a text is told by its tokens
+# --------------------------------------------------------------------------------------------------
+#
+# A filter pattern or a query is new every time, but its terms are not ("?ERROR", '?"connection', "reset\"").
+# None of the scan's literals holds a space, so a literal occurs in a text exactly when it occurs in one of the
+# text's tokens (``text.split(" ")``), and lowering a token changes it as lowering the text changes that piece (one
+# character at a time when the length stays: only a final sigma looks at its neighbours, and it lowers to a
+# non-ASCII letter either way, while every literal is ASCII). The same holds for what a few passes look for:
+#
+# * a base64 blob is a run of base64 characters, padding and context included, never holding a space;
+# * ``999.999`` in the digit shape either lies in a token or crosses a space, and then a token begins with three
+#   digits; thirteen digits in a row lie in a token (_TOKEN_DIGITS);
+# * the IBAN and compact NINO shapes lie in a token, and the spaced NINO shape has tokens of two digits
+#   (_TOKEN_CLASS);
+# * a concatenation gate match lies in a token or crosses a space, and then the token after its last space begins
+#   with its glue and quote (views.GATE_TAILS); a spaced-out run has tokens of one character (_TOKEN_GLUE);
+# * the key a connection literal stands in is a run of identifier characters, never a space (_TOKEN_CONN).
+#
+# A flag missing from every token proves the pass finds nothing; a flag present only lets the pass run as before.
+
+#: the texts read token by token: from _PREFILTER_MIN up to this length, lowered without a change of length
+_TOKEN_TEXT_MAX = 4096
+#: more distinct tokens than this (prose, ids): one automaton pass over the text costs less than the look-ups
+_TOKEN_MAX_DISTINCT = 48
+#: a text with more tokens not described yet is read whole, after this many of them are described for later texts
+_TOKEN_LEARN = 1
+_TOKEN_CACHE_SIZE = 4096
+_TOKEN_CACHE_MAX_LEN = 64
+
+_TOKEN_DIGITS = 1  # a digit group, or three digits at the token's start
+_TOKEN_CLASS = 2  # an IBAN or NINO shape, or two digits alone (a piece of a spaced NINO)
+_TOKEN_GLUE = 4  # a concatenation gate match or its tail after a space, or one character alone (a spaced run)
+_TOKEN_CONN = 8  # a connection literal standing in a connection key
+
+_NINO_WHOLE = tuple(shape for shape in NINO_SHAPES if b" " not in shape)
+_NINO_PIECES = frozenset(piece for shape in NINO_SHAPES if b" " in shape for piece in shape.split(b" ")[1:-1])
+
+#: a token that tells nothing (most of them): one shared value
+_BLANK = _TokenFacts(frozenset(), frozenset(), 0, ())
+#: the short tokens described: those that tell nothing, and what each other one tells (bounded together; it depends
+#: on the token alone)
+_TOKEN_BLANK: set[str] = set()
+_TOKEN_LIVE: dict[str, _TokenFacts] = {}
+
+
+def _describe_token(token: str) -> _TokenFacts | None:
+    """What ``token`` tells (None when lowering changes its length: the text is then read whole)."""
+    lowered = token.lower()
+    if len(lowered) != len(token):
+        return None
+    ci: set[str] = set()
+    cs: set[str] = set()
+    for end, (word, size, is_ci, originals) in _AUTOMATON.iter(lowered):
+        if is_ci:
+            ci.add(word)
+        for original in originals:
+            if token.startswith(original, end - size + 1):
+                cs.add(original)
+    flags = 0
+    if _digit_groups(token) or ascii_shape(token, _DIGIT_SHAPE).startswith(b"999"):
+        flags |= _TOKEN_DIGITS
+    shape = ascii_shape(token, CLASS_SHAPE)
+    if IBAN_SHAPE in shape or any(nino in shape for nino in _NINO_WHOLE) or shape in _NINO_PIECES:
+        flags |= _TOKEN_CLASS
+    if len(token) == 1 or any(
+        gate.search(token) is not None or tail.match(token) is not None
+        for gate, tail in zip(CONCAT_GATES, GATE_TAILS, strict=True)
+    ):
+        flags |= _TOKEN_GLUE
+    if _conn_key_at_literal(token, lowered, ci):
+        flags |= _TOKEN_CONN
+    blobs = tuple(_b64_blobs(token, ascii_shape(token, _B64_SHAPE)))
+    if not (ci or cs or flags or blobs):
+        return _BLANK
+    return _TokenFacts(frozenset(ci), frozenset(cs), flags, blobs)
+
+
+def _conn_key_at_literal(token: str, lowered: str, ci: Container[str]) -> bool:
+    """Whether a key :meth:`Redactor._connection_values` reads at a connection literal of ``token`` (the same walk,
+    held inside the token: identifier characters never include a space) is a connection key."""
+    for lit in CONN_KEY_LITERALS:
+        if lit not in ci:
+            continue
+        pos = lowered.find(lit)
+        while pos >= 0:
+            ks = pos
+            lo = max(0, ks - 64)
+            while ks > lo and token[ks - 1] in IDENT:
+                ks -= 1
+            fwd = IDENT_FWD_RX.match(token, pos + len(lit))
+            ke = fwd.end() if fwd is not None else pos + len(lit)
+            if is_connection_key(token[ks:ke]):
+                return True
+            pos = lowered.find(lit, ke)
+    return False
+
+
+def _token_facts(text: str) -> tuple[set[str], set[str], _TextFacts] | None:
+    """The literals of ``text`` (as :func:`_present` finds them: ``ci`` for the lowered text, ``cs`` for the text)
+    and what its tokens tell, from its tokens' remembered facts; None when the text is better read whole (too many
+    distinct tokens, or more than :data:`_TOKEN_LEARN` not described yet: that many are described for later).
+
+    The tokens known to tell nothing are set aside by one set difference; each other token is looked up by itself,
+    so a token forgotten meanwhile (the memory is bounded) is described again, never missed."""
+    tokens = set(text.split(" "))
+    if len(tokens) > _TOKEN_MAX_DISTINCT:
+        return None
+    live = _TOKEN_LIVE
+    ci: set[str] = set()
+    cs: set[str] = set()
+    flags = 0
+    b64: list[tuple[str, tuple[tuple[int, int], ...]]] = []
+    unknown: list[str] = []
+    for token in tokens.difference(_TOKEN_BLANK):
+        facts = live.get(token)
+        if facts is None:
+            unknown.append(token)
+            continue
+        ci |= facts.ci
+        cs |= facts.cs
+        flags |= facts.flags
+        if facts.blobs:
+            b64.append((token, facts.blobs))
+    if unknown:
+        learn = len(unknown) > _TOKEN_LEARN
+        for token in unknown[:_TOKEN_LEARN] if learn else unknown:
+            described = _describe_token(token)
+            if described is None:
+                return None
+            if len(token) <= _TOKEN_CACHE_MAX_LEN:
+                if len(_TOKEN_BLANK) + len(live) >= _TOKEN_CACHE_SIZE:
+                    _TOKEN_BLANK.clear()
+                    live.clear()
+                if described is _BLANK:
+                    _TOKEN_BLANK.add(token)
+                else:
+                    live[token] = described
+            ci |= described.ci
+            cs |= described.cs
+            flags |= described.flags
+            if described.blobs:
+                b64.append((token, described.blobs))
+        if learn:
+            return None
+    return ci, cs, _TextFacts(flags, tuple(b64))
+
+
+def _token_blobs(text: str, b64: Iterable[tuple[str, tuple[tuple[int, int], ...]]]) -> list[tuple[int, int]]:
+    """``list(_b64_blobs(text, shape))`` from the tokens holding blobs: each place a token stands whole (between
+    spaces or the text's ends), its blobs moved there, in text order."""
+    n = len(text)
+    spans: list[tuple[int, int]] = []
+    for token, blobs in b64:
+        size = len(token)
+        pos = text.find(token)
+        while pos >= 0:
+            end = pos + size
+            if (pos == 0 or text[pos - 1] == " ") and (end == n or text[end] == " "):
+                spans.extend((pos + start, pos + stop) for start, stop in blobs)
+            pos = text.find(token, pos + 1)
+    spans.sort()
+    return spans
 
 
 #: the characters of a high-entropy candidate (``HE_CAND_RX``'s class) as ``h``, anything else as ``.``

@@ -78,6 +78,10 @@ CONCAT_RXS: Final = tuple(
 # what every match of CONCAT_RXS holds: two of its quotes with only blanks, line breaks and the operator between
 # them (a cheap search that fails at the first other character after each quote)
 _CONCAT_GATES: Final = tuple(ascii_rx(q + r"[ \t\r\n+|.&\\]*" + q) for q in CONCAT_QUOTES)
+CONCAT_GATES: Final = _CONCAT_GATES
+# where a gate match crosses a space, what follows the last space: the gate's glue without the space, then its quote (a
+# text cut at its spaces has a match of CONCAT_GATES only if one piece holds one or one piece begins with one of these)
+GATE_TAILS: Final = tuple(ascii_rx(r"[\t\r\n+|.&\\]*" + q) for q in CONCAT_QUOTES)
 SPACED_RX: Final = ascii_rx(r"\S(?: \S(?!\S)){7,16384}")
 # ``key = (\n    "part one"\n    "part two"\n)``: the parenthesis that opens an implicitly concatenated literal
 OPEN_PAREN_RX: Final = ascii_rx(r"=[ \t]*(\([ \t]*\r?\n[ \t]*)[\"']")
