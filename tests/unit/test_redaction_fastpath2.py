@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from typing import Any
 
 import pytest
 from corpora.benign_formats import benign_corpus
@@ -295,3 +296,96 @@ def test_an_integer_of_fewer_than_thirteen_digits_passes_as_the_card_check_would
             assert redactor.redact_value([value], pii=pii)[1] == _int_reference(redactor, value, pii)[1], value
     assert redactor.redact_value(4222222222222)[1] == {"credit_card": 1}
     assert redactor.redact_value(True) == (True, {})
+
+
+class _ReferenceDictRedactor(Redactor):
+    """The dictionary step as it was: every key's plan and redaction and every item through their methods."""
+
+    def _redact_dict(self, value: dict[Any, Any], pii: bool, counts: Counter[str], depth: int) -> dict[Any, Any]:
+        pair_kind: str | None = None
+        for name_key in ("name", "Name", "key", "Key", "ParameterName"):
+            name = value.get(name_key)
+            if isinstance(name, str):
+                pair_kind = rules.key_secret_type(name)
+                break
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str):
+                bookkeeping, kind, connection, query = self._key_plan(key)
+            else:
+                bookkeeping, kind, connection, query = False, None, False, False
+            if bookkeeping and engine._is_bookkeeping(item):
+                out[key] = dict(item)
+                continue
+            if kind is None and pair_kind is not None and key in ("value", "Value"):
+                kind = pair_kind
+            if kind is not None:
+                new_item = self._redact_whole(kind, item, counts)
+            elif isinstance(item, str) and connection and rules.bare_connection_password(item.strip()):
+                new_item = self._redact_whole("url_password", item, counts)
+            elif isinstance(item, str) and query:
+                new_item = self._redact_query(item, pii, counts)
+            else:
+                new_item = self._redact_any(item, pii, counts, depth + 1)
+            new_key = key
+            if isinstance(key, str):
+                key_text, key_counts = self._redact_key(key, pii)
+                if key_counts:
+                    counts.update(dict(key_counts))
+                    new_key = key_text
+                    suffix = 2
+                    while new_key in out:
+                        new_key = f"{key_text}#{suffix}"
+                        suffix += 1
+            out[new_key] = new_item
+        return out
+
+
+class _Tag(str):
+    """A str subclass: never remembered, always scanned."""
+
+
+def _values(seed: int, count: int) -> list[object]:
+    rng = random.Random(seed)
+    keys: list[object] = ["logGroupName", "filterPattern", "limit", "password", "DB_PASSWORD", "name", "value"]
+    keys += ["Value", "query", "DATABASE_URL", "redactions", "note", "jane@example.com", "AKIAIOSFODNN7EXAMPLE"]
+    keys += [_Tag("note"), 7, None]
+    leaves: list[object] = [*TEXTS[::7], 1, -5, 10**12 - 1, 10**12, 4222222222222, -4222222222222, 4111111111111111]
+    leaves += [True, None, 2.5, b"AKIAIOSFODNN7EXAMPLE", _Tag("plain"), _Tag("jane@example.com"), {"password": 2}]
+    leaves += ["DB_PASSWORD", "Xy9!pwQ7zR", "/aws/lambda/orders-api", "k" * 200]
+
+    def build(level: int) -> object:
+        if level > 3 or rng.random() < 0.4:
+            return rng.choice(leaves)
+        if rng.random() < 0.25:
+            return [build(level + 1) for _ in range(rng.randrange(4))]
+        return {rng.choice(keys): build(level + 1) for _ in range(rng.randrange(1, 6))}
+
+    out = [build(0) for _ in range(count)]
+    deep: object = {"limit": 3, "note": "plain"}
+    for _ in range(70):
+        deep = {"inner": deep, "limit": 5, "text": "jane@example.com"}
+    return [*out, deep, [deep]]
+
+
+def test_the_dictionary_step_redacts_every_value_exactly_as_the_step_through_the_methods() -> None:
+    config = RedactionConfig(customer_id_patterns=CUSTOMER_ID_PATTERNS, fingerprint_key=b"k" * 32)
+    fast, reference = Redactor(config), _ReferenceDictRedactor(config)
+    values = _values(6, 600)
+    changed = 0
+    for _round in range(2):  # the second time with the short values and keys remembered
+        for pii in (True, False):
+            for value in values:
+                expected = reference.redact_value(value, pii=pii)
+                got = fast.redact_value(value, pii=pii)
+                assert got == expected and [type(k) for k in _keys(got[0])] == [type(k) for k in _keys(expected[0])]
+                changed += bool(expected[1])
+    assert changed >= 500
+
+
+def _keys(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [k for key, item in value.items() for k in (key, *_keys(item))]
+    if isinstance(value, list | tuple):
+        return [k for item in value for k in _keys(item)]
+    return []

@@ -347,8 +347,15 @@ class Redactor:
                 pair_kind = key_secret_type(name)
                 break
         out: dict[Any, Any] = {}
+        plans = self._plans
+        key_cache = self._key_cache
+        clean = self._clean_cache
+        shallow = depth < 64  # an item's _redact_any call (at depth + 1) does not hit the depth limit
         for key, item in value.items():
-            if isinstance(key, str):
+            if type(key) is str:
+                plan = plans.get(key)  # _key_plan's own look-up, without the call
+                bookkeeping, kind, connection, query = plan if plan is not None else self._key_plan(key)
+            elif isinstance(key, str):
                 bookkeeping, kind, connection, query = self._key_plan(key)
             else:
                 bookkeeping, kind, connection, query = False, None, False, False
@@ -363,11 +370,16 @@ class Redactor:
                 new_item = self._redact_whole("url_password", item, counts)
             elif isinstance(item, str) and query:
                 new_item = self._redact_query(item, pii, counts)
+            elif shallow and type(item) is int and -_CARD_MIN < item < _CARD_MIN:
+                new_item = item  # what _redact_any returns for it, without the call
+            elif shallow and type(item) is str and len(item) <= _CLEAN_CACHE_MAX_LEN and (item, pii) in clean:
+                new_item = item  # likewise: a short value remembered clean
             else:
                 new_item = self._redact_any(item, pii, counts, depth + 1)
             new_key = key
             if isinstance(key, str):
-                key_text, key_counts = self._redact_key(key, pii)
+                cached = key_cache.get((key, pii)) if len(key) <= _KEY_CACHE_MAX_LEN else None
+                key_text, key_counts = cached if cached is not None else self._redact_key(key, pii)
                 if key_counts:
                     counts.update(dict(key_counts))
                     new_key = key_text
@@ -422,7 +434,8 @@ class Redactor:
             if " " not in value and looks_password_like(value):  # a space: has_space, so not password-like
                 spans.append(Span(start, end, P_ENTROPY, "password", value))
         out, found = self._render(query, _merge(spans), 0, len(query))
-        counts.update(found)
+        if found:  # Counter.update of nothing is a no-op, after an ABC check
+            counts.update(found)
         return out
 
     # ----------------------------------------------------------------- detection pipeline
