@@ -179,12 +179,15 @@ def _token_read(text: str) -> bool:
     return (
         engine._PREFILTER_MIN <= len(text) <= engine._TOKEN_TEXT_MAX
         and _lowered_keeps_length(text)
+        and text.count(" ") <= engine._TOKEN_MAX_SPACES
         and len(set(text.split(" "))) <= engine._TOKEN_MAX_DISTINCT
     )
 
 
 def test_the_literals_read_token_by_token_are_those_of_the_automaton_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "_TOKEN_LEARN", 10**6)  # every new token described at once: each text read so
+    monkeypatch.setattr(engine, "_token_pause", [0, 0])
+    monkeypatch.setattr(engine, "_TOKEN_PAUSE_MAX", 0)  # and tried, whatever the text before it
     read_count = 0
     for text in TOKEN_TEXTS:
         lowered = text.lower()
@@ -201,6 +204,8 @@ def test_a_flag_no_token_raises_proves_its_pass_finds_nothing_and_the_blobs_are_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(engine, "_TOKEN_LEARN", 10**6)
+    monkeypatch.setattr(engine, "_token_pause", [0, 0])
+    monkeypatch.setattr(engine, "_TOKEN_PAUSE_MAX", 0)
     redactor = Redactor(RedactionConfig(customer_id_patterns=CUSTOMER_ID_PATTERNS))
     unflagged = Counter[int]()
     flagged = Counter[int]()
@@ -250,6 +255,8 @@ def test_texts_read_token_by_token_are_redacted_exactly_as_texts_read_whole(monk
     fast = Redactor(config)
     _redactions(fast, texts)  # the tokens described, the blobs' readings remembered
     warm = _redactions(fast, texts)
+    monkeypatch.setattr(engine, "_token_pause", [0, 0])
+    monkeypatch.setattr(engine, "_TOKEN_PAUSE_MAX", 0)
     taken = sum(engine._token_facts(t) is not None for t in texts if _token_read(t))
 
     monkeypatch.setattr(engine, "_TOKEN_TEXT_MAX", -1)  # every text read whole
@@ -389,3 +396,22 @@ def _keys(value: object) -> list[object]:
     if isinstance(value, list | tuple):
         return [k for item in value for k in _keys(item)]
     return []
+
+
+def test_a_text_not_read_token_by_token_pauses_the_next_tries_longer_for_each_miss_in_a_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "_token_pause", [0, 0])
+    monkeypatch.setattr(engine, "_TOKEN_PAUSE_STEP", 1)
+    known = " ".join(["?ERROR", "?WARN"] * 20)
+    assert engine._token_facts(known) is not None or engine._token_facts(known) is not None  # described, then read
+    many = " ".join(f"t{i}" for i in range(engine._TOKEN_MAX_DISTINCT + 1))
+    assert engine._token_facts(many) is None and engine._token_pause == [1, 1]
+    assert engine._token_facts(known) is None and engine._token_pause == [0, 1]  # paused: read whole
+    assert engine._token_facts(many) is None and engine._token_pause == [2, 2]
+    assert engine._token_facts(known) is None and engine._token_facts(known) is None
+    assert engine._token_facts(known) is not None and engine._token_pause == [0, 0]  # read: the pause ends
+    for _ in range(3 * engine._TOKEN_PAUSE_MAX):
+        engine._token_facts(many)
+    assert engine._token_pause[0] <= engine._TOKEN_PAUSE_MAX
+    assert engine._token_facts(" ".join(["?ERROR"] * (engine._TOKEN_MAX_SPACES + 2))) is None

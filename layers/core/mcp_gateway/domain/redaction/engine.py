@@ -1389,7 +1389,7 @@ _TOKEN_TEXT_MAX = 4096
 #: more distinct tokens than this (prose, ids): one automaton pass over the text costs less than the look-ups
 _TOKEN_MAX_DISTINCT = 48
 #: a text with more tokens not described yet is read whole, after this many of them are described for later texts
-_TOKEN_LEARN = 1
+_TOKEN_LEARN = 4
 _TOKEN_CACHE_SIZE = 4096
 _TOKEN_CACHE_MAX_LEN = 64
 
@@ -1400,6 +1400,17 @@ _TOKEN_CONN = 8  # a connection literal standing in a connection key
 
 _NINO_WHOLE = tuple(shape for shape in NINO_SHAPES if b" " not in shape)
 _NINO_PIECES = frozenset(piece for shape in NINO_SHAPES if b" " in shape for piece in shape.split(b" ")[1:-1])
+
+_CI_ORDER = tuple(sorted(_CI_LITERALS))
+_CS_ORDER = tuple(sorted(_CS_LITERALS))
+#: a text with more spaces than this has too many tokens to be read token by token (one count, before the split)
+_TOKEN_MAX_SPACES = 64
+#: after a text could not be read token by token, the next few texts are read whole without trying (at most this
+#: many, _TOKEN_PAUSE_STEP more for each miss in a row; a text read token by token ends the pause): texts of new
+#: tokens pay for the split and look-ups rarely
+_TOKEN_PAUSE_MAX = 64
+_TOKEN_PAUSE_STEP = 4
+_token_pause = [0, 0]  # [texts still to read whole, texts that could not be read token by token in a row]
 
 #: a token that tells nothing (most of them): one shared value
 _BLANK = _TokenFacts(frozenset(), frozenset(), 0, ())
@@ -1414,14 +1425,9 @@ def _describe_token(token: str) -> _TokenFacts | None:
     lowered = token.lower()
     if len(lowered) != len(token):
         return None
-    ci: set[str] = set()
-    cs: set[str] = set()
-    for end, (word, size, is_ci, originals) in _AUTOMATON.iter(lowered):
-        if is_ci:
-            ci.add(word)
-        for original in originals:
-            if token.startswith(original, end - size + 1):
-                cs.add(original)
+    # a token is short: substring searches cost less than setting up an automaton pass
+    ci = {lit for lit in _CI_ORDER if lit in lowered}
+    cs = {lit for lit in _CS_ORDER if lit in token}
     flags = 0
     if _digit_groups(token) or ascii_shape(token, _DIGIT_SHAPE).startswith(b"999"):
         flags |= _TOKEN_DIGITS
@@ -1468,8 +1474,15 @@ def _token_facts(text: str) -> tuple[set[str], set[str], _TextFacts] | None:
 
     The tokens known to tell nothing are set aside by one set difference; each other token is looked up by itself,
     so a token forgotten meanwhile (the memory is bounded) is described again, never missed."""
+    pause = _token_pause
+    if pause[0] > 0:
+        pause[0] -= 1
+        return None
+    if text.count(" ") > _TOKEN_MAX_SPACES:
+        return None
     tokens = set(text.split(" "))
     if len(tokens) > _TOKEN_MAX_DISTINCT:
+        _token_miss()
         return None
     live = _TOKEN_LIVE
     ci: set[str] = set()
@@ -1492,6 +1505,7 @@ def _token_facts(text: str) -> tuple[set[str], set[str], _TextFacts] | None:
         for token in unknown[:_TOKEN_LEARN] if learn else unknown:
             described = _describe_token(token)
             if described is None:
+                _token_miss()
                 return None
             if len(token) <= _TOKEN_CACHE_MAX_LEN:
                 if len(_TOKEN_BLANK) + len(live) >= _TOKEN_CACHE_SIZE:
@@ -1507,8 +1521,17 @@ def _token_facts(text: str) -> tuple[set[str], set[str], _TextFacts] | None:
             if described.blobs:
                 b64.append((token, described.blobs))
         if learn:
+            _token_miss()
             return None
+    pause[1] = 0
     return ci, cs, _TextFacts(flags, tuple(b64))
+
+
+def _token_miss() -> None:
+    """A text not read token by token: pause before the next try, longer for each miss in a row."""
+    pause = _token_pause
+    pause[1] += 1
+    pause[0] = min(_TOKEN_PAUSE_STEP * pause[1], _TOKEN_PAUSE_MAX)
 
 
 def _token_blobs(text: str, b64: Iterable[tuple[str, tuple[tuple[int, int], ...]]]) -> list[tuple[int, int]]:
