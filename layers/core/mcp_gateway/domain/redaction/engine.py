@@ -681,24 +681,13 @@ class Redactor:
                 add(sp)
 
         seen: set[int] = set()
-        for lit in CONN_KEY_LITERALS:
-            if lit not in present.ci:
+        for ks, ke in _connection_keys(text, lowered, present.ci):
+            if ks in seen:
                 continue
-            pos = lowered.find(lit)
-            while pos >= 0:
-                ks = pos
-                lo = max(0, ks - 64)
-                while ks > lo and text[ks - 1] in IDENT:
-                    ks -= 1
-                fwd = IDENT_FWD_RX.match(text, pos + len(lit))
-                ke = fwd.end() if fwd is not None else pos + len(lit)
-                pos = lowered.find(lit, ke)
-                if ks in seen:
-                    continue
-                seen.add(ks)
-                key = text[ks:ke]
-                if self._key_plan(key)[2]:
-                    self._assignment(text, n, ks, ke, key, "url_password", keep)
+            seen.add(ks)
+            key = text[ks:ke]
+            if self._key_plan(key)[2]:
+                self._assignment(text, n, ks, ke, key, "url_password", keep)
 
     def _hex_run(self, start: int, blob: str, pii: bool, depth: int, add: Callable[[Span], None]) -> bool:
         """Hex-encoded text (``736b5f6c6976655f...``): decoded, scanned, redacted whole with the inner type. Whether a
@@ -1450,6 +1439,13 @@ def _describe_token(token: str) -> _TokenFacts | None:
 def _conn_key_at_literal(token: str, lowered: str, ci: Container[str]) -> bool:
     """Whether a key :meth:`Redactor._connection_values` reads at a connection literal of ``token`` (the same walk,
     held inside the token: identifier characters never include a space) is a connection key."""
+    return any(is_connection_key(token[ks:ke]) for ks, ke in _connection_keys(token, lowered, ci))
+
+
+def _connection_keys(text: str, lowered: str, ci: Container[str]) -> Iterator[tuple[int, int]]:
+    """The (start, end) of the key around each connection literal of ``text`` that ``ci`` holds, in the order
+    :meth:`Redactor._connection_values` reads them: back over up to 64 identifier characters, forward over the rest
+    of the identifier, the next occurrence searched from the key's end."""
     for lit in CONN_KEY_LITERALS:
         if lit not in ci:
             continue
@@ -1457,14 +1453,12 @@ def _conn_key_at_literal(token: str, lowered: str, ci: Container[str]) -> bool:
         while pos >= 0:
             ks = pos
             lo = max(0, ks - 64)
-            while ks > lo and token[ks - 1] in IDENT:
+            while ks > lo and text[ks - 1] in IDENT:
                 ks -= 1
-            fwd = IDENT_FWD_RX.match(token, pos + len(lit))
+            fwd = IDENT_FWD_RX.match(text, pos + len(lit))
             ke = fwd.end() if fwd is not None else pos + len(lit)
-            if is_connection_key(token[ks:ke]):
-                return True
+            yield ks, ke
             pos = lowered.find(lit, ke)
-    return False
 
 
 def _token_facts(text: str) -> tuple[set[str], set[str], _TextFacts] | None:
