@@ -141,6 +141,11 @@ class Finding(StrictModel):
     )
 
 
+def finding_order(f: Finding) -> tuple[bool, bool, bool, str, str]:
+    """The order findings are reported in: deny first, then input, then chaining, then by rule id and field."""
+    return (f.effect != "deny", f.kind != "input", f.kind != "chaining", f.rule_id, f.field)
+
+
 def _oversize(field: str) -> Finding:
     return Finding(rule_id=OVERSIZE_RULE_ID, kind="input", effect="deny", term="", field=field[:256])
 
@@ -459,6 +464,12 @@ _merged_token_plain_memo = functools.lru_cache(maxsize=8192)(_merged_token_plain
 @functools.lru_cache(maxsize=4096)
 def _decoded_plain(token: str) -> bool:
     return len(decoded_layers(token)) == 1
+
+
+@functools.lru_cache(maxsize=4096)
+def _layer_labels(text: str) -> tuple[str, ...]:
+    """The labels of the decoded layers of one field (what :meth:`Detector._compute_hits` reports with its hits)."""
+    return tuple(how for how, _ in decoded_layers(text, limit=MAX_INPUT_CHARS))
 
 
 class Detector:
@@ -895,7 +906,12 @@ class Detector:
     # -- public API -------------------------------------------------------------------------------
 
     def scan(
-        self, fields: Mapping[str, str], *, identifier_fields: Collection[str] = (), memo: Memo | None = None
+        self,
+        fields: Mapping[str, str],
+        *,
+        identifier_fields: Collection[str] = (),
+        memo: Memo | None = None,
+        inert: Collection[str] = (),
     ) -> list[Finding]:
         """Findings for a request's text fields, deduplicated and ordered (deny first).
 
@@ -904,6 +920,12 @@ class Detector:
         junctions when the text allows it, see :meth:`_joined_hits`). Oversize input adds an
         ``input.oversize`` deny finding. Never raises on any string content. ``memo``: a dict shared by the
         scans of one request, so a field that appears in several scans is read once.
+
+        ``inert``: names of fields whose own findings the caller ignores (a read's data fields, see
+        ``policy.inert_on_read``). Their findings are left out, and such a field is read alone only when its hits
+        are needed: a hit it holds is not reported again for a later field or a join, so it is read (in field
+        order, before them) as soon as a later field or a join has any hit. Every other finding is the one the
+        scan without ``inert`` gives. They still take part in the joins, and their oversize findings stay.
         """
         findings: list[Finding] = []
         items = list(fields.items())
@@ -914,6 +936,7 @@ class Detector:
         reported: set[_Hit] = set()
         explained: set[_Hit] = set()
         values: list[str] = []
+        held: list[tuple[str, str]] = []  # inert fields not read yet, in field order
         plain = True
         for name, raw in items:
             value = raw if isinstance(raw, str) else str(raw)
@@ -921,26 +944,77 @@ class Detector:
                 findings.append(_oversize(str(name)))
                 value = value[:MAX_INPUT_CHARS]
             values.append(value)
+            if name in inert:
+                plain = plain and value.isascii() and self._layer_labels(value, memo) == ("plain",)
+                held.append((str(name), value))
+                continue
             hits, labels = self._hits(value, MAX_INPUT_CHARS, memo)
             plain = plain and labels == ("plain",) and value.isascii()
-            as_identifier = _is_identifier(str(name), identifiers) and not _PROSE.search(value)
-            for hit, via in hits.items():
-                if as_identifier and self._by_id[hit[0]].kind != "chaining":
-                    explained.add(hit)
-                elif hit not in reported:
-                    reported.add(hit)
-                    findings.append(self._finding(hit, str(name), via))
+            if hits and held:
+                self._read_held(held, identifiers, reported, explained, memo)
+            self._take(hits, str(name), value, identifiers, reported, explained, findings)
         if len(values) > 1:
             if sum(len(v) for v in values) + len(values) > MAX_JOINED_CHARS:
                 findings.append(_oversize(JOINED_FIELD))
                 plain = False
             for separator in (" ", ""):
-                for hit, via in self._joined_hits(values, separator, plain, memo).items():
+                joined = self._joined_hits(values, separator, plain, memo)
+                if joined and held:
+                    self._read_held(held, identifiers, reported, explained, memo)
+                for hit, via in joined.items():
                     if hit not in reported and hit not in explained:
                         reported.add(hit)
                         findings.append(self._finding(hit, JOINED_FIELD, f"joined:{via}"))
-        findings.sort(key=lambda f: (f.effect != "deny", f.kind != "input", f.kind != "chaining", f.rule_id, f.field))
+        findings.sort(key=finding_order)
         return findings
+
+    def _take(
+        self,
+        hits: Mapping[_Hit, str],
+        name: str,
+        value: str,
+        identifiers: frozenset[str],
+        reported: set[_Hit],
+        explained: set[_Hit],
+        findings: list[Finding] | None,
+    ) -> None:
+        """Record one field's hits: an identifier's non-chaining hits as explained, the others as reported (with a
+        finding, unless ``findings`` is None: an inert field's)."""
+        if not hits:
+            return
+        as_identifier = _is_identifier(name, identifiers) and not _PROSE.search(value)
+        for hit, via in hits.items():
+            if as_identifier and self._by_id[hit[0]].kind != "chaining":
+                explained.add(hit)
+            elif hit not in reported:
+                reported.add(hit)
+                if findings is not None:
+                    findings.append(self._finding(hit, name, via))
+
+    def _read_held(
+        self,
+        held: list[tuple[str, str]],
+        identifiers: frozenset[str],
+        reported: set[_Hit],
+        explained: set[_Hit],
+        memo: Memo | None,
+    ) -> None:
+        """Read the inert fields held back, in field order, recording their hits without findings (what reading
+        them in their turn records: a field with no hit records nothing, so reading one later changes nothing)."""
+        for name, value in held:
+            self._take(self._hits(value, MAX_INPUT_CHARS, memo)[0], name, value, identifiers, reported, explained, None)
+        held.clear()
+
+    def _layer_labels(self, text: str, memo: Memo | None) -> tuple[str, ...]:
+        """The labels of a text's decoded layers (``_hits(text)[1]``), without reading its forms when its hits are
+        not known yet."""
+        if memo is not None:
+            known = memo.get((text, MAX_INPUT_CHARS))
+            if known is not None:
+                return known[1]
+        if len(text) <= _MEMO_MAX_CHARS:
+            return _layer_labels(text)
+        return _layer_labels.__wrapped__(text)
 
     def scan_text(self, text: str) -> list[Finding]:
         """Findings for one free-text string (reported with field ``"text"``)."""

@@ -40,7 +40,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from .detection import _PROSE, DEFAULT_RULES, JOINED_FIELD, Detector, Finding, Memo, PatternRule
+from .detection import _PROSE, DEFAULT_RULES, JOINED_FIELD, Detector, Finding, Memo, PatternRule, finding_order
 from .errors import PolicyError, ReasonCode
 from .intent import term_positions
 from .models import ActionRequest, Decision, Outcome, StrictModel, Tier
@@ -510,14 +510,28 @@ def _is_identifier_field(name: str, identifiers: Collection[str]) -> bool:
 _INDEX_SUFFIX = re.compile(r"\[\d+\]$")
 
 
-def scan_request(policy: Policy, request: ActionRequest) -> list[Finding]:
+def inert_on_read(policy: Policy, name: str, value: str) -> bool:
+    """Whether, on a read-only call, the findings of field ``name`` alone are ignored (``_read_scrutiny``): a data
+    field (a filter pattern, a query string) is data, and an identifier field holding a name (no whitespace) is a
+    resource name. Prose in an identifier slot is judged, and so are the intent and unknown parameters."""
+    if name in ("intent", JOINED_FIELD) or not _is_identifier_field(name, policy.data_fields_set):
+        return False
+    return not _is_identifier_field(name, policy.identifier_fields) or not _PROSE.search(value)
+
+
+def scan_request(policy: Policy, request: ActionRequest, *, read_only: bool = False) -> list[Finding]:
     """Detector findings for a request: every field alone and all joined (intent first), plus the joins a
     split payload hides in when other values sit between its parts in a real tool call: the free-text
-    fields alone joined, and the intent joined with each identifier argument (both orders)."""
+    fields alone joined, and the intent joined with each identifier argument (both orders).
+
+    ``read_only``: for a read-only call, whose data fields' own findings are ignored (:func:`inert_on_read`),
+    those findings are neither computed nor returned (the fields are still read in the joins, see
+    ``Detector.scan``'s ``inert``), and they neither end the scan early nor hide a later join's finding."""
     fields = scan_fields(request)
     identifiers = policy.identifier_fields
+    inert = frozenset(n for n, v in fields.items() if inert_on_read(policy, n, v)) if read_only else frozenset()
     memo: Memo = {}  # each text is read once per request, however many joins it takes part in
-    findings = policy.detector.scan(fields, identifier_fields=identifiers, memo=memo)
+    findings = policy.detector.scan(fields, identifier_fields=identifiers, memo=memo, inert=inert)
     if any(f.effect == "deny" for f in findings):
         return findings
     groups: list[dict[str, str]] = []
@@ -531,13 +545,13 @@ def scan_request(policy: Policy, request: ActionRequest) -> list[Finding]:
             groups.append({name: fields[name], "intent": fields["intent"]})
     seen = {(f.rule_id, f.term) for f in findings}
     for group in groups:
-        for f in policy.detector.scan(group, identifier_fields=identifiers, memo=memo):
+        for f in policy.detector.scan(group, identifier_fields=identifiers, memo=memo, inert=inert):
             if (f.rule_id, f.term) not in seen:
                 seen.add((f.rule_id, f.term))
                 findings.append(f)
         if any(f.effect == "deny" for f in findings):
             break
-    findings.sort(key=lambda f: (f.effect != "deny", f.kind != "input", f.kind != "chaining", f.rule_id, f.field))
+    findings.sort(key=finding_order)
     return findings
 
 
@@ -634,12 +648,10 @@ def _read_scrutiny(
         if f.kind == "input":
             continue
         if f.field not in ("intent", JOINED_FIELD) and _is_identifier_field(f.field, policy.data_fields_set):
-            if not _is_identifier_field(f.field, policy.identifier_fields):
-                continue  # data (a filter pattern, a query string), not instructions
             if values is None:
                 values = scan_fields(request)
-            if not _PROSE.search(values.get(f.field, "")):
-                continue  # a resource name, not instructions
+            if inert_on_read(policy, f.field, values.get(f.field, "")):
+                continue  # data (a filter pattern, a query string) or a resource name, not instructions
             # prose in an identifier slot (a "prefix" with spaces): judged like an unknown parameter
         if f.field == "intent":
             if positions is None:
@@ -782,7 +794,7 @@ def evaluate(policy: Policy, request: ActionRequest, session: SessionState | Non
 
     level = policy.access_level(action)
     write = level not in READ_ONLY_LEVELS
-    findings = scan_request(policy, request)
+    findings = scan_request(policy, request, read_only=not write)
     oversize = _oversize_decision(policy, findings)
     if oversize is not None:
         return oversize
@@ -912,8 +924,15 @@ def explain(policy: Policy, request: ActionRequest, session: SessionState | None
     for rule in policy.deny:
         if rule.matches(action):
             matched.append(MatchedRule(rule_id=rule.id, kind="deny", effect="deny", detail=f"{action} matches"))
-    findings = scan_request(policy, request)
     write = policy.access_level(action) not in READ_ONLY_LEVELS
+    findings = scan_request(policy, request, read_only=not write)
+    if not write:  # the data fields' own findings, which the decision ignores, are listed as signals too
+        fields = scan_fields(request)
+        inert = frozenset(n for n, v in fields.items() if inert_on_read(policy, n, v))
+        if inert:
+            own = policy.detector.scan(fields, identifier_fields=policy.identifier_fields)
+            listed = [f for f in own if f.field in inert and f.kind != "input"]
+            findings = sorted([*findings, *listed], key=finding_order)
     raised = {s.split(":", 1)[0] for s in decision.signals if s.endswith("!")}
     for f in findings:
         effect: Literal["deny", "review", "allow", "signal"] = f.effect
