@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -129,9 +129,18 @@ def test_every_runnable_block_of_the_document_runs_against_the_local_stack(
 
 
 def test_a_documented_command_that_breaks_fails_the_docs_test(docs_stack: Any, tmp_path: Path) -> None:
+    """The runbook's promote command with a kid no step ever creates fails the run, and the failure names the block
+    that holds it, not a block before it that passed. Only the two blocks that prove it run (a passing read-only one,
+    then the broken one): the whole runbook in front of it would prove nothing more and costs a stack's worth of CLI
+    starts."""
     runbook = ROOT / "docs" / "runbook.md"
     text = runbook.read_text(encoding="utf-8").replace("keys promote k2", "keys promote k3", 1)  # no such kid
     run = [b for b in blocks(runbook, text) if b.mode == "run"]
-    result = run_blocks(run, docs_stack, tmp_path)
+    passing = next(b for b in run if b.text.strip() == ".venv/bin/mcp-gateway policy iam --format yaml")
+    broken = next(b for b in run if "keys promote k3" in b.text)
+    promote = next(line for line in broken.text.splitlines() if "keys promote k3" in line)
+    result = run_blocks([passing, replace(broken, text=promote + "\n")], docs_stack, tmp_path)
     assert result.returncode != 0
-    assert "docs test: block docs/runbook.md:" in result.stderr
+    assert f"docs test: block {broken.where} failed" in result.stderr, result.stderr[-3000:]
+    assert f"docs test: block {passing.where} failed" not in result.stderr
+    assert "k3" in result.stderr, result.stderr[-3000:]  # the CLI's own refusal names the kid
