@@ -503,6 +503,8 @@ class Detector:
                 automaton.add_word(key, (key, True))
             automaton.make_automaton()
             self._automaton = automaton
+        self._substring_terms = tuple((key, tuple(hits)) for key, hits in self._substring.items())
+        self._term_words: dict[str, int] = {}
         self._align_patterns: dict[str, re.Pattern[str]] = {}
         self._camel_patterns: dict[str, re.Pattern[str]] = {}
         # junction surroundings (squashed tails and heads) -> whether a key lies across
@@ -658,12 +660,15 @@ class Detector:
         return out
 
     def substring_terms(self) -> tuple[tuple[str, tuple[_Hit, ...]], ...]:
-        """The terms matched as substrings (scripts without spaces), with their hits."""
-        return tuple((key, tuple(hits)) for key, hits in self._substring.items())
+        """The terms matched as substrings (scripts without spaces: never ASCII), with their hits."""
+        return self._substring_terms
 
     def term_words(self, term: str) -> int:
         """How many words a term has once normalized ("drop table" -> 2)."""
-        return len(normalize(term).split())
+        words = self._term_words.get(term)
+        if words is None:
+            words = self._term_words[term] = len(normalize(term).split())  # (bounded: the rules' terms)
+        return words
 
     def hits_for_key(self, key: str) -> tuple[_Hit, ...]:
         return tuple(self._aligned.get(key) or self._substring.get(key) or ())

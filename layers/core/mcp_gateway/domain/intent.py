@@ -68,6 +68,14 @@ def _instruction_at(words: list[str], i: int) -> bool:
     return before in SUBJECTS and prev in {"can", "could", "will", "would", "should", "must", "now", "also", "then"}
 
 
+def _names_method(clause: str) -> bool:
+    """Whether an HTTP method's name occurs in ``clause`` (substring searches, before the expressions that need one)."""
+    return any(method in clause for method in _METHOD_NAMES)
+
+
+_METHOD_NAMES = tuple(_METHODS[3:-1].split("|"))  # both expressions need one of these, as written
+
+
 def term_positions(detector: Detector, text: str) -> Mapping[tuple[str, str], bool]:
     """``{(rule id, term): is an instruction}`` for every term found in the plain (undecoded) clauses of
     ``text``. A (rule, term) absent from the answer matched only after decoding or de-obfuscation."""
@@ -77,10 +85,13 @@ def term_positions(detector: Detector, text: str) -> Mapping[tuple[str, str], bo
             continue
         # An HTTP method named as such ("DELETE /orders/{id}", "PUT and DELETE calls") is a mention: the
         # clause is read twice, as written (is the term there?) and with such methods masked (instruction?).
-        masked = _HTTP_METHOD.sub("httpmethod", _HTTP_PAIR.sub("httpmethods", clause))
+        masked = (
+            _HTTP_METHOD.sub("httpmethod", _HTTP_PAIR.sub("httpmethods", clause)) if _names_method(clause) else clause
+        )
         readings = ((clause, True),) if masked == clause else ((clause, False), (masked, True))
         for raw, decides in readings:
-            for form in {normalize(raw), normalize(_CAMEL.sub(" ", raw))}:
+            split = _CAMEL.sub(" ", raw) if raw != raw.lower() else raw  # (no capital: no camelCase point)
+            for form in {normalize(raw), normalize(split)} if split != raw else (normalize(raw),):
                 words = form.split()
                 for key, index, span in detector.occurrences(form):
                     instruction = decides and _instruction_at(words, index)
@@ -89,7 +100,7 @@ def term_positions(detector: Detector, text: str) -> Mapping[tuple[str, str], bo
                             continue  # letters spread over several words ("d e l e t e", "de_lete"): not plain
                         out[hit] = out.get(hit, False) or instruction
             squashed = "".join(words)
-            for key, hits in detector.substring_terms():
+            for key, hits in () if squashed.isascii() else detector.substring_terms():  # (those terms are not ASCII)
                 if key in squashed:
                     for hit in hits:
                         out[hit] = True
