@@ -497,3 +497,29 @@ def test_the_start_of_a_token_read_back_in_chunks_is_where_the_whitespace_before
             before = text[:position]
             expected = max((i + 1 for i, c in enumerate(before) if c.isspace()), default=0)
             assert detection._token_start_at(text, position) == expected, (text, position)
+
+
+def test_a_key_off_the_plain_forms_boundaries_is_read_in_camel_case_only_when_a_camel_case_point_touches_it() -> None:
+    # _camel_points' shortcut: a key the plain form finds off its word boundaries can be on the camelCase form's only
+    # when it starts at a capital after a lower-case letter or ends at a lower-case letter before a capital
+    rng = random.Random(17)
+    pieces = ["drop", "Table", "DropTable", "then", "Then", "thenDelete", "poi", "NullPointer", "rm", "SIGTERM", "T"]
+    pieces += ["v2Beta", " ", "_", "-", "x", "A", "1", "'", "ThEn", "rM"]
+    camel_texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30))) for _ in range(3000)]
+    checked = aligned = skipped = 0
+    for text in _ascii([*ALL_TEXTS, *camel_texts]):
+        prepared = nz._prepare(text)
+        if not nz.has_camel(prepared):
+            continue
+        _, unaligned = DETECTOR._match_split(nz._finish(prepared))
+        starts, ends = detection._camel_points(prepared)
+        for key in unaligned:
+            expected = DETECTOR._camel_aligned(prepared, key)
+            shortcut = (key[0] in starts or key[-1] in ends) and expected
+            assert shortcut == expected, (text, key)
+            checked += 1
+            aligned += expected
+            skipped += not (key[0] in starts or key[-1] in ends)
+    assert checked > 2_000
+    assert aligned > 300
+    assert skipped > 300

@@ -466,6 +466,23 @@ def _decoded_plain(token: str) -> bool:
     return len(decoded_layers(token)) == 1
 
 
+def _camel_points(prepared: str) -> tuple[set[str], set[str]]:
+    """The letters either side of each camelCase point of an ASCII prepared text (a lower-case letter, then a capital):
+    the capitals, lower-cased, and the lower-case letters. A key that is off the plain form's word boundaries and on the
+    camelCase form's starts at such a capital or ends at such a lower-case letter: every other separator the camelCase
+    form reads is one the plain form reads too (on ASCII text every character but a letter or digit separates words
+    there), so an occurrence with neither would be on the plain form's boundaries."""
+    shape = prepared.encode("ascii").translate(_CASE_SHAPE)
+    starts: set[str] = set()
+    ends: set[str] = set()
+    point = shape.find(b"aA")
+    while point >= 0:
+        ends.add(prepared[point])
+        starts.add(prepared[point + 1].lower())
+        point = shape.find(b"aA", point + 1)
+    return starts, ends
+
+
 @functools.lru_cache(maxsize=4096)
 def _layer_labels(text: str) -> tuple[str, ...]:
     """The labels of the decoded layers of one field (what :meth:`Detector._compute_hits` reports with its hits)."""
@@ -741,7 +758,16 @@ class Detector:
                         found |= self._match_finished(_finish(_FORM_OF[form](prepared[left:right])))
                 self._record(hits, found, f"{how}+{form}" if form else how)
             if unaligned and has_camel(prepared):  # read on the prepared text, without building the form
-                self._record(hits, {key for key in unaligned if self._camel_aligned(prepared, key)}, f"{how}+camel")
+                starts, ends = _camel_points(prepared)
+                self._record(
+                    hits,
+                    {
+                        key
+                        for key in unaligned
+                        if (key[0] in starts or key[-1] in ends) and self._camel_aligned(prepared, key)
+                    },
+                    f"{how}+camel",
+                )
         return MappingProxyType(hits), tuple(how for how, _ in layers)
 
     def _leet_candidates(self, prepared: str, form: str, found: Collection[str]) -> set[str]:
