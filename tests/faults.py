@@ -73,6 +73,29 @@ def dynamodb_write_fails(
 
 
 @contextmanager
+def dynamodb_update_answer_lost(
+    when: Callable[[str, Item], bool], times: int = 1, code: str = "ProvisionedThroughputExceededException"
+) -> Iterator[DynamoDBFault]:
+    """Make moto's DynamoDB apply an ``UpdateItem`` and then answer it with the error ``code`` (a throttle, which the
+    SDK retries), as when DynamoDB applied a write whose answer was lost; for the first ``times`` updates of the keys
+    ``when(table, key)`` selects (``fault.hits`` holds their keys)."""
+    fault = DynamoDBFault(code, when)
+    real_update = DynamoDBBackend.update_item
+
+    def update_item(self: Any, table_name: str, key: Item, *args: Any, **kwargs: Any) -> Any:
+        result = real_update(self, table_name, key, *args, **kwargs)
+        if len(fault.hits) < times:
+            fault.check(table_name, key)
+        return result
+
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+    try:
+        yield fault
+    finally:
+        DynamoDBBackend.update_item = real_update  # type: ignore[method-assign]
+
+
+@contextmanager
 def counting_invocations(stack: Any, logical: str) -> Iterator[list[dict[str, Any]]]:
     """Record every invocation of one function of the local stack (the real handler still runs)."""
     calls: list[dict[str, Any]] = []

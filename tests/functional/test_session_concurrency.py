@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import unique_email
+from faults import attr, dynamodb_update_answer_lost
 from mcp_gateway.adapters.session_store import SessionStore
 from mcp_gateway.domain.models import Principal
 from mcp_gateway.domain.policy import Policy
@@ -78,3 +79,52 @@ def test_a_burst_of_parallel_log_reads_across_many_log_groups_admits_exactly_the
     allowed = sum(1 for d in decisions if d["outcome"] == "ALLOW")
     assert allowed == policy.session.max_distinct_log_groups
     assert {d["rule_id"] for d in decisions if d["outcome"] != "ALLOW"} == {"session.fan-out.log-groups"}
+
+
+def _one_by_one(stack: Any, policy: Policy) -> Any:
+    """A function deciding calls of one fresh principal one after another (each through its own Validator)."""
+    email = unique_email("retry")
+    principal = Principal(sub=f"idp|{uuid.uuid4().hex}", email=email, groups=("developers",), token_id="t1",
+                          expires_at=int(time.time()) + 900)  # fmt: skip
+    store = SessionStore(stack.client("dynamodb"), stack.physical("RateLimitTable"))
+    now = time.time()
+
+    def decide(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        request = action_request(tool, args, principal, region="us-east-1", account="123456789012", now=now)
+        validator = Validator(policy, "", b"k" * 32, clock=lambda: now)
+        validator.sessions = store
+        out: dict[str, Any] = validator.handle({"request": request.model_dump(mode="json")})["decision"]
+        return out
+
+    return decide
+
+
+def _object() -> tuple[str, dict[str, Any]]:
+    return "get_object", {"bucket": "acme-app-logs", "key": f"app/{uuid.uuid4().hex}.log"}
+
+
+def _session_slice(table: str, key: dict[str, Any]) -> bool:
+    return attr(key, "pk").startswith("session#")
+
+
+def test_a_read_recorded_again_after_a_lost_answer_is_judged_without_its_own_object_and_stops_at_the_threshold(
+    stack: Any, policy: Policy
+) -> None:
+    # DynamoDB applied the update, its answer was lost (a throttle) and the SDK sent it again: the second answer
+    # already holds the call's own object. Judged on it, the call past the threshold looked like a re-read of an
+    # object it had seen, and passed.
+    decide = _one_by_one(stack, policy)
+    limit = policy.session.max_distinct_objects
+    assert [decide(*_object())["outcome"] for _ in range(limit)] == ["ALLOW"] * limit
+    with dynamodb_update_answer_lost(_session_slice) as fault:
+        decision = decide(*_object())
+    assert len(fault.hits) == 1  # the fault fired once; the retry then succeeded
+    assert (decision["outcome"], decision["rule_id"]) == ("REVIEW", "session.fan-out.objects")
+
+
+def test_a_first_read_recorded_again_after_a_lost_answer_is_still_allowed(stack: Any, policy: Policy) -> None:
+    decide = _one_by_one(stack, policy)
+    with dynamodb_update_answer_lost(_session_slice) as fault:
+        decision = decide(*_object())
+    assert len(fault.hits) == 1
+    assert decision["outcome"] == "ALLOW"

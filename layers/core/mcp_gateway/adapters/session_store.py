@@ -4,10 +4,17 @@ Each item is one slice of one principal's window (``session#<principal hash>#<sl
 sets of hashed resource names and flags, with the table's TTL attribute ``expires_at``. Recording is one
 ``UpdateItem`` whose ``ADD`` to string sets is atomic, like the rate counters, and returns the slice as it was
 before (``ALL_OLD``); reading is one consistent ``BatchGetItem`` of the window's (other) slices.
+
+A retried update (the SDK sends it again when an answer is lost: a throttle, a 5xx or a timeout after DynamoDB
+applied it) answers the slice as it was before the *retry*, which already holds the call's own resources: the call
+would look like a re-read of what it had seen and pass any threshold. So each update also adds a random marker of
+its own to the slice (``r``); when the answer already holds it, the call's own resources are taken out of the state
+it is judged on (the stricter side: a true re-read looks new).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,7 +57,11 @@ class SessionStore:
             else:
                 values[f":v{i}"] = {"N": str(int(value))}
                 sets.append(f"#a{i} = :v{i}")
-        expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
+        marker = secrets.token_hex(8)  # this call's own: the same in every retry of this update
+        names["#r"] = MARKERS
+        values[":r"] = {"SS": [marker]}
+        adds.append("#r :r")
+        expression = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
         resp = self.ddb.update_item(
             TableName=self.table,
             Key={"pk": {"S": key}},
@@ -60,7 +71,19 @@ class SessionStore:
             ReturnValues="ALL_OLD",
         )
         old = resp.get("Attributes")
-        return _plain({"pk": {"S": key}, **old}) if old else None
+        if not old:
+            return None
+        before = _plain({"pk": {"S": key}, **old})
+        if marker in old.get(MARKERS, {}).get("SS", ()):  # a retry: this call's own update was applied already
+            for name, value in update.items():
+                if isinstance(value, list) and name in before:
+                    own = set(value)
+                    before[name] = [v for v in before[name] if v not in own]
+        return before
+
+
+MARKERS = "r"
+"""The attribute holding the markers of the updates a slice has had (see the module docstring)."""
 
 
 def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
