@@ -16,7 +16,11 @@ moto is pinned exactly (requirements/dev.txt) because these reach into its inter
 5. moto's DynamoDB ``transact_write_items`` deep-copies every table (for rollback) without a lock, so a
    concurrent ``put_item``/``update_item`` on another server thread fails it with "dictionary changed size
    during iteration" (HTTP 500). The server's DynamoDB writes are serialised behind one lock, which is
-   what DynamoDB's own atomicity guarantees to callers.
+   what DynamoDB's own atomicity guarantees to callers. moto's request handlers for ``PutItem``, ``UpdateItem``
+   and ``DeleteItem`` also read the item for ``ReturnValues=ALL_OLD`` *before* the write, outside that lock: two
+   concurrent updates of one item could both answer the same old item (a burst of session recordings then saw
+   one position twice). Those handlers run under the same lock, so the old item and the write are one step, as
+   in DynamoDB.
 
 6. (Opt-in, only for servers started with IAM enforcement, i.e. INITIAL_NO_AUTH_ACTION_COUNT.) moto treats a
    condition key missing from the request as satisfied and a failed condition as DENIED; IAM treats both as "the
@@ -435,6 +439,7 @@ def install() -> None:
         StepFunctionResponse.start_sync_execution = _start_sync_execution  # type: ignore[attr-defined]
         from moto.dynamodb import models as ddb_models
         from moto.dynamodb.models import DynamoDBBackend
+        from moto.dynamodb.responses import DynamoHandler
         from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
             state_task_service_sfn as sfn_service,
         )
@@ -444,6 +449,8 @@ def install() -> None:
         backend.transact_write_items = _item_level_rollback(backend.transact_write_items)  # type: ignore[method-assign]
         for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
             setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
+        for name in ("put_item", "update_item", "delete_item"):  # ALL_OLD read and write as one step
+            setattr(DynamoHandler, name, _serialised(getattr(DynamoHandler, name)))
         sfn_task = sfn_service.StateTaskServiceSfn
         sfn_task._normalise_parameters = _camel_sfn_parameters(sfn_task._normalise_parameters)  # type: ignore[method-assign]
         config = cast(dict[str, Any], default_user_config)
