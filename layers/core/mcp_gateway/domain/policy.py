@@ -519,6 +519,11 @@ def inert_on_read(policy: Policy, name: str, value: str) -> bool:
     return not _is_identifier_field(name, policy.identifier_fields) or not _PROSE.search(value)
 
 
+def inert_fields(policy: Policy, fields: Mapping[str, str]) -> frozenset[str]:
+    """The names of a read's fields whose own findings the decision ignores (:func:`inert_on_read`)."""
+    return frozenset(name for name, value in fields.items() if inert_on_read(policy, name, value))
+
+
 def scan_request(policy: Policy, request: ActionRequest, *, read_only: bool = False) -> list[Finding]:
     """Detector findings for a request: every field alone and all joined (intent first), plus the joins a
     split payload hides in when other values sit between its parts in a real tool call: the free-text
@@ -529,7 +534,7 @@ def scan_request(policy: Policy, request: ActionRequest, *, read_only: bool = Fa
     ``Detector.scan``'s ``inert``), and they neither end the scan early nor hide a later join's finding."""
     fields = scan_fields(request)
     identifiers = policy.identifier_fields
-    inert = frozenset(n for n, v in fields.items() if inert_on_read(policy, n, v)) if read_only else frozenset()
+    inert = inert_fields(policy, fields) if read_only else frozenset()
     memo: Memo = {}  # each text is read once per request, however many joins it takes part in
     findings = policy.detector.scan(fields, identifier_fields=identifiers, memo=memo, inert=inert)
     if any(f.effect == "deny" for f in findings):
@@ -928,7 +933,7 @@ def explain(policy: Policy, request: ActionRequest, session: SessionState | None
     findings = scan_request(policy, request, read_only=not write)
     if not write:  # the data fields' own findings, which the decision ignores, are listed as signals too
         fields = scan_fields(request)
-        inert = frozenset(n for n, v in fields.items() if inert_on_read(policy, n, v))
+        inert = inert_fields(policy, fields)
         if inert:
             own = policy.detector.scan(fields, identifier_fields=policy.identifier_fields)
             listed = [f for f in own if f.field in inert and f.kind != "input"]
