@@ -371,8 +371,8 @@ def test_one_pass_of_the_cut_keys_finds_a_key_across_a_junction_exactly_when_the
         if rng.random() < 0.5:
             first, second = rng.choice(fragments)
             left, right = left + rng.choice(("", " ")) + first, second + rng.choice(("", " ")) + right
-        _, tails, _ = DETECTOR._side(left, 0, len(left), leftward=True)
-        _, heads, _ = DETECTOR._side(right, 0, len(right), leftward=False)
+        _, tails, _, _ = DETECTOR._side(left, 0, len(left), leftward=True)
+        _, heads, _, _ = DETECTOR._side(right, 0, len(right), leftward=False)
         expected = any(DETECTOR._key_across(a, b) for a, b in zip(tails, heads, strict=True) if a and b)
         assert DETECTOR._crossing(tails, heads) == expected, (left[-40:], right[:40])
         checked += 1

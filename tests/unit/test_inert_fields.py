@@ -82,6 +82,41 @@ def test_a_scan_with_inert_fields_gives_every_finding_of_the_full_scan_but_their
     assert held_read > 100
 
 
+def test_a_scan_told_quiet_finds_nothing_and_most_plain_groups_are_told_quiet() -> None:
+    # scan_request skips a split-payload group that Detector.quiet says adds nothing: quiet must never be True for
+    # fields whose scan finds anything (with or without inert fields), and must hold for the usual quiet groups
+    rng = random.Random("quiet-groups")
+    plain = [s for s in CORPUS if s.isascii()]
+    # halves of a payload that only a join holds: a key across the junction, "r"|"n" read as m, base64 and spaced
+    # hex merged across it (each half finds nothing alone)
+    split = [
+        ("show the errors de", "lete the bucket"), ("te", "rminate it"), ("ter", "n it"),
+        ("ZGVsZX", "RlIHRoZSBidWNrZXQ="), ("64 65 6c 65", "74 65"), ("for", "each bucket"),
+        ("/aws/lambda/orders-de", "lete the orders log group"),
+    ]  # fmt: skip
+    told = found = joined = 0
+    for _ in range(3000):
+        names = rng.sample(NAMES, rng.randint(2, 3))
+        fields = {name: rng.choice(plain if rng.random() < 0.8 else CORPUS) for name in names}
+        if rng.random() < 0.2:
+            first, second = rng.choice(split)
+            fields[names[0]] = rng.choice(("", "why ")) + first
+            fields[names[1]] = second
+        inert = frozenset(n for n in names if n != "intent" and rng.random() < 0.5)
+        memo: dict[Any, Any] = {}
+        quiet = DETECTOR.quiet(fields, memo=memo, inert=inert)
+        findings = DETECTOR.scan(fields, identifier_fields=IDENTIFIERS, memo=memo, inert=inert)
+        if quiet:
+            assert findings == [], fields
+            assert _own_removed(DETECTOR.scan(fields, identifier_fields=IDENTIFIERS), inert) == [], fields
+            told += 1
+        found += bool(findings)
+        joined += any(f.field == "<joined>" for f in findings)
+    assert told > 600  # the shortcut is taken
+    assert found > 600  # and the comparison includes scans that find something,
+    assert joined > 200  # among them scans where only a join finds it
+
+
 def test_a_hit_inside_an_inert_field_next_to_a_junction_is_not_reported_as_a_join() -> None:
     # "?DELETE" sits at the junction with the intent: the join's window holds it, but the field holds it alone
     fields = {"intent": "show the errors", "filter_pattern": "?DELETE"}

@@ -357,9 +357,10 @@ def _squashed_forms_of(piece: str) -> tuple[str, tuple[str, str, str]]:
     return prepared, forms
 
 
-_Side = tuple[str, tuple[str, ...], int]
+_Side = tuple[str, tuple[str, ...], int, tuple[str, ...]]
 """One side of a junction: its last (left side) or first (right side) 5 prepared characters, the last or first
-``longest key - 1`` characters of each squashed form, and the length of the shortest squashed form."""
+``longest key - 1`` characters of each squashed form, the length of the shortest squashed form, and the last or first
+3 characters of each squashed form (all that :meth:`Detector._cut_at` reads)."""
 
 
 def _side_reading(piece: str, leftward: bool, longest: int) -> _Side:
@@ -380,11 +381,13 @@ def _side_reading(piece: str, leftward: bool, longest: int) -> _Side:
                 leet_l[max(0, len(leet_l) - keep) :].decode("ascii"),
             ),
             shortest,
+            (plain[-3:].decode("ascii"), leet[-3:].decode("ascii"), leet_l[-3:].decode("ascii")),
         )
     return (
         prepared[:5],
         (plain[:keep].decode("ascii"), leet[:keep].decode("ascii"), leet_l[:keep].decode("ascii")),
         shortest,
+        (plain[:3].decode("ascii"), leet[:3].decode("ascii"), leet_l[:3].decode("ascii")),
     )
 
 
@@ -394,8 +397,8 @@ def _side_reading_reference(piece: str, leftward: bool, longest: int) -> _Side:
     keep = max(longest - 1, 0)
     shortest = min(map(len, forms))
     if leftward:
-        return prepared[-5:], tuple(f[max(0, len(f) - keep) :] for f in forms), shortest
-    return prepared[:5], tuple(f[:keep] for f in forms), shortest
+        return prepared[-5:], tuple(f[max(0, len(f) - keep) :] for f in forms), shortest, tuple(f[-3:] for f in forms)
+    return prepared[:5], tuple(f[:keep] for f in forms), shortest, tuple(f[:3] for f in forms)
 
 
 # The sides of a request's junctions repeat (a field's tail meets the next field in each join), as do names.
@@ -526,6 +529,8 @@ class Detector:
         self._camel_patterns: dict[str, re.Pattern[str]] = {}
         # junction surroundings (squashed tails and heads) -> whether a key lies across
         self._crossed: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = {}
+        # the 3 squashed characters either side of a junction, in each form -> whether some key's cut fits them
+        self._cut_possible: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = {}
         # Every key cut in two at each point inside it, the halves either side of a NUL: such a word occurs in
         # "tail NUL head" exactly when the key occurs in tail + head across the point between them.
         self._across: Any = None
@@ -840,8 +845,8 @@ class Detector:
         nothing a decoder reads: the merged token at a junction without separator decodes to nothing, no spaced hex
         run passes the junction, and no "rn"/"vv" (read as m/w in the "l" leetspeak form) is formed across it.
         False means: read the junction's window as before."""
-        left_chars, tails, _ = self._side(joined, 0, junction, leftward=True)
-        right_chars, heads, _ = self._side(joined, after, len(joined), leftward=False)
+        left_chars, tails, _, left_edges = self._side(joined, 0, junction, leftward=True)
+        right_chars, heads, _, right_edges = self._side(joined, after, len(joined), leftward=False)
         if not left_chars or not right_chars:
             return True
         if left_chars[-1] in _HEX_OR_SEPARATOR and right_chars[0] in _HEX_OR_SEPARATOR:
@@ -855,6 +860,18 @@ class Detector:
                 return False
             if not _token_plain(joined, junction):
                 return False
+        # The cut test on the 3 characters either side of the junction (which repeat far more than the tails and
+        # heads, and reject nearly every junction), then the pass of the cut keys over the whole surroundings.
+        edges = (left_edges, right_edges)
+        cut = self._cut_possible.get(edges)
+        if cut is None:
+            pairs = zip(left_edges, right_edges, strict=True)
+            cut = any(self._cut_at(tail, head) for tail, head in pairs if tail and head)
+            if len(self._cut_possible) >= _CROSSED_MEMO_SIZE:
+                self._cut_possible.clear()
+            self._cut_possible[edges] = cut
+        if not cut:
+            return True
         around = (tails, heads)
         crossed = self._crossed.get(around)
         if crossed is None:
@@ -998,6 +1015,40 @@ class Detector:
                         findings.append(self._finding(hit, JOINED_FIELD, f"joined:{via}"))
         findings.sort(key=finding_order)
         return findings
+
+    def quiet(self, fields: Mapping[str, str], *, memo: Memo, inert: Collection[str] = ()) -> bool:
+        """Whether :meth:`scan` of ``fields`` (with the same ``memo`` and ``inert``) finds nothing, told without
+        building its findings: every field plain ASCII text within bounds, no field that is not inert with a hit
+        (an inert field is read only when another field or a join has one), and every junction of both joins clear
+        (:meth:`_junction_clear`: the joins then read no window). False when any of it fails, or cannot be told."""
+        if self._automaton is None or len(fields) > MAX_FIELDS:
+            return False
+        values: list[str] = []
+        for name, value in fields.items():
+            if not isinstance(value, str) or len(value) > MAX_INPUT_CHARS or not value.isascii():
+                return False
+            if name in inert:
+                if self._layer_labels(value, memo) != ("plain",):
+                    return False
+            else:
+                hits, labels = self._hits(value, MAX_INPUT_CHARS, memo)
+                if hits or labels != ("plain",):
+                    return False
+            values.append(value)
+        if len(values) < 2:
+            return True
+        if sum(map(len, values)) + len(values) > MAX_JOINED_CHARS:
+            return False
+        for separator in (" ", ""):
+            joined = separator.join(values)
+            position = 0
+            for value in values[:-1]:
+                position += len(value)
+                junction = position
+                position += len(separator)
+                if not self._junction_clear(joined, junction, position):
+                    return False
+        return True
 
     def _take(
         self,

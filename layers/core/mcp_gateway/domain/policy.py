@@ -550,6 +550,8 @@ def scan_request(policy: Policy, request: ActionRequest, *, read_only: bool = Fa
             groups.append({name: fields[name], "intent": fields["intent"]})
     seen = {(f.rule_id, f.term) for f in findings}
     for group in groups:
+        if policy.detector.quiet(group, memo=memo, inert=inert):  # (the usual case: nothing to add)
+            continue
         for f in policy.detector.scan(group, identifier_fields=identifiers, memo=memo, inert=inert):
             if (f.rule_id, f.term) not in seen:
                 seen.add((f.rule_id, f.term))
