@@ -56,7 +56,7 @@ def test_printable_bytes_read_as_text_exactly_as_the_strict_decoding_does() -> N
 def test_base64_tokens_decoded_with_shared_groups_equal_every_start_decoded_alone() -> None:
     decoded = shifted = far = 0
     for token in _tokens():
-        result = nz._b64_token.__wrapped__(token)
+        result = nz._b64_token_decoded(token)
         assert result == nz._b64_token_reference(token), token
         assert nz._b64_token(token) == result, token
         if result != token:
@@ -67,6 +67,19 @@ def test_base64_tokens_decoded_with_shared_groups_equal_every_start_decoded_alon
     assert decoded > 300
     assert shifted > 200
     assert far > 100  # starts past the first four, read from the decodings of starts 4 apart
+
+
+def test_the_base64_memos_keep_only_short_candidates() -> None:
+    # a warm function must not hold thousands of 64 KB blobs: long candidates are decoded, never remembered
+    blob = base64.b64encode(b"delete the bucket " * 2000).decode()
+    short = base64.b64encode(b"delete the bucket").decode()
+    for memo, decode in ((nz._b64_token_memo, nz._b64_token), (nz._b64_text_memo, nz._b64_text)):
+        memo.cache_clear()
+        assert decode(blob) == decode(blob)
+        assert memo.cache_info().currsize == 0
+        decode(short)
+        assert memo.cache_info().currsize == 1
+    assert nz._b64_token(blob).startswith("delete the bucket")
 
 
 @pytest.mark.parametrize("bound", [nz._PLAIN_RUNS_MAX, 50])

@@ -260,8 +260,14 @@ def _b64_text_uncached(blob: str) -> str | None:
 
 
 # Pure and bounded-cached: log and intent vocabulary repeats ("Exception", "requests"), and every 8+ character word is
-# a base64 candidate that must be trial-decoded.
-_b64_text = functools.lru_cache(maxsize=8192)(_b64_text_uncached)
+# a base64 candidate that must be trial-decoded. Only candidates up to _B64_MEMO_MAX_CHARS are kept: a memo of 8,192
+# entries of any length could hold 8,192 distinct 64 KB blobs (half a gigabyte) in a warm function.
+_B64_MEMO_MAX_CHARS = 512
+_b64_text_memo = functools.lru_cache(maxsize=8192)(_b64_text_uncached)
+
+
+def _b64_text(blob: str) -> str | None:
+    return _b64_text_memo(blob) if len(blob) <= _B64_MEMO_MAX_CHARS else _b64_text_uncached(blob)
 
 
 def _b64_blob(m: re.Match[str]) -> str:
@@ -275,8 +281,12 @@ _B64_URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
 _UTF8_NEVER = bytes(0xFF if c in (0xC0, 0xC1) or c >= 0xF5 else 0 for c in range(256))
 
 
-@functools.lru_cache(maxsize=8192)
 def _b64_token(token: str) -> str:
+    """:func:`_b64_token_decoded`, memoised for candidates up to ``_B64_MEMO_MAX_CHARS``."""
+    return _b64_token_memo(token) if len(token) <= _B64_MEMO_MAX_CHARS else _b64_token_decoded(token)
+
+
+def _b64_token_decoded(token: str) -> str:
     """The token with its base64 decoded (:func:`_b64_token_reference`). A word glued in front (fields joined with
     nothing: "follow" + "ZGVs...") shifts the alignment: starts up to 12 characters later are also tried, the first
     that decodes wins.
@@ -320,6 +330,9 @@ def _b64_token(token: str) -> str:
         if text is not None:
             return f"{token[:start]} {text}" if start else text
     return token
+
+
+_b64_token_memo = functools.lru_cache(maxsize=8192)(_b64_token_decoded)
 
 
 def _b64_token_reference(token: str) -> str:
