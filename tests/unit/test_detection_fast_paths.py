@@ -381,6 +381,109 @@ def test_one_pass_of_the_cut_keys_finds_a_key_across_a_junction_exactly_when_the
     assert crossed > 300  # keys across the junction are in the test, not only clear junctions
 
 
+def _edge_values(rng: random.Random) -> list[str]:
+    """Values whose ends stress what a junction's side reads from its value alone: runs of "v" (read as w in pairs,
+    so a neighbour can shift the pairing), "r" and "n" at either end, leetspeak characters, controls, spaced and
+    contiguous hex, base64 characters, whitespace at the ends, and very short values, alone and as the 64th
+    character of a long value."""
+    texts = _ascii(CORPUS)
+    pieces = ["v", "vv", "vvv", "vvvvv", "n", "r", "rn", "nrn", "rnrn", "m", "w", "1", "|", "3", "0x", "de", "ad",
+              "\x01", "\x07", " ", "\t", "-", ":", "?", "/", "=", "ab", "zZ", "I", "l", "de ad", "64 65"]  # fmt: skip
+    values: list[str] = []
+    for _ in range(3000):
+        kind = rng.random()
+        if kind < 0.35:
+            value = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 6)))
+        elif kind < 0.6:
+            text = rng.choice(texts)
+            start = rng.randrange(len(text))
+            value = text[start : start + rng.randint(1, 12)]
+        elif kind < 0.8:  # a long value whose 64th character from either end sits in a run
+            run = "".join(rng.choice(pieces) for _ in range(rng.randint(2, 8)))
+            filler = rng.choice(texts)[:70].ljust(70, "x")
+            cut = 64 - len(run) // 2
+            value = rng.choice((filler[:cut] + run + filler, filler + run + filler[:cut]))
+        else:
+            value = rng.choice(texts)
+        values.append(value)
+    return [v for v in values if v and v.isascii()]
+
+
+def test_a_junction_read_from_its_two_values_alone_is_clear_exactly_when_the_joined_text_says_so() -> None:
+    rng = random.Random(21)
+    values = _edge_values(rng)
+    fragments = _junction_fragments()
+    checked = clear = 0
+    for _ in range(12000):
+        row = [rng.choice(values) for _ in range(rng.choice((2, 3, 4)))]
+        if rng.random() < 0.15:
+            first, second = rng.choice(fragments)
+            row[0], row[1] = row[0] + first, second
+        for separator in (" ", ""):
+            joined = separator.join(row)
+            position = 0
+            for index in range(len(row) - 1):
+                position += len(row[index])
+                junction, position = position, position + len(separator)
+                expected = DETECTOR._junction_clear(joined, junction, position)
+                got = DETECTOR._junction_clear_between(joined, junction, position, row[index], row[index + 1])
+                assert got == expected, (row, separator, index)
+                checked += 1
+                clear += expected
+    assert checked > 40000
+    assert 0.2 * checked < clear < 0.95 * checked  # both outcomes, many times
+
+
+def test_a_value_end_read_alone_is_what_the_junction_side_reads_or_nothing() -> None:
+    # the edge of a value is given only when every neighbour leaves the side's last character and cut edges as they are
+    rng = random.Random(22)
+    values = _edge_values(rng)
+    given = 0
+    for _ in range(6000):
+        value, other = rng.choice(values), rng.choice(values)
+        for separator in (" ", ""):
+            left_edge = detection._value_edge_reading(value[-64:], True)
+            if left_edge is not None:
+                joined = other + separator + value
+                chars, _, _, edges = DETECTOR._side(joined, 0, len(joined), leftward=True)
+                assert (chars[-1], edges) == left_edge, (other, separator, value)
+                given += 1
+            right_edge = detection._value_edge_reading(value[:64], False)
+            if right_edge is not None:
+                joined = value + separator + other
+                chars, _, _, edges = DETECTOR._side(joined, 0, len(joined), leftward=False)
+                assert (chars[0], edges) == right_edge, (value, separator, other)
+                given += 1
+    assert given > 12000
+
+
+@pytest.mark.parametrize(
+    ("before", "value", "after"),
+    [
+        ("xr", "nab", "zz"),  # "r" before a leading "n": read as m in the "l" leetspeak form
+        ("xv", "vab", "zz"),  # a "v" before a leading run of "v" shifts its pairs
+        ("v", "vvvab", "zz"),
+        ("zz", "abr", "nx"),  # a trailing "r" before an "n"
+        ("zz", "abv", "vx"),  # an odd trailing run of "v" before a "v"
+        ("zz", "abvvv", "vx"),
+    ],
+)
+def test_a_value_end_a_neighbour_could_change_is_read_from_the_joined_text(before: str, value: str, after: str) -> None:
+    for separator in ("", " "):
+        joined = before + separator + value + separator + after
+        start, end = len(before) + len(separator), len(before) + len(separator) + len(value)
+        row = [before, value, after]
+        for junction, index in ((end, 1), (start - len(separator), 0)):
+            after_junction = junction + len(separator)
+            expected = DETECTOR._junction_clear(joined, junction, after_junction)
+            got = DETECTOR._junction_clear_between(joined, junction, after_junction, row[index], row[index + 1])
+            assert got == expected, (separator, junction)
+        chars, _, _, edges = DETECTOR._side(joined, 0, end, leftward=True)
+        assert detection._value_edge_reading(value, True) in (None, (chars[-1], edges))
+        chars, _, _, edges = DETECTOR._side(joined, start, len(joined), leftward=False)
+        assert detection._value_edge_reading(value, False) in (None, (chars[0], edges))
+
+
 def test_a_junction_between_plain_words_no_key_can_cross_is_skipped() -> None:
     left, right = "show the errors of the checkout service", "since the deploy at noon"
     for separator in (" ", ""):

@@ -403,6 +403,35 @@ def _side_reading_reference(piece: str, leftward: bool, longest: int) -> _Side:
 
 # The sides of a request's junctions repeat (a field's tail meets the next field in each join), as do names.
 _side_of = functools.lru_cache(maxsize=8192)(_side_reading)
+
+
+def _value_edge_reading(piece: str, leftward: bool) -> tuple[str, tuple[str, str, str]] | None:
+    """The end of one plain ASCII value next to a junction, read from the value alone (``piece``: the value, or its
+    first or last ``_JUNCTION_CONTEXT`` characters): its prepared character next to the junction and the 3 characters
+    of each squashed form next to it, which :func:`_side_reading` of the junction's side gives whatever the value's
+    neighbours are; or None when they could change them. The plain and "i" leetspeak forms are per character, so only
+    the value's own characters count once it has 3 squashed ones. The "l" form also reads "rn" and "vv" as m and w,
+    left to right: a neighbour after the value can take at most its last character (a trailing "r" or odd "v"), and a
+    neighbour before it only its leading run of "v" or a leading "n" (the reading is in step again after them)."""
+    prepared = _prepare(piece)
+    raw = prepared.encode("ascii")
+    plain = raw.translate(*_SQUASH_PLAIN)
+    leet = raw.translate(*_SQUASH_LEET_I)
+    leet_l_raw = raw.translate(_LEET_L_BYTES)
+    if leftward:
+        skip = len(leet_l_raw) - len(leet_l_raw.lstrip(b"v")) or int(leet_l_raw[:1] == b"n")
+        leet_l = leet_l_raw[skip:].replace(b"rn", b"m").replace(b"vv", b"w").translate(*_SQUASH_PLAIN)
+        if len(plain) < 3 or len(leet) < 3 or len(leet_l) < 3:
+            return None
+        return prepared[-1], (plain[-3:].decode("ascii"), leet[-3:].decode("ascii"), leet_l[-3:].decode("ascii"))
+    leet_l = leet_l_raw.replace(b"rn", b"m").replace(b"vv", b"w").translate(*_SQUASH_PLAIN)
+    if len(plain) < 3 or len(leet) < 3 or len(leet_l) < 4:
+        return None
+    return prepared[0], (plain[:3].decode("ascii"), leet[:3].decode("ascii"), leet_l[:3].decode("ascii"))
+
+
+# Values repeat within a request (each takes part in several joins) and across requests (names, first words).
+_value_edge = functools.lru_cache(maxsize=8192)(_value_edge_reading)
 _BASE64_CHARS = _BASE64_ALPHABET | {"="}
 # The farthest a %, & or backslash can stand before a junction and begin what a decoder reads across it: a named
 # HTML entity ("&" and up to 32 characters, then ";"), "\\u{10FFFF}", "%uXXXX".
@@ -862,15 +891,7 @@ class Detector:
                 return False
         # The cut test on the 3 characters either side of the junction (which repeat far more than the tails and
         # heads, and reject nearly every junction), then the pass of the cut keys over the whole surroundings.
-        edges = (left_edges, right_edges)
-        cut = self._cut_possible.get(edges)
-        if cut is None:
-            pairs = zip(left_edges, right_edges, strict=True)
-            cut = any(self._cut_at(tail, head) for tail, head in pairs if tail and head)
-            if len(self._cut_possible) >= _CROSSED_MEMO_SIZE:
-                self._cut_possible.clear()
-            self._cut_possible[edges] = cut
-        if not cut:
+        if not self._cut_fits(left_edges, right_edges):
             return True
         around = (tails, heads)
         crossed = self._crossed.get(around)
@@ -880,6 +901,41 @@ class Detector:
                 self._crossed.clear()
             self._crossed[around] = crossed
         return not crossed
+
+    def _cut_fits(self, left_edges: tuple[str, ...], right_edges: tuple[str, ...]) -> bool:
+        """Whether, in some form, the 3 squashed characters either side of a junction are those either side of a cut of
+        some key (:meth:`_cut_at`, memoised)."""
+        edges = (left_edges, right_edges)
+        cut = self._cut_possible.get(edges)
+        if cut is None:
+            pairs = zip(left_edges, right_edges, strict=True)
+            cut = any(self._cut_at(tail, head) for tail, head in pairs if tail and head)
+            if len(self._cut_possible) >= _CROSSED_MEMO_SIZE:
+                self._cut_possible.clear()
+            self._cut_possible[edges] = cut
+        return cut
+
+    def _junction_clear_between(self, joined: str, junction: int, after: int, left: str, right: str) -> bool:
+        """:meth:`_junction_clear` of the junction between the values ``left`` (``joined[:junction]`` ends with it)
+        and ``right`` (``joined[after:]`` starts with it), with each side read from its value alone (memoised per
+        value, :func:`_value_edge_reading`) instead of from the joined text. :meth:`_junction_clear` itself decides
+        when a value's neighbours could change what it reads, when a spaced hex run could pass the junction, and when
+        a key's cut fits it (a window may have to be read)."""
+        context = _JUNCTION_CONTEXT
+        tail = _value_edge(left if len(left) <= context else left[-context:], True)
+        head = _value_edge(right if len(right) <= context else right[:context], False)
+        if tail is None or head is None:
+            return self._junction_clear(joined, junction, after)
+        last, left_edges = tail
+        first, right_edges = head
+        if last in _HEX_OR_SEPARATOR and first in _HEX_OR_SEPARATOR:
+            return self._junction_clear(joined, junction, after)
+        if after == junction:  # no separator: the tokens either side are one token in the join
+            if (last + first).encode("ascii").translate(_LEET_L_BYTES) in (b"rn", b"vv"):
+                return False
+            if not _token_plain(joined, junction):
+                return False
+        return not self._cut_fits(left_edges, right_edges) or self._junction_clear(joined, junction, after)
 
     def _crossing(self, tails: Sequence[str], heads: Sequence[str]) -> bool:
         """Whether, in some form, a key occurs in its tail + head across the point between them: one pass of the cut
@@ -924,11 +980,14 @@ class Detector:
             return self._hits(joined, MAX_JOINED_CHARS, memo)[0]
         windows: list[list[int]] = []
         position = 0
-        for value in values[:-1]:
+        for index in range(len(values) - 1):
+            value = values[index]
             position += len(value)
             junction = position
             position += len(separator)
-            if self._automaton is None or self._junction_clear(joined, junction, position):
+            if self._automaton is None or self._junction_clear_between(
+                joined, junction, position, value, values[index + 1]
+            ):
                 continue
             left = junction - _reach_back(joined, junction)
             right = position + _reach(joined, position)
@@ -1042,11 +1101,12 @@ class Detector:
         for separator in (" ", ""):
             joined = separator.join(values)
             position = 0
-            for value in values[:-1]:
+            for index in range(len(values) - 1):
+                value = values[index]
                 position += len(value)
                 junction = position
                 position += len(separator)
-                if not self._junction_clear(joined, junction, position):
+                if not self._junction_clear_between(joined, junction, position, value, values[index + 1]):
                     return False
         return True
 
