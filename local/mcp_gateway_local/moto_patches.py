@@ -42,6 +42,10 @@ Speed (moto does each of these again on every execution; none of them changes be
    parameters, the history's details): for a page of 1,000 log events that was half of the execution. The data is
    JSON (it arrives as JSON and leaves as JSON), so those modules copy it with a JSON-only deep copy (new dicts and
    lists, the same immutable str/int/float/bool/None); anything else still goes through ``copy.deepcopy``.
+11. The server finds the backend of every request by host (``DomainDispatcherApplication.get_backend_for_host``):
+   a directory listing of moto's package and up to ~180 URL regexes, under the dispatcher's one lock, about a
+   millisecond per request. The answer depends only on the host text (the listing and the patterns are fixed for
+   the process), so it is remembered per host (at most 1,024 hosts; past that the lookup runs as before).
 
 Clients of the local StartSyncExecution need ``Config(inject_host_prefix=False)`` so botocore does not
 prepend ``sync-`` to the loopback host.
@@ -288,7 +292,7 @@ def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
     return locked
 
 
-# ---- 7-9: caches of work moto repeats on every execution --------------------------------------------------
+# ---- 7-11: caches of work moto repeats on every execution and every request ----------------------------------
 
 _PARSED_DEFINITIONS_MAX = 64
 _parsed_definitions: dict[str, Any] = {}
@@ -389,13 +393,41 @@ _JSON_COPY_MODULES = (
 )
 
 
+_BACKENDS_BY_HOST_MAX = 1024
+
+
+def _cached_backend_for_host(original: Callable[[Any, str | None], Any]) -> Callable[[Any, str | None], Any]:
+    """``DomainDispatcherApplication.get_backend_for_host`` remembered per host text (no host, ``None``, is not
+    looked up: it answers ``None`` at once)."""
+    backends: dict[str, Any] = {}
+
+    @functools.wraps(original)  # __wrapped__: moto's own lookup, for the test that both answer alike
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host is None:
+            return None
+        try:
+            return backends[host]
+        except KeyError:
+            pass
+        backend = original(self, host)
+        if len(backends) < _BACKENDS_BY_HOST_MAX:
+            backends[host] = backend
+        return backend
+
+    return get_backend_for_host
+
+
 def _install_caches() -> None:
     import sys
 
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
+    DomainDispatcherApplication.get_backend_for_host = _cached_backend_for_host(  # type: ignore[method-assign,assignment]
+        DomainDispatcherApplication.get_backend_for_host
+    )
     AmazonStateLanguageParser.parse = staticmethod(  # type: ignore[assignment]
         _cached_definition_parser(AmazonStateLanguageParser.parse)
     )

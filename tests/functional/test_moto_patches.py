@@ -432,3 +432,57 @@ def test_parallel_branches_writing_into_the_same_state_data_never_see_each_other
     assert output["shared"] == data["shared"], "the state's own data is unchanged by the branches"
     assert [b["shared"]["written"] for b in output["branches"]] == ["left", "right"]
     assert all(b["shared"]["list"] == [1, {"deep": True}] for b in output["branches"])
+
+
+def test_the_backend_of_a_host_is_looked_up_once_and_remembered_per_host_text() -> None:
+    looked_up: list[str | None] = []
+
+    def lookup(self: Any, host: str | None) -> str | None:
+        looked_up.append(host)
+        return None if host == "unknown.example" else f"backend-of-{host}"
+
+    cached = moto_patches._cached_backend_for_host(lookup)
+    assert cached(None, "dynamodb") == "backend-of-dynamodb"
+    assert cached(None, "dynamodb") == "backend-of-dynamodb"
+    assert cached(None, "s3.us-east-1.amazonaws.com") == "backend-of-s3.us-east-1.amazonaws.com"
+    assert cached(None, "unknown.example") is None
+    assert cached(None, "unknown.example") is None
+    assert cached(None, None) is None
+    assert looked_up == ["dynamodb", "s3.us-east-1.amazonaws.com", "unknown.example"]
+
+
+def test_the_installed_dispatcher_finds_the_same_backend_for_every_host_as_moto_does(stack: Any) -> None:
+    from moto import backend_index
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    moto_patches.install()
+    hosts = [
+        None,
+        "moto_api",
+        "dynamodb",
+        "states.us-east-1.amazonaws.com",
+        "lambda.eu-west-1.amazonaws.com",
+        "s3.us-east-1.amazonaws.com",
+        "my-bucket.s3.amazonaws.com",
+        "logs.us-east-1.amazonaws.com",
+        "no-such-service.example",
+    ]
+    moto_answers = [
+        None,
+        "moto_api",
+        "dynamodb",
+        "stepfunctions",
+        "awslambda",
+        "s3",
+        "s3",
+        "logs",
+        None,
+    ]
+    dispatcher = DomainDispatcherApplication(lambda backend: None)  # type: ignore[arg-type,return-value]
+    assert dispatcher.backend_url_patterns is backend_index.backend_url_patterns
+    moto_lookup = DomainDispatcherApplication.get_backend_for_host.__wrapped__  # type: ignore[attr-defined]
+    assert moto_lookup is not DomainDispatcherApplication.get_backend_for_host
+    assert [moto_lookup(dispatcher, h) for h in hosts] == moto_answers
+    assert [dispatcher.get_backend_for_host(h) for h in hosts] == moto_answers
+    assert [dispatcher.get_backend_for_host(h) for h in hosts] == moto_answers, "and the same again, remembered"
+    assert stack.client("dynamodb").list_tables()["TableNames"]  # the running server dispatches through it
