@@ -14,7 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
 
-class _CfnLoader(yaml.SafeLoader):
+#: libyaml's parser under the safe constructors when PyYAML has it (its wheels do): the same documents, a tenth of
+#: the time (template.yaml: ~0.27 s in pure Python, read at every stack start and by the audit CLI).
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CfnLoader(_SafeLoader):  # type: ignore[misc,valid-type]  # a base chosen at import
     pass
 
 
