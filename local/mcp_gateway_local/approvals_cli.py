@@ -44,7 +44,7 @@ class Target:
 
 
 def _local_target(state_dir: Path) -> Target:
-    from .stack import REGION, StackInfo
+    from .stack_info import REGION, StackInfo
 
     path = state_dir / "stack.json"
     if not path.exists():

@@ -85,7 +85,7 @@ class Target:
 
 
 def _local_target(state_dir: Path) -> Target:
-    from .stack import REGION, StackInfo
+    from .stack_info import REGION, StackInfo
     from .template import load_template
 
     path = state_dir / "stack.json"

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .stack import DEFAULT_STATE_DIR, StackInfo
+from .stack_info import DEFAULT_STATE_DIR, StackInfo
 
 EXIT_USAGE = 2
 

@@ -41,7 +41,7 @@ def store_for(args: argparse.Namespace) -> SessionKeyStore:
         except StackLookupError as exc:
             raise KeysCliError(str(exc)) from None
         return SessionKeyStore(aws.session_client(session, "secretsmanager", args.region), physical["keys"])
-    from .stack import REGION, StackInfo
+    from .stack_info import REGION, StackInfo
 
     path = Path(args.state_dir) / "stack.json"
     if not path.exists():

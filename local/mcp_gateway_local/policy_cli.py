@@ -146,7 +146,7 @@ def explain_tool_call(
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .stack import ACCOUNT, REGION
+    from .stack_info import ACCOUNT, REGION
 
     try:
         arguments = json.loads(args.args)

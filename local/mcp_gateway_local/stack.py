@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 import zipfile
-from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -33,11 +32,9 @@ from .deploy_check import check_rules
 from .idp import LocalIdP
 from .idp_oidc import serve as serve_oidc
 from .local_oauth import LocalOAuthMixin
+from .stack_info import ACCOUNT, DEFAULT_STATE_DIR, REGION, StackInfo  # also the names tests import from here
 from .template import ROOT, Resolver, load_template, pseudo_parameters
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-DEFAULT_STATE_DIR = ROOT / ".local"
 #: The groups the local stack requires (RequiredGroups): the demo users' groups, as a real deploy must set them.
 LOCAL_REQUIRED_GROUPS = "developers,sre"
 
@@ -114,33 +111,6 @@ def _check_distinct(ports: dict[str, int]) -> None:
 def loopback_hosts(port: int) -> list[str]:
     """The Host values a local client may send for a loopback server: every loopback name, not only 127.0.0.1."""
     return [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
-
-
-@dataclass
-class StackInfo:
-    """What the CLI needs to talk to a running local stack (written to .local/stack.json)."""
-
-    moto_endpoint: str
-    gateway_url: str
-    mcp_url: str
-    callback_url: str
-    idp_issuer: str
-    idp_key_dir: str
-    idp_audience: str
-    idp_client_id: str
-    resources: dict[str, str] = field(default_factory=dict)
-    slack_signing_secret: str = ""
-    approvals_log: str = ""
-    slack_url: str = ""
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2))
-        path.chmod(0o600)
-
-    @classmethod
-    def load(cls, path: Path) -> StackInfo:
-        return cls(**json.loads(path.read_text()))
 
 
 # ------------------------------------------------------------------------------------------------------
