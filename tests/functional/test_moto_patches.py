@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 import zipfile
 from typing import Any
@@ -486,3 +487,32 @@ def test_the_installed_dispatcher_finds_the_same_backend_for_every_host_as_moto_
     assert [dispatcher.get_backend_for_host(h) for h in hosts] == moto_answers
     assert [dispatcher.get_backend_for_host(h) for h in hosts] == moto_answers, "and the same again, remembered"
     assert stack.client("dynamodb").list_tables()["TableNames"]  # the running server dispatches through it
+
+
+def test_a_log_filter_pattern_is_parsed_once_per_text_and_filters_exactly_as_a_fresh_parse(stack: Any) -> None:
+    from moto.logs import models as logs_models
+    from moto.logs.utils import EventMessageFilter
+
+    moto_patches.install()
+    assert logs_models.EventMessageFilter is moto_patches._event_message_filter
+    assert moto_patches._event_message_filter("ERROR") is moto_patches._event_message_filter("ERROR")
+    assert moto_patches._event_message_filter("ERROR") is not moto_patches._event_message_filter("INFO")
+
+    group = f"/patch-test/{uuid.uuid4().hex[:8]}"
+    logs = stack.client("logs")
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    messages = ["ERROR payments timeout", "INFO order created", "ERROR disk full", "WARN payments slow", ""]
+    now_ms = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[{"timestamp": now_ms + i, "message": m or " "} for i, m in enumerate(messages)],
+    )
+    for pattern in ("ERROR", "ERROR payments", '"payments timeout"', "payments", "NOPE", "", "{ $.x = 1 }"):
+        found = [e["message"] for e in logs.filter_log_events(logGroupName=group, filterPattern=pattern)["events"]]
+        fresh = EventMessageFilter(pattern)
+        assert found == [m or " " for m in messages if fresh.matches(m or " ")], pattern
+        assert found == [
+            e["message"] for e in logs.filter_log_events(logGroupName=group, filterPattern=pattern)["events"]
+        ]
