@@ -255,6 +255,10 @@ def build_server(
     async def on_list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=definitions)
 
+    # The Mcp-Param-* header check of a 2026-07-28 tools/call reads the tool's input schema here; without it the
+    # SDK serves a whole tools/list (every definition serialised) on each call to find the same schema. The list
+    # is the same for every caller, so this answers exactly what that listing would.
+    input_schemas = {definition.name: definition.input_schema for definition in definitions}
     server: Server[Any] = Server(
         "mcp-aws-gateway",
         version="0.1.0",
@@ -265,6 +269,7 @@ def build_server(
         ),
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
+        get_tool_input_schema=input_schemas.get,
     )
     if tasks is not None:  # a call that waits for a human answers with an MCP task (gateway/tasks.py)
         install_tasks(server, tasks, to_call_result)
