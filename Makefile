@@ -76,15 +76,17 @@ PYTEST_BY_FILE ?= --dist loadfile --no-loadscope-reorder
 
 # Three steps, each a sub-make that must succeed before the next (any failure stops make test, non-zero):
 # 1. the four environments are independent and install side by side (-j4);
-# 2. sam build (its own environment, one core most of the time) runs beside lint and types (mypy: one core);
-# 3. the template checks and the test suites, one after another (each suite uses both cores).
+# 2. sam build (its own environment, one core most of the time, ~45 s) runs beside lint, types (mypy: one core)
+#    and then the template checks (sam validate, cfn-lint, checkov: one core, ~20 s), which used to wait for the
+#    suites' step alone while the second core idled at the end of sam build;
+# 3. the test suites, one after another (each suite uses both cores).
 # --output-sync keeps each target's output together. Every target also works on its own (make lint, make e2e...).
 INSTALLS := venv tools checkov-deps conformance-deps
 
 test:
 	@$(MAKE) --no-print-directory -j4 --output-sync=target $(INSTALLS)
-	@$(MAKE) --no-print-directory -j2 --output-sync=target sam-build lint types
-	@$(MAKE) --no-print-directory template unit functional e2e
+	@$(MAKE) --no-print-directory -j2 --output-sync=target sam-build lint types template
+	@$(MAKE) --no-print-directory unit functional e2e
 	@echo "make test: all checks passed"
 
 lint: venv
