@@ -269,11 +269,9 @@ def test_the_literal_prefilter_is_exact_on_random_texts_of_overlapping_literals(
     _assert_the_prefilter_finds_exactly_the_literals_of(STRESS)
 
 
-def test_the_automaton_holds_every_literal_once_whatever_order_it_was_built_in() -> None:
+def test_the_automaton_holds_every_literal_once() -> None:
     words = sorted(word for word, *_rest in engine._AUTOMATON.values())
     assert words == sorted({lit for lit in engine._CI_LITERALS} | {lit.lower() for lit in engine._CS_LITERALS})
-    assert engine._frequency_key(" e") < engine._frequency_key("e ") < engine._frequency_key("ze")
-    assert engine._frequency_key("\u00e9")[0] >= len(engine._FREQUENCY_ORDER)  # an unlisted character goes last
 
 
 def test_the_digit_group_check_is_false_only_where_the_digit_pattern_finds_nothing() -> None:

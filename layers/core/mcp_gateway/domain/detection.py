@@ -28,8 +28,8 @@ term with its spaces removed. That single rule gives:
   (see ``Detector._joined_hits`` and ``Detector._junction_clear``).
 
 Terms written in scripts without spaces between words (Chinese, Japanese, Korean) match as substrings of
-the squashed text instead. All keys sit in one Aho-Corasick automaton (pyahocorasick): the work per normalized
-string is linear in its length plus the number of key occurrences.
+the squashed text instead. All keys sit in one Aho-Corasick automaton (``matching.WordMatcher``): the work per
+normalized string is linear in its length plus the number of key occurrences.
 
 Identifier fields. Resource names are realistic carriers of scary words ("/aws/lambda/delete-user-handler",
 "backups/deleted/", the S3 "DeleteRequests" metric) and are validated elsewhere against strict resource
@@ -57,10 +57,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapp
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
-import ahocorasick
 import yaml
 from pydantic import Field, StringConstraints, field_validator
 
+from .matching import WordMatcher
 from .models import StrictModel
 from .normalize import (
     _BASE64,
@@ -543,15 +543,11 @@ class Detector:
                     hits.append((rule.id, term))
         # Every key in one Aho-Corasick automaton (C speed): a match of an aligned key counts only when it
         # starts and ends on word boundaries of the squashed text; a substring key counts anywhere.
-        self._automaton: Any = None
+        self._automaton: WordMatcher[tuple[str, bool]] | None = None
         if self._aligned or self._substring:
-            automaton = ahocorasick.Automaton()
-            for key in self._aligned:
-                automaton.add_word(key, (key, False))
-            for key in self._substring:
-                automaton.add_word(key, (key, True))
-            automaton.make_automaton()
-            self._automaton = automaton
+            self._automaton = WordMatcher(
+                [*((key, (key, False)) for key in self._aligned), *((key, (key, True)) for key in self._substring)]
+            )
         self._substring_terms = tuple((key, tuple(hits)) for key, hits in self._substring.items())
         self._term_words: dict[str, int] = {}
         self._align_patterns: dict[str, re.Pattern[str]] = {}
@@ -562,14 +558,11 @@ class Detector:
         self._cut_possible: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = {}
         # Every key cut in two at each point inside it, the halves either side of a NUL: such a word occurs in
         # "tail NUL head" exactly when the key occurs in tail + head across the point between them.
-        self._across: Any = None
+        self._across: WordMatcher[bool] | None = None
         if self._automaton is not None:
-            across = ahocorasick.Automaton()
-            for key in [*self._aligned, *self._substring]:
-                for cut in range(1, len(key)):
-                    across.add_word(f"{key[:cut]}\0{key[cut:]}", True)
-            across.make_automaton()
-            self._across = across
+            keys = [*self._aligned, *self._substring]
+            cut_words = [(f"{key[:cut]}\0{key[cut:]}", True) for key in keys for cut in range(1, len(key))]
+            self._across = WordMatcher(cut_words) if cut_words else None
         # The same cuts seen close up: up to 3 characters before a cut -> the up to 3 characters after it. A key
         # across a junction shows one such pair at the junction, so a junction showing none needs no pass.
         cuts: dict[str, set[str]] = {}
@@ -945,7 +938,7 @@ class Detector:
         if not any(self._cut_at(tail, head) for tail, head in pairs):
             return False
         text = "\1".join(f"{tail}\0{head}" for tail, head in pairs)  # forms that read a junction alike, once
-        return next(self._across.iter(text), None) is not None
+        return self._across is not None and self._across.found_in(text)
 
     def _cut_at(self, tail: str, head: str) -> bool:
         """Whether the last 1-3 characters of ``tail`` and the first 1-3 of ``head`` are those either side of a cut
@@ -963,6 +956,8 @@ class Detector:
         """Whether a key occurs in ``left + right`` across the point between them (what :meth:`_crossing` is tested
         against)."""
         split = len(left)
+        if self._automaton is None:
+            return False
         return any(end + 1 - len(key) < split <= end for end, (key, _) in self._automaton.iter(left + right))
 
     def _joined_hits(self, values: Sequence[str], separator: str, plain: bool, memo: Memo | None) -> Mapping[_Hit, str]:

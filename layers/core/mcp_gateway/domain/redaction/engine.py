@@ -30,9 +30,9 @@ from collections import Counter
 from collections.abc import Callable, Container, Iterable, Iterator
 from typing import Any, NamedTuple
 
-import ahocorasick
 from pydantic import ConfigDict, Field, field_validator
 
+from ..matching import WordMatcher
 from ..models import StrictModel
 from .rules import (
     AWS_SECRET_CTX_RX,
@@ -1257,15 +1257,6 @@ _CI_LITERALS: frozenset[str] = frozenset(
 )
 
 
-#: characters from the most to the least frequent in lowered text (English prose, logs, code): the automaton looks a
-#: character up among a node's children one by one, in the order they were added
-_FREQUENCY_ORDER = " etaoinsrhldcumfpgwybvkxjqz0123456789.,:-_/\"'=\n"
-
-
-def _frequency_key(word: str) -> tuple[int, ...]:
-    return tuple(_FREQUENCY_ORDER.find(c) % 1000 for c in word)  # a character not listed (-1) goes last
-
-
 _CONN_KEY_SET = frozenset(CONN_KEY_LITERALS)
 _KEYWORD_SET = frozenset(KEYWORD_LITERALS)
 _PHONE_KEYWORD_SET = frozenset(PHONE_KEYWORDS)
@@ -1279,24 +1270,17 @@ def _any_present(found: Container[str], literals: frozenset[str]) -> bool:
     return any(lit in found for lit in literals)
 
 
-def _build_automaton() -> Any:
-    automaton = ahocorasick.Automaton()
+def _build_automaton() -> WordMatcher[tuple[str, int, bool, tuple[str, ...]]]:
     words: dict[str, tuple[bool, tuple[str, ...]]] = {}
     for lit in _CI_LITERALS:
         words[lit] = (True, ())
     for lit in _CS_LITERALS:
         ci, originals = words.get(lit.lower(), (False, ()))
         words[lit.lower()] = (ci, (*originals, lit))
-    # added in character-frequency order, so every node's children are too: the common characters are found first
-    # (the same words, so the same matches: only the time per character changes)
-    for word in sorted(words, key=_frequency_key):
-        ci, originals = words[word]
-        automaton.add_word(word, (word, len(word), ci, originals))
-    automaton.make_automaton()
-    return automaton
+    return WordMatcher((word, (word, len(word), ci, originals)) for word, (ci, originals) in words.items())
 
 
-_AUTOMATON: Any = _build_automaton()
+_AUTOMATON = _build_automaton()
 
 
 #: each simple detector's literals: (literal, looked for in the lowered text, the detector's index in the table)
