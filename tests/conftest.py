@@ -60,9 +60,13 @@ LONG_FIRST = (
     "unit/test_redaction_corpus.py",
     "unit/test_packaging.py",
     "unit/test_redaction_scorecard.py",
+    "unit/test_policy_guardrail_corpora.py",
     "unit/test_normalize_fast_paths.py",
     "unit/test_redaction.py",
+    "unit/test_redaction_memory.py",
+    "unit/test_inert_fields.py",
     "unit/test_docs.py",
+    "unit/test_policy_corpora.py",
 )
 
 
