@@ -433,6 +433,7 @@ def _value_edge_reading(piece: str, leftward: bool) -> tuple[str, tuple[str, str
 # Values repeat within a request (each takes part in several joins) and across requests (names, first words).
 _value_edge = functools.lru_cache(maxsize=8192)(_value_edge_reading)
 _BASE64_CHARS = _BASE64_ALPHABET | {"="}
+_BASE64_CHARS_TEXT = "".join(sorted(_BASE64_CHARS))
 # The farthest a %, & or backslash can stand before a junction and begin what a decoder reads across it: a named
 # HTML entity ("&" and up to 32 characters, then ";"), "\\u{10FFFF}", "%uXXXX".
 _ESCAPE_REACH = 40
@@ -461,12 +462,11 @@ def _merged_token_plain(token: str, junction: int) -> bool:
     field, which decodes to nothing alone; so the token is decoded only when a run of base64 characters passes the
     junction and is long enough to be a candidate (8)."""
     if "%" not in token and "&" not in token and "\\" not in token:
-        left = junction  # at most 8 characters either way: enough to tell a candidate
-        while left > max(0, junction - 8) and token[left - 1] in _BASE64_CHARS:
-            left -= 1
-        right = junction
-        while right < min(len(token), junction + 8) and token[right] in _BASE64_CHARS:
-            right += 1
+        # the run of base64 characters through the junction, at most 8 characters either way: enough to tell a
+        # candidate (stripped in C)
+        back, ahead = token[max(0, junction - 8) : junction], token[junction : junction + 8]
+        left = junction - (len(back) - len(back.rstrip(_BASE64_CHARS_TEXT)))
+        right = junction + (len(ahead) - len(ahead.lstrip(_BASE64_CHARS_TEXT)))
         if junction in (left, right) or right - left < 8:
             return True
         if token.isascii() and not _CONTROLS.search(token):
