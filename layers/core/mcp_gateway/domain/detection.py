@@ -53,7 +53,7 @@ import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
@@ -960,6 +960,20 @@ class Detector:
             return False
         return any(end + 1 - len(key) < split <= end for end, (key, _) in self._automaton.iter(left + right))
 
+    def _open_junctions(self, joined: str, values: Sequence[str], separator: str) -> Iterator[tuple[int, int]]:
+        """``(junction, after)`` of each junction of ``joined`` (the plain values joined by ``separator``) that a key
+        or a decoder could touch (:meth:`_junction_clear_between`), in order; none when there are no keys."""
+        if self._automaton is None:
+            return
+        position = 0
+        for index in range(len(values) - 1):
+            value = values[index]
+            position += len(value)
+            junction = position
+            position += len(separator)
+            if not self._junction_clear_between(joined, junction, position, value, values[index + 1]):
+                yield junction, position
+
     def _joined_hits(self, values: Sequence[str], separator: str, plain: bool, memo: Memo | None) -> Mapping[_Hit, str]:
         """The hits of the fields joined by ``separator``. When every field is plain ASCII text (no decoded
         layer alone), a hit of the joined text that no field has alone must touch a junction (every decoder
@@ -974,18 +988,9 @@ class Detector:
         if not plain:
             return self._hits(joined, MAX_JOINED_CHARS, memo)[0]
         windows: list[list[int]] = []
-        position = 0
-        for index in range(len(values) - 1):
-            value = values[index]
-            position += len(value)
-            junction = position
-            position += len(separator)
-            if self._automaton is None or self._junction_clear_between(
-                joined, junction, position, value, values[index + 1]
-            ):
-                continue
+        for junction, after in self._open_junctions(joined, values, separator):
             left = junction - _reach_back(joined, junction)
-            right = position + _reach(joined, position)
+            right = after + _reach(joined, after)
             if windows and left <= windows[-1][1]:
                 windows[-1][1] = max(windows[-1][1], right)
             else:
@@ -1094,15 +1099,8 @@ class Detector:
         if sum(map(len, values)) + len(values) > MAX_JOINED_CHARS:
             return False
         for separator in (" ", ""):
-            joined = separator.join(values)
-            position = 0
-            for index in range(len(values) - 1):
-                value = values[index]
-                position += len(value)
-                junction = position
-                position += len(separator)
-                if not self._junction_clear_between(joined, junction, position, value, values[index + 1]):
-                    return False
+            if next(self._open_junctions(separator.join(values), values, separator), None) is not None:
+                return False
         return True
 
     def _take(
